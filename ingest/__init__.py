@@ -1,0 +1,1 @@
+"""Ingest: read contacts from files and sources into one customer-centric store, cleaned."""

