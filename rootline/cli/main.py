@@ -1,0 +1,275 @@
+"""The ``rootline`` command line: the composition root that wires settings, database and stages.
+
+Commands parse arguments, call a service or pipeline function and render the result.
+Errors meant for the user print one line and exit with code 2; ``--debug`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from rootline.cli.console import err_console, out_console, progress_bar
+from rootline.config import Settings, get_settings
+from rootline.db import make_engine, make_session_factory, migrate, session_scope
+from rootline.errors import InputError, RootlineError
+
+__all__ = ["app", "run"]
+
+app = typer.Typer(
+    name="rootline",
+    help="Recurring issue themes from customer contacts, routed to owners and verified.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@dataclass
+class AppState:
+    """What every command needs, built once per invocation from the global options."""
+
+    settings: Settings
+    db_url: str | None = None
+    debug: bool = False
+    _engine: Engine | None = field(default=None, repr=False)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.db_url or self.settings.resolved_database_url())
+            migrate(self._engine)
+        return self._engine
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return make_session_factory(self.engine)
+
+
+def _state(ctx: typer.Context) -> AppState:
+    return ctx.ensure_object(AppState)  # type: ignore[no-any-return]
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Database URL (default: ROOTLINE_DATABASE_URL or SQLite file)."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    """Rootline command line."""
+    ctx.obj = AppState(settings=get_settings(), db_url=db, debug=debug)
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Files to read.", show_default=False)],
+    fmt: Annotated[str, typer.Option("--format", help="auto, csv, tsv, jsonl or json.")] = "auto",
+    mapping: Annotated[
+        list[str] | None, typer.Option("--map", help="COL=FIELD, to name a column's meaning.")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", help="Source name (default: the file name).")
+    ] = None,
+) -> None:
+    """Load interactions from files; re-loading the same file adds nothing."""
+    from rootline.ingest.columns import parse_mapping
+    from rootline.pipeline import ingest_paths
+
+    state = _state(ctx)
+    parsed = parse_mapping(mapping or [])
+    with progress_bar() as bar, session_scope(state.sessions) as session:
+        task = bar.add_task("ingesting", total=None)
+        report = ingest_paths(session, paths, fmt=fmt, mapping=parsed, source=source,
+                              progress=lambda k: bar.advance(task, k))
+    out_console.print(
+        f"read {report.read}, inserted {report.inserted}, updated {report.updated}, "
+        f"unchanged {report.unchanged}, new customers {report.customers_created}"
+    )
+
+
+@app.command()
+def cluster(
+    ctx: typer.Context,
+    full: Annotated[
+        bool, typer.Option("--full", help="Re-cluster everything, keeping theme ids and edits.")
+    ] = False,
+) -> None:
+    """Build themes, or place new interactions into the existing ones."""
+    from rootline.clustering.service import ClusterProgress
+    from rootline.pipeline import cluster as run_cluster
+
+    state = _state(ctx)
+    with progress_bar() as bar, session_scope(state.sessions) as session:
+        embed = bar.add_task("embedding", total=None)
+        step = bar.add_task("starting", total=None)
+        progress = ClusterProgress(
+            embed_total=lambda n: bar.update(embed, total=n),
+            embed_advance=lambda k: bar.advance(embed, k),
+            stage=lambda text: bar.update(step, description=text),
+        )
+        run = run_cluster(session, state.settings, full=full, progress=progress)
+        bar.update(step, description="done", total=1, completed=1)
+        metrics = dict(run.metrics)
+    out_console.print(f"run {run.id} ({run.kind}): " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
+
+
+@app.command()
+def themes(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="Include merged and retired themes.")] = False,
+) -> None:
+    """List themes, largest first."""
+    from rich.table import Table
+
+    from rootline.clustering.service import list_themes
+
+    with session_scope(_state(ctx).sessions) as session:
+        items = list_themes(session, include_inactive=all_)
+    if as_json:
+        out_console.print_json(json.dumps([t.model_dump(exclude={"examples"}) for t in items]))
+        return
+    table = Table("id", "size", "title", "keywords", "status")
+    for t in items:
+        table.add_row(str(t.id), str(t.size), t.title, ", ".join(t.keywords[:6]), t.status)
+    out_console.print(table)
+
+
+@app.command()
+def assignments(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
+) -> None:
+    """Print every interaction's theme: source, external_id, theme_id (empty when unthemed)."""
+    from rootline.clustering.service import iter_assignments
+
+    if fmt not in {"csv", "jsonl"}:
+        raise InputError(f"--format must be csv or jsonl, not {fmt!r}")
+    out = sys.stdout
+    with session_scope(_state(ctx).sessions) as session:
+        if fmt == "csv":
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(["source", "external_id", "theme_id"])
+            for source, ext, tid in iter_assignments(session):
+                writer.writerow([source, ext, "" if tid is None else tid])
+        else:
+            for source, ext, tid in iter_assignments(session):
+                out.write(json.dumps({"source": source, "external_id": ext, "theme_id": tid}) + "\n")
+
+
+@app.command("eval")
+def eval_(
+    ctx: typer.Context,
+    field_name: Annotated[str, typer.Option("--field", help="Gold label field kept from ingest.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Score the current themes against a gold label: NMI, ARI, accuracy, themes, noise share."""
+    from rootline.clustering.service import evaluate
+
+    with session_scope(_state(ctx).sessions) as session:
+        scores = evaluate(session, field_name)
+    if as_json:
+        print(json.dumps(scores))
+        return
+    for key, value in scores.items():
+        out_console.print(f"{key:12} {value}")
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Run the web app."""
+    _serve(_state(ctx), host, port)
+
+
+def _serve(state: AppState, host: str | None, port: int | None) -> None:
+    import uvicorn
+
+    from rootline.web.app import create_app
+
+    web = create_app(state.settings, state.engine)
+    host = host or state.settings.host
+    port = port or state.settings.port
+    err_console.print(f"serving on http://{host}:{port}  (Ctrl+C to stop)")
+    uvicorn.run(web, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Load and cluster, then exit.")] = False,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Load the bundled demo help desk, cluster it with the real model and serve it."""
+    from rootline.clustering.service import ClusterProgress
+    from rootline.pipeline import cluster as run_cluster
+    from rootline.pipeline import demo_paths
+    from rootline.pipeline import ingest_paths as ingest_many
+
+    state = _state(ctx)
+    if state.db_url is None and not state.settings.database_url:
+        state.db_url = f"sqlite:///{state.settings.data_dir / 'demo.db'}"
+    with progress_bar() as bar, session_scope(state.sessions) as session:
+        task = bar.add_task("loading demo data", total=None)
+        for path, source in demo_paths():
+            ingest_many(session, [path], source=source, progress=lambda k: bar.advance(task, k))
+        embed = bar.add_task("embedding", total=None)
+        step = bar.add_task("clustering", total=None)
+        progress = ClusterProgress(
+            embed_total=lambda n: bar.update(embed, total=n),
+            embed_advance=lambda k: bar.advance(embed, k),
+            stage=lambda text: bar.update(step, description=text),
+        )
+        run_cluster(session, state.settings, full=True, progress=progress)
+        bar.update(step, description="themes ready", total=1, completed=1)
+    if not no_serve:
+        _serve(state, host, port)
+
+
+def run() -> None:
+    """Console entry point: one-line errors and exit code 2 for bad input or usage."""
+    debug = "--debug" in sys.argv[1:] or os.environ.get("ROOTLINE_DEBUG") == "1"
+    try:
+        app(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        if debug:
+            raise
+        err_console.print(f"error: {exc.format_message()}", markup=False)
+        sys.exit(2)
+    except RootlineError as exc:
+        if debug:
+            raise
+        err_console.print(f"error: {exc}", markup=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        err_console.print(
+            f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", markup=False
+        )
+        sys.exit(1)

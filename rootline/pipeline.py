@@ -1,0 +1,81 @@
+"""The pipeline: builds the stages from settings and runs ingest -> cluster end to end.
+
+This is the one place that turns settings into components (embedder, clusterer, labeler);
+the CLI and the web app call it and hand it a session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from importlib import resources
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from rootline.clustering.cluster import DensityClusterer
+from rootline.clustering.embedding import Embedder, HashingEmbedder, SentenceTransformerEmbedder
+from rootline.clustering.models import ClusteringRun
+from rootline.clustering.service import ClusterProgress, run_clustering
+from rootline.config import Settings
+from rootline.ingest.service import IngestReport, ingest_file
+
+__all__ = ["DEMO_FILES", "build_clusterer", "build_embedder", "cluster", "demo_paths", "ingest_paths"]
+
+#: The bundled demo help desk: (file name, source name).
+DEMO_FILES: tuple[tuple[str, str], ...] = (
+    ("demo_helpdesk.csv", "helpdesk"),
+    ("demo_contact_center.csv", "contact_center"),
+)
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings ask for."""
+    if settings.embedder == "hashing":
+        return HashingEmbedder()
+    return SentenceTransformerEmbedder(settings.model_path, batch_size=settings.embed_batch_size)
+
+
+def build_clusterer(settings: Settings) -> DensityClusterer:
+    """The clusterer, with any size override and the seed from the settings."""
+    return DensityClusterer(min_cluster_size=settings.min_cluster_size, seed=settings.random_seed)
+
+
+def ingest_paths(
+    session: Session,
+    paths: Sequence[Path],
+    *,
+    fmt: str = "auto",
+    mapping: dict[str, str] | None = None,
+    source: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> IngestReport:
+    """Ingest several files in one transaction owned by the caller."""
+    report = IngestReport()
+    for path in paths:
+        ingest_file(session, path, fmt=fmt, mapping=mapping, source=source, report=report,
+                    progress=progress)
+    return report
+
+
+def cluster(
+    session: Session,
+    settings: Settings,
+    *,
+    full: bool = False,
+    embedder: Embedder | None = None,
+    progress: ClusterProgress | None = None,
+) -> ClusteringRun:
+    """Run clustering with components built from ``settings`` (or the given embedder)."""
+    return run_clustering(
+        session,
+        embedder or build_embedder(settings),
+        build_clusterer(settings),
+        full=full,
+        progress=progress,
+    )
+
+
+def demo_paths() -> list[tuple[Path, str]]:
+    """The bundled demo files as (path, source name)."""
+    base = Path(str(resources.files("rootline.fixtures")))
+    return [(base / name, source) for name, source in DEMO_FILES]
