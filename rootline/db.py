@@ -53,7 +53,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not pysqlite, decide when transactions begin, so that SAVEPOINTs and
+    # rollbacks behave as on PostgreSQL (SQLAlchemy's documented pysqlite recipe).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -83,7 +86,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise ConfigError(f"cannot use database URL {url!r}: {exc}") from None
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
     return engine
 
 

@@ -16,13 +16,14 @@ from typing import Annotated
 
 import click
 import typer
+from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from rootline.cli.console import err_console, out_console, progress_bar
 from rootline.config import Settings, get_settings
 from rootline.db import make_engine, make_session_factory, migrate, session_scope
-from rootline.errors import InputError, RootlineError
+from rootline.errors import ConfigError, InputError, RootlineError
 
 __all__ = ["app", "run"]
 
@@ -70,7 +71,13 @@ def main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
     """Rootline command line."""
-    ctx.obj = AppState(settings=get_settings(), db_url=db, debug=debug)
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "ROOTLINE_" + str(first["loc"][0]).upper() if first["loc"] else "a setting"
+        raise ConfigError(f"{name}: {first['msg']}") from None
+    ctx.obj = AppState(settings=settings, db_url=db, debug=debug)
 
 
 @app.command()

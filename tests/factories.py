@@ -1,0 +1,90 @@
+"""Row factories and synthetic support texts for tests."""
+
+from __future__ import annotations
+
+import csv
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import factory
+
+from rootline.ingest.models import Customer, Interaction
+
+# Each theme: words customers use about one issue. Texts mix them with shared filler, so
+# a bag-of-words embedder separates themes the way a sentence model would.
+THEME_WORDS: dict[str, list[str]] = {
+    "password_reset": ["password", "reset", "link", "email", "expired", "login", "never", "arrives"],
+    "card_declined": ["card", "declined", "payment", "visa", "checkout", "rejected", "bank", "charge"],
+    "late_delivery": ["delivery", "parcel", "late", "courier", "tracking", "shipped", "arrive", "week"],
+    "refund_missing": ["refund", "returned", "money", "back", "credited", "return", "days", "item"],
+    "app_crash": ["app", "crashes", "open", "android", "iphone", "update", "freezes", "screen"],
+    "promo_code": ["promo", "code", "discount", "voucher", "invalid", "coupon", "apply", "sale"],
+}
+FILLER = ["hi", "please", "help", "my", "the", "is", "not", "working", "again", "today", "why",
+          "can", "you", "check", "i", "have", "a", "problem", "with", "thanks"]
+
+
+def themed_texts(per_theme: int = 30, seed: int = 0, themes: list[str] | None = None) -> list[tuple[str, str]]:
+    """(text, theme) pairs: each text draws 4-6 theme words and 3-6 filler words."""
+    rng = random.Random(seed)
+    out = []
+    for theme in themes or list(THEME_WORDS):
+        words = THEME_WORDS[theme]
+        for _ in range(per_theme):
+            picked = rng.sample(words, rng.randint(4, 6)) + rng.sample(FILLER, rng.randint(3, 6))
+            rng.shuffle(picked)
+            out.append((" ".join(picked), theme))
+    rng.shuffle(out)
+    return out
+
+
+def write_csv(path: Path, rows: list[dict[str, object]]) -> Path:
+    """Write dict rows to a CSV file with a header from the first row."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def themed_csv(path: Path, per_theme: int = 30, seed: int = 0) -> Path:
+    """A help-desk CSV with an ``intent`` gold column, as a user would export it."""
+    start = datetime(2026, 9, 1, tzinfo=UTC)
+    rows = []
+    for i, (text, theme) in enumerate(themed_texts(per_theme, seed)):
+        rows.append({
+            "ticket_id": f"T{i:05d}",
+            "description": text,
+            "requester": f"user{i % 40}@example.com",
+            "created_at": (start + timedelta(hours=7 * i)).isoformat(),
+            "csat": str(1 + i % 5),
+            "intent": theme,
+        })
+    return write_csv(path, rows)
+
+
+class CustomerFactory(factory.alchemy.SQLAlchemyModelFactory):
+    class Meta:
+        model = Customer
+        sqlalchemy_session_persistence = "flush"
+
+    name = factory.Sequence(lambda n: f"Customer {n}")
+    segment = "consumer"
+    value = 100.0
+
+
+class InteractionFactory(factory.alchemy.SQLAlchemyModelFactory):
+    class Meta:
+        model = Interaction
+        sqlalchemy_session_persistence = "flush"
+
+    source = "test"
+    external_id = factory.Sequence(lambda n: f"X{n}")
+    channel = "email"
+    body_raw = factory.LazyAttribute(lambda o: o.body_clean)
+    body_clean = "my order never arrived"
+    created_at = factory.Sequence(lambda n: datetime(2026, 10, 1, tzinfo=UTC) + timedelta(hours=n))
+    content_hash = factory.Sequence(lambda n: f"{n:064d}")
+    tags: list[str] = []
+    extra: dict[str, object] = {}

@@ -1,0 +1,65 @@
+"""Cleaning: what the models read is the issue, not greetings, quotes, signatures or PII."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rootline.ingest.cleaning import clean_text, luhn_ok, redact_pii, strip_html
+
+
+def test_email_noise_is_removed() -> None:
+    raw = (
+        "Hi team,\n\nMy password reset email never arrives, I tried three times.\n\n"
+        "Thanks,\nAnna\n\nSent from my iPhone\n\n"
+        "On Mon, 3 Nov 2026 at 10:02, Support <support@shop.example> wrote:\n"
+        "> Please try again later.\n"
+    )
+    assert clean_text(raw) == "My password reset email never arrives, I tried three times."
+
+
+def test_outlook_quote_and_disclaimer_are_cut() -> None:
+    raw = (
+        "The invoice download button gives a blank page.\n"
+        "-----Original Message-----\nFrom: Support\nSent: Monday\nTo: me\nSubject: Re: invoice\n"
+        "old text\n"
+    )
+    assert clean_text(raw) == "The invoice download button gives a blank page."
+    raw2 = ("Checkout fails with error 500.\nThis e-mail is confidential and intended solely "
+            "for the addressee.")
+    assert clean_text(raw2) == "Checkout fails with error 500."
+
+
+def test_html_is_turned_into_text_and_scripts_dropped() -> None:
+    raw = "<html><body><p>App crashes on login</p><script>alert(1)</script><br>please help</body></html>"
+    assert clean_text(raw) == "App crashes on login please help"
+    assert "alert" not in strip_html(raw)
+
+
+def test_pii_is_replaced_with_typed_placeholders() -> None:
+    text = ("Write to jane.doe@example.com or call +44 20 7946 0958. Card 4111 1111 1111 1111, "
+            "IBAN DE89 3704 0044 0532 0130 00.")
+    out = redact_pii(text)
+    assert "[EMAIL]" in out and "[PHONE]" in out and "[CARD]" in out and "[IBAN]" in out
+    assert "jane" not in out and "4111" not in out and "7946" not in out
+
+
+def test_card_numbers_need_a_valid_checksum() -> None:
+    assert luhn_ok("4111111111111111")
+    assert not luhn_ok("4111111111111112")
+    assert "[CARD]" not in redact_pii("order 4111 1111 1111 1112 shipped")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_cleaning_never_fails_and_is_stable(text: str) -> None:
+    once = clean_text(text)
+    assert isinstance(once, str)
+    assert once == once.strip()
+    assert "  " not in once
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.from_regex(r"[a-z]{1,10}\.[a-z]{1,8}@[a-z]{2,10}\.(com|org|de)", fullmatch=True), st.text())
+def test_no_email_address_survives(address: str, filler: str) -> None:
+    assert address not in clean_text(f"{filler} contact me at {address} {filler}")

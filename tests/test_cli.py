@@ -1,0 +1,105 @@
+"""The CLI contract other tools script against: commands, output shapes, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.factories import themed_csv, write_csv
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'cli.db'}"
+    import sqlalchemy as sa
+
+    url = request.getfixturevalue("postgres_url")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # each CLI test starts from an empty schema
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    engine.dispose()
+    return str(url)
+
+
+def rootline(*args: str, db: str, tmp_path: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ROOTLINE_EMBEDDER": "hashing", "ROOTLINE_DATA_DIR": str(tmp_path),
+           "NO_COLOR": "1", "COLUMNS": "200"}
+    env.pop("ROOTLINE_DATABASE_URL", None)
+    proc = subprocess.run([sys.executable, "-m", "rootline", "--db", db, *args],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def test_ingest_cluster_eval_themes_assignments(db_url: str, tmp_path: Path) -> None:
+    path = themed_csv(tmp_path / "tickets.csv", per_theme=40)
+    out = rootline("ingest", str(path), db=db_url, tmp_path=tmp_path)
+    assert "inserted 240" in out.stdout
+    again = rootline("ingest", str(path), db=db_url, tmp_path=tmp_path)
+    assert "inserted 0" in again.stdout and "unchanged 240" in again.stdout
+
+    rootline("cluster", db=db_url, tmp_path=tmp_path)
+    scores = json.loads(rootline("eval", "--field", "intent", "--json", db=db_url,
+                                 tmp_path=tmp_path).stdout)
+    assert set(scores) == {"nmi", "ari", "acc", "themes", "noise_share"}
+    assert scores["nmi"] > 0.6 and 3 <= scores["themes"] <= 12
+
+    themes = json.loads(rootline("themes", "--json", db=db_url, tmp_path=tmp_path).stdout)
+    assert len(themes) == scores["themes"]
+    for theme in themes:
+        assert {"id", "title", "keywords", "size", "status"} <= set(theme)
+        assert theme["title"] and theme["keywords"] and theme["size"] > 0
+    assert [t["size"] for t in themes] == sorted((t["size"] for t in themes), reverse=True)
+
+    rows = list(csv.DictReader(io.StringIO(
+        rootline("assignments", db=db_url, tmp_path=tmp_path).stdout)))
+    assert len(rows) == 240 and list(rows[0]) == ["source", "external_id", "theme_id"]
+    ids = {t["id"] for t in themes}
+    assert all(r["theme_id"] == "" or int(r["theme_id"]) in ids for r in rows)
+
+    # A full re-run on the same data keeps the theme ids.
+    rootline("cluster", "--full", db=db_url, tmp_path=tmp_path)
+    again_themes = json.loads(rootline("themes", "--json", db=db_url, tmp_path=tmp_path).stdout)
+    assert {t["id"] for t in again_themes} == ids
+
+
+def test_bad_input_exits_2_with_one_line_and_no_traceback(db_url: str, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "bad.csv", [{"id": "1", "body": "x", "csat": "5"},
+                                             {"id": "2", "body": "y", "csat": "great"}])
+    proc = rootline("ingest", str(path), db=db_url, tmp_path=tmp_path, check=False)
+    assert proc.returncode == 2
+    err = proc.stderr.strip().splitlines()
+    assert err[-1].startswith("error: ") and "bad.csv" in err[-1] and "line 3" in err[-1]
+    assert "'csat'" in err[-1] and "Traceback" not in proc.stderr
+
+    missing = rootline("ingest", str(tmp_path / "nope.csv"), db=db_url, tmp_path=tmp_path, check=False)
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+
+    usage = rootline("eval", db=db_url, tmp_path=tmp_path, check=False)
+    assert usage.returncode == 2 and "Traceback" not in usage.stderr
+
+    debug = rootline("--debug", "ingest", str(path), db=db_url, tmp_path=tmp_path, check=False)
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_eval_without_the_field_is_an_input_error(db_url: str, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "t.csv", [{"id": "1", "body": "hello there"}])
+    rootline("ingest", str(path), db=db_url, tmp_path=tmp_path)
+    proc = rootline("eval", "--field", "intent", "--json", db=db_url, tmp_path=tmp_path, check=False)
+    assert proc.returncode == 2 and "intent" in proc.stderr
+
+
+def test_bad_database_url_is_a_config_error(tmp_path: Path) -> None:
+    proc = rootline("themes", db="nosuchdb://x", tmp_path=tmp_path, check=False)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: ")

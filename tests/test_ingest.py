@@ -1,0 +1,119 @@
+"""Ingest: column detection, idempotency, updates in place, transactional errors, identity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from rootline.errors import InputError
+from rootline.ingest.columns import detect_columns, parse_mapping
+from rootline.ingest.models import Customer, CustomerIdentity, Interaction
+from rootline.ingest.service import ingest_file
+from tests.factories import themed_csv, write_csv
+
+
+def _count(session: Session, model: type) -> int:
+    return session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
+
+
+def test_detects_common_columns_and_keeps_unknown_ones() -> None:
+    cols = detect_columns(["Ticket ID", "Subject", "Description", "Requester", "Date", "intent"])
+    assert cols == {
+        "Ticket ID": "external_id",
+        "Subject": "subject",
+        "Description": "body",
+        "Requester": "customer_email",
+        "Date": "created_at",
+        "intent": "extra.intent",
+    }
+
+
+def test_explicit_mapping_wins_over_aliases() -> None:
+    mapping = parse_mapping(["text=subject", "notes=body"])
+    cols = detect_columns(["text", "notes"], mapping)
+    assert cols == {"text": "subject", "notes": "body"}
+
+
+@pytest.mark.parametrize("pair", ["nocolon", "a=", "col=unknown_field"])
+def test_bad_mapping_is_refused(pair: str) -> None:
+    with pytest.raises(InputError):
+        parse_mapping([pair])
+
+
+def test_ingest_csv_then_again_adds_nothing(session: Session, tmp_path: Path) -> None:
+    path = themed_csv(tmp_path / "tickets.csv", per_theme=5)
+    first = ingest_file(session, path)
+    assert (first.read, first.inserted, first.updated) == (30, 30, 0)
+    second = ingest_file(session, path)
+    assert (second.inserted, second.updated, second.unchanged) == (0, 0, 30)
+    assert _count(session, Interaction) == 30
+    row = session.scalars(sa.select(Interaction).where(Interaction.external_id == "T00000")).one()
+    assert row.source == "tickets"
+    assert row.extra["intent"]
+    assert row.csat == 1.0
+    assert row.created_at is not None
+
+
+def test_changed_record_updates_in_place(session: Session, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "t.csv", [{"id": "1", "body": "card declined at checkout"}])
+    ingest_file(session, path)
+    write_csv(path, [{"id": "1", "body": "card declined at checkout again today"}])
+    report = ingest_file(session, path)
+    assert (report.inserted, report.updated) == (0, 1)
+    row = session.scalars(sa.select(Interaction)).one()
+    assert row.body_clean == "card declined at checkout again today"
+
+
+def test_bad_record_writes_nothing_and_names_file_line_field(session: Session, tmp_path: Path) -> None:
+    rows = [{"id": str(i), "body": f"text {i}", "csat": "4"} for i in range(5)]
+    rows[3]["csat"] = "very good"
+    path = write_csv(tmp_path / "bad.csv", rows)
+    with pytest.raises(InputError) as info, session.begin_nested():
+        ingest_file(session, path)
+    message = str(info.value)
+    assert "bad.csv" in message and "line 5" in message and "'csat'" in message
+    assert _count(session, Interaction) == 0
+
+
+def test_row_with_wrong_column_count_is_reported(tmp_path: Path, session: Session) -> None:
+    path = tmp_path / "short.csv"
+    path.write_text("id,body\n1,fine\n2\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"line 3.*expected 2 columns"), session.begin_nested():
+        ingest_file(session, path)
+
+
+def test_same_customer_across_two_sources_is_one_customer(session: Session, tmp_path: Path) -> None:
+    a = write_csv(tmp_path / "helpdesk.csv", [
+        {"ticket_id": "1", "body": "refund missing", "email": "Ann@Example.com", "account_id": "A-1"},
+    ])
+    b = write_csv(tmp_path / "calls.csv", [
+        {"call_id": "9", "notes": "caller asks about refund", "account_id": "A-1",
+         "phone": "+44 20 7946 0958"},
+    ])
+    ingest_file(session, a)
+    ingest_file(session, b, mapping={"call_id": "external_id"})
+    assert _count(session, Customer) == 1
+    kinds = set(session.scalars(sa.select(CustomerIdentity.kind)))
+    assert kinds == {"email", "account", "phone"}
+    assert {i.customer_id for i in session.scalars(sa.select(Interaction))} == {
+        session.scalar(sa.select(Customer.id))
+    }
+
+
+def test_jsonl_input(session: Session, tmp_path: Path) -> None:
+    path = tmp_path / "chats.jsonl"
+    path.write_text('{"id": "c1", "message": "app crashes on login", "channel": "Live Chat"}\n'
+                    '{"id": "c2", "message": "promo code invalid"}\n', encoding="utf-8")
+    report = ingest_file(session, path)
+    assert report.inserted == 2
+    assert session.scalar(sa.select(Interaction.channel).where(Interaction.external_id == "c1")) == "chat"
+
+
+def test_invalid_json_line_is_reported(session: Session, tmp_path: Path) -> None:
+    path = tmp_path / "broken.jsonl"
+    path.write_text('{"id": "c1", "message": "ok"}\n{"id": \n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"broken.jsonl, line 2"), session.begin_nested():
+        ingest_file(session, path)

@@ -1,0 +1,92 @@
+"""Architecture rules: one-way imports between layers, and no heavy work at import time."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Source folder -> import name.
+PACKAGES = {
+    "rootline": "rootline",
+    "ingest": "rootline.ingest",
+    "clustering": "rootline.clustering",
+    "rootcause": "rootline.rootcause",
+    "web": "rootline.web",
+    "fixtures": "rootline.fixtures",
+}
+#: Highest layer first; a module may import only from its own layer or the ones below.
+LAYERS = [
+    "rootline.cli",
+    "rootline.web",
+    "rootline.pipeline",
+    "rootline.rootcause",
+    "rootline.clustering",
+    "rootline.ingest",
+    "rootline.base",
+]
+BASE = {"rootline.config", "rootline.db", "rootline.errors", "rootline"}
+# Migrations gather every table for Alembic; they sit beside the CLI at the top.
+TOP = {"rootline.migrations", "rootline.__main__", "rootline.fixtures"}
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for folder, name in PACKAGES.items():
+        for path in (ROOT / folder).rglob("*.py"):
+            rel = path.relative_to(ROOT / folder).with_suffix("")
+            parts = [p for p in rel.parts if p != "__init__"]
+            found[".".join([name, *parts])] = path
+    return found
+
+
+def _layer(module: str) -> int:
+    for prefix in TOP:
+        if module == prefix or module.startswith(prefix + "."):
+            return -1
+    if module in BASE:
+        return LAYERS.index("rootline.base")
+    for i, prefix in enumerate(LAYERS):
+        if module == prefix or module.startswith(prefix + "."):
+            return i
+    raise AssertionError(f"{module} belongs to no layer")
+
+
+def _imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+def test_imports_flow_one_way() -> None:
+    modules = _modules()
+    assert "rootline.ingest.service" in modules and "rootline.cli.main" in modules
+    wrong = []
+    for module, path in modules.items():
+        here = _layer(module)
+        for name in _imports(path):
+            if name.split(".")[0] in {"ingest", "clustering", "rootcause", "web", "fixtures"}:
+                wrong.append(f"{module} imports bare top-level {name!r}")
+            if not name.startswith("rootline"):
+                continue
+            target = _layer(name)
+            if here >= 0 and (target == -1 or target < here):
+                wrong.append(f"{module} (layer {LAYERS[here]}) imports {name}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_importing_the_cli_loads_no_model_or_web_stack() -> None:
+    code = (
+        "import sys, rootline.cli.main, rootline.pipeline; "
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'hdbscan', 'uvicorn') "
+        "if m in sys.modules]; print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
