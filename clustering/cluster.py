@@ -178,3 +178,23 @@ class DensityClusterer:
         labels[noise[ok]] = uniq[best[ok]]
         probs[noise[ok]] = best_sim[ok]
         return labels, probs
+
+
+def assign_to_centroids(
+    vectors: np.ndarray, centroids: np.ndarray, min_similarity: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Place each vector in the theme with the most similar centroid, if similar enough.
+
+    Returns:
+        Labels (index into ``centroids``, -1 below the floor) and each best similarity.
+    """
+    if len(vectors) == 0 or len(centroids) == 0:
+        return np.full(len(vectors), -1), np.zeros(len(vectors), dtype=np.float32)
+    labels = np.empty(len(vectors), dtype=np.int64)
+    best = np.empty(len(vectors), dtype=np.float32)
+    for start in range(0, len(vectors), 4096):  # bounded memory for large batches
+        sims = vectors[start : start + 4096] @ centroids.T
+        labels[start : start + 4096] = sims.argmax(axis=1)
+        best[start : start + 4096] = sims.max(axis=1)
+    labels[best < min_similarity] = -1
+    return labels, best
