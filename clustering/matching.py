@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 __all__ = ["match_clusters"]
 
@@ -30,6 +29,8 @@ def match_clusters(
     Returns:
         new cluster id -> old theme id.
     """
+    from scipy.optimize import linear_sum_assignment
+
     old_ids, new_ids = list(old_members), list(new_members)
     if not old_ids or not new_ids:
         return {}

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 __all__ = ["cluster_accuracy", "score_themes"]
 
 
 def cluster_accuracy(gold: Sequence[object], pred: Sequence[object]) -> float:
     """Share of items whose theme maps to their gold label under the best one-to-one mapping."""
+    from scipy.optimize import linear_sum_assignment
+
     if len(gold) == 0:
         return 0.0
     g_values, g_idx = np.unique(np.asarray(gold, dtype=object).astype(str), return_inverse=True)
@@ -36,6 +36,8 @@ def score_themes(
     (``None``) each count as their own singleton cluster, so leaving texts unthemed is never
     rewarded. ``noise_share`` is the share of in-scope items left unthemed.
     """
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
     pairs = [(g, t) for g, t in zip(gold, themes, strict=True) if g and g not in noise_labels]
     if not pairs:
         return {"nmi": 0.0, "ari": 0.0, "acc": 0.0, "themes": 0, "noise_share": 0.0}

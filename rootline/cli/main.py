@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
@@ -256,15 +255,17 @@ def run() -> None:
     debug = "--debug" in sys.argv[1:] or os.environ.get("ROOTLINE_DEBUG") == "1"
     try:
         app(standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         err_console.print("aborted")
         sys.exit(130)
-    except click.ClickException as exc:
+    except typer.TyperException as exc:  # usage errors: unknown option, missing argument, ...
         if debug:
             raise
-        err_console.print(f"error: {exc.format_message()}", markup=False)
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if message.strip():  # empty when the help was shown for a bare `rootline`
+            err_console.print(f"error: {message}", markup=False)
         sys.exit(2)
     except RootlineError as exc:
         if debug:
