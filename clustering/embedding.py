@@ -81,7 +81,9 @@ class SentenceTransformerEmbedder:
 
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         model = self._load()
-        out = np.empty((len(texts), model.get_sentence_embedding_dimension()), dtype=np.float32)
+        # The method was renamed in sentence-transformers 5; accept both.
+        dim_of = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        out = np.empty((len(texts), dim_of()), dtype=np.float32)
         # Sort by length so each batch pads little; restore the order afterwards.
         order = np.argsort([len(t) for t in texts], kind="stable")
         step = self.batch_size * 8
