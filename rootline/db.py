@@ -119,8 +119,11 @@ def _alembic_config(engine: Engine) -> Any:
     return cfg
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to ``revision`` (default: the newest) with Alembic.
+def migrate(engine: Engine, revision: str = "heads") -> None:
+    """Bring the schema up to ``revision`` (default: every newest head) with Alembic.
+
+    Each domain package adds its tables in revisions of its own, so there may be several
+    heads; all of them are applied.
 
     Raises:
         ConfigError: if the database cannot be reached.
@@ -136,6 +139,6 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     except sa.exc.OperationalError as exc:
         raise ConfigError(f"cannot connect to the database: {exc.orig}") from None
     heads = set(ScriptDirectory.from_config(cfg).get_heads())
-    if revision == "head" and current == heads:
+    if revision in {"head", "heads"} and current == heads:
         return
     command.upgrade(cfg, revision)
