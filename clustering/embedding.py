@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import itertools
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -114,7 +115,7 @@ class HashingEmbedder:
     def _features(self, text: str) -> Iterable[str]:
         words = _TOKEN.findall(text.lower())
         yield from words
-        yield from (f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
+        yield from (f"{a} {b}" for a, b in itertools.pairwise(words))
 
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)

@@ -33,6 +33,7 @@ __all__ = [
     "get_theme",
     "iter_assignments",
     "list_themes",
+    "record_failed_run",
     "run_clustering",
 ]
 
@@ -79,7 +80,7 @@ def _describe(
     centroid = vectors.mean(axis=0)
     centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
     theme.centroid = centroid.astype(np.float32).tobytes()
-    theme.size = int(len(ids))
+    theme.size = len(ids)
     theme.keywords = list(labeler_out.keywords)
     if not theme.title_locked:
         theme.title = labeler_out.title
@@ -140,7 +141,7 @@ def _full_run(
     session.execute(sa.delete(ThemeMembership).where(ThemeMembership.source == "auto"))
     kept: set[int] = set()
     rows = []
-    for c, members in new_members.items():
+    for c in new_members:
         theme = old_themes.get(mapping[c]) if c in mapping else None
         if theme is None:
             theme = Theme(title=names[c].title, created_run_id=run.id, status="active")
@@ -251,6 +252,15 @@ def run_clustering(
     return run
 
 
+def record_failed_run(session: Session, *, full: bool, model_slug: str, error: str) -> ClusteringRun:
+    """Record a run that failed, in its own transaction, so the failure is visible later."""
+    run = ClusteringRun(kind="full" if full else "incremental", model_slug=model_slug,
+                        params={}, status="failed", error=error[:2000], finished_at=utcnow())
+    session.add(run)
+    session.flush()
+    return run
+
+
 def _examples(session: Session, ids: list[int]) -> list[ExampleOut]:
     if not ids:
         return []
@@ -325,7 +335,7 @@ def iter_assignments(session: Session) -> Iterator[tuple[str, str, int | None]]:
         .execution_options(yield_per=5000)
     )
     for source, ext, tid in session.execute(query):
-        yield source, ext, tid
+        yield str(source), str(ext), tid
 
 
 _CORE_FIELDS = {"channel", "status", "agent", "source", "subject"}

@@ -21,8 +21,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from rootline.errors import ConfigError
 
 __all__ = [
-    "JSONType",
     "Base",
+    "JSONType",
     "make_engine",
     "make_session_factory",
     "migrate",

@@ -10,16 +10,25 @@ from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from rootline.clustering.cluster import DensityClusterer
 from rootline.clustering.embedding import Embedder, HashingEmbedder, SentenceTransformerEmbedder
 from rootline.clustering.models import ClusteringRun
-from rootline.clustering.service import ClusterProgress, run_clustering
+from rootline.clustering.service import ClusterProgress, record_failed_run, run_clustering
 from rootline.config import Settings
+from rootline.db import session_scope
 from rootline.ingest.service import IngestReport, ingest_file
 
-__all__ = ["DEMO_FILES", "build_clusterer", "build_embedder", "cluster", "demo_paths", "ingest_paths"]
+__all__ = [
+    "DEMO_FILES",
+    "build_clusterer",
+    "build_embedder",
+    "cluster",
+    "cluster_job",
+    "demo_paths",
+    "ingest_paths",
+]
 
 #: The bundled demo help desk: (file name, source name).
 DEMO_FILES: tuple[tuple[str, str], ...] = (
@@ -73,6 +82,30 @@ def cluster(
         full=full,
         progress=progress,
     )
+
+
+def cluster_job(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    *,
+    full: bool = False,
+    embedder: Embedder | None = None,
+    progress: ClusterProgress | None = None,
+) -> ClusteringRun:
+    """Run clustering in its own transaction; a failure is recorded and earlier themes stay.
+
+    Raises:
+        Exception: whatever made the run fail, after it has been recorded as failed.
+    """
+    embedder = embedder or build_embedder(settings)
+    try:
+        with session_scope(sessions) as session:
+            return cluster(session, settings, full=full, embedder=embedder, progress=progress)
+    except Exception as exc:
+        with session_scope(sessions) as session:
+            record_failed_run(session, full=full, model_slug=embedder.slug,
+                              error=f"{type(exc).__name__}: {exc}")
+        raise
 
 
 def demo_paths() -> list[tuple[Path, str]]:

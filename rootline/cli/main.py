@@ -12,7 +12,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -23,6 +23,11 @@ from rootline.cli.console import err_console, out_console, progress_bar
 from rootline.config import Settings, get_settings
 from rootline.db import make_engine, make_session_factory, migrate, session_scope
 from rootline.errors import ConfigError, InputError, RootlineError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from rootline.clustering.service import ClusterProgress
 
 __all__ = ["app", "run"]
 
@@ -107,6 +112,18 @@ def ingest(
     )
 
 
+def _cluster_progress(bar: Progress) -> ClusterProgress:
+    from rootline.clustering.service import ClusterProgress
+
+    embed = bar.add_task("embedding", total=None)
+    step = bar.add_task("clustering", total=None)
+    return ClusterProgress(
+        embed_total=lambda n: bar.update(embed, total=n),
+        embed_advance=lambda k: bar.advance(embed, k),
+        stage=lambda text: bar.update(step, description=text),
+    )
+
+
 @app.command()
 def cluster(
     ctx: typer.Context,
@@ -115,21 +132,13 @@ def cluster(
     ] = False,
 ) -> None:
     """Build themes, or place new interactions into the existing ones."""
-    from rootline.clustering.service import ClusterProgress
-    from rootline.pipeline import cluster as run_cluster
+    from rootline.pipeline import cluster_job
 
     state = _state(ctx)
-    with progress_bar() as bar, session_scope(state.sessions) as session:
-        embed = bar.add_task("embedding", total=None)
-        step = bar.add_task("starting", total=None)
-        progress = ClusterProgress(
-            embed_total=lambda n: bar.update(embed, total=n),
-            embed_advance=lambda k: bar.advance(embed, k),
-            stage=lambda text: bar.update(step, description=text),
-        )
-        run = run_cluster(session, state.settings, full=full, progress=progress)
-        bar.update(step, description="done", total=1, completed=1)
-        metrics = dict(run.metrics)
+    with progress_bar() as bar:
+        run = cluster_job(state.sessions, state.settings, full=full,
+                          progress=_cluster_progress(bar))
+    metrics = dict(run.metrics)
     out_console.print(f"run {run.id} ({run.kind}): " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
 
 
@@ -225,27 +234,18 @@ def demo(
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:
     """Load the bundled demo help desk, cluster it with the real model and serve it."""
-    from rootline.clustering.service import ClusterProgress
-    from rootline.pipeline import cluster as run_cluster
-    from rootline.pipeline import demo_paths
+    from rootline.pipeline import cluster_job, demo_paths
     from rootline.pipeline import ingest_paths as ingest_many
 
     state = _state(ctx)
     if state.db_url is None and not state.settings.database_url:
         state.db_url = f"sqlite:///{state.settings.data_dir / 'demo.db'}"
-    with progress_bar() as bar, session_scope(state.sessions) as session:
-        task = bar.add_task("loading demo data", total=None)
-        for path, source in demo_paths():
-            ingest_many(session, [path], source=source, progress=lambda k: bar.advance(task, k))
-        embed = bar.add_task("embedding", total=None)
-        step = bar.add_task("clustering", total=None)
-        progress = ClusterProgress(
-            embed_total=lambda n: bar.update(embed, total=n),
-            embed_advance=lambda k: bar.advance(embed, k),
-            stage=lambda text: bar.update(step, description=text),
-        )
-        run_cluster(session, state.settings, full=True, progress=progress)
-        bar.update(step, description="themes ready", total=1, completed=1)
+    with progress_bar() as bar:
+        with session_scope(state.sessions) as session:
+            task = bar.add_task("loading demo data", total=None)
+            for path, source in demo_paths():
+                ingest_many(session, [path], source=source, progress=lambda k: bar.advance(task, k))
+        cluster_job(state.sessions, state.settings, full=True, progress=_cluster_progress(bar))
     if not no_serve:
         _serve(state, host, port)
 

@@ -1,0 +1,79 @@
+"""Main journeys in a real browser: Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from rootline.config import Settings
+from rootline.db import make_engine, make_session_factory, migrate, session_scope
+from rootline.ingest.service import ingest_file
+from rootline.pipeline import cluster
+from tests.factories import themed_csv, write_csv
+from tests.live_server import serve
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(f"required in CI: {CHROMIUM} is missing (make browser installs it)")
+        pytest.skip(f"{CHROMIUM} is missing")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu",
+                  "--disable-component-update", "--no-first-run", "--disable-sync"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def loaded_engine(tmp_path: Path, settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'web.db'}")
+    migrate(engine)
+    path = themed_csv(tmp_path / "tickets.csv", per_theme=30)
+    hostile = write_csv(tmp_path / "hostile.csv", [
+        # Entities decode to a literal <script> element in the cleaned text.
+        {"id": f"H{i}", "body": f"&lt;script&gt;window.pwned=1&lt;/script&gt; password reset "
+                                f"link never arrives expired email login {i}"} for i in range(12)
+    ])
+    with session_scope(make_session_factory(engine)) as session:
+        ingest_file(session, path)
+        ingest_file(session, hostile)
+        cluster(session, settings)
+    yield engine
+    engine.dispose()
+
+
+def test_browse_themes_and_open_one(browser, loaded_engine: Engine, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with serve(settings, loaded_engine) as base:
+        page = browser.new_page()
+        page.goto(f"{base}/themes")
+        assert page.locator("h1").first.inner_text().strip() != ""
+        links = page.locator("a[href^='/themes/']")
+        assert links.count() >= 4
+        page.screenshot(path=str(ARTIFACTS / "themes.png"), full_page=True)
+        links.first.click()
+        page.wait_for_url(f"{base}/themes/*")
+        page.screenshot(path=str(ARTIFACTS / "theme.png"), full_page=True)
+        assert page.evaluate("window.pwned === undefined")
+        # Hostile text is shown as text, never run.
+        page.goto(f"{base}/themes")
+        for i in range(links.count()):
+            page.goto(base + links.nth(i).get_attribute("href"))
+            assert page.evaluate("window.pwned === undefined")
+        page.close()
