@@ -10,7 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rootline.db import Base, JSONType, utcnow
 
-__all__ = ["Customer", "CustomerIdentity", "Interaction"]
+__all__ = ["EVENT_KINDS", "Customer", "CustomerEvent", "CustomerIdentity", "Interaction"]
+
+#: Kinds of customer events the impact metrics understand.
+EVENT_KINDS = ("order", "cancellation", "upgrade", "downgrade", "renewal", "refund")
 
 
 class Customer(Base):
@@ -22,8 +25,10 @@ class Customer(Base):
     name: Mapped[str | None] = mapped_column(sa.String(255))
     segment: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     value: Mapped[float | None] = mapped_column(sa.Float, doc="Yearly revenue or account value.")
+    account_owner: Mapped[str | None] = mapped_column(sa.String(255))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
-    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customer.id"))
+    #: Set when this customer turned out to be the same as another one and was absorbed by it.
+    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customer.id"), index=True)
 
     identities: Mapped[list[CustomerIdentity]] = relationship(
         back_populates="customer", cascade="all, delete-orphan"
@@ -81,3 +86,28 @@ class Interaction(Base):
     def text(self) -> str:
         """What the models read: the clean subject and body together."""
         return self.body_clean
+
+
+class CustomerEvent(Base):
+    """Something a customer did that has a money value: an order, a cancellation, a plan change."""
+
+    __tablename__ = "customer_event"
+    __table_args__ = (
+        sa.UniqueConstraint("source", "external_id", name="uq_customer_event_source_external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(64))
+    external_id: Mapped[str] = mapped_column(sa.String(255))
+    customer_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("customer.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(32), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
+    amount: Mapped[float | None] = mapped_column(sa.Float)
+    currency: Mapped[str | None] = mapped_column(sa.String(8))
+    extra: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    ingested_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    customer: Mapped[Customer | None] = relationship()
