@@ -10,7 +10,23 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from rootline.db import Base, JSONType, utcnow
 
-__all__ = ["ClusteringRun", "EmbeddingCache", "Theme", "ThemeMembership"]
+__all__ = [
+    "THEME_EVENT_KINDS",
+    "THEME_STATUSES",
+    "ClusteringRun",
+    "EmbeddingCache",
+    "Theme",
+    "ThemeEvent",
+    "ThemeMembership",
+]
+
+#: active: a live theme; proposed: a dense group found in the novelty pool, awaiting a person;
+#: noise: marked "not a theme" (its members stay out of themes); merged, split, retired: history.
+THEME_STATUSES = ("active", "proposed", "noise", "merged", "split", "retired")
+THEME_EVENT_KINDS = (
+    "created", "relabelled", "renamed", "merged", "split", "moved", "marked_noise", "retired",
+    "proposed", "accepted",
+)
 
 
 class EmbeddingCache(Base):
@@ -60,7 +76,7 @@ class Theme(Base):
         JSONType, default=list, doc="Ids of representative interactions, most central first."
     )
     status: Mapped[str] = mapped_column(
-        sa.String(16), default="active", index=True, doc="active, merged, noise or retired"
+        sa.String(16), default="active", index=True, doc="one of THEME_STATUSES"
     )
     size: Mapped[int] = mapped_column(sa.Integer, default=0)
     centroid: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
@@ -86,3 +102,17 @@ class ThemeMembership(Base):
     probability: Mapped[float] = mapped_column(sa.Float, default=1.0)
     source: Mapped[str] = mapped_column(sa.String(16), default="auto", doc="auto or manual")
     run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("clustering_run.id"))
+
+
+class ThemeEvent(Base):
+    """One entry of a theme's history, written by clustering runs and by people's edits."""
+
+    __tablename__ = "theme_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    theme_id: Mapped[int] = mapped_column(sa.ForeignKey("theme.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(16), doc="one of THEME_EVENT_KINDS")
+    run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("clustering_run.id"))
+    actor: Mapped[str] = mapped_column(sa.String(128), default="system")
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
