@@ -57,6 +57,39 @@ class Settings(BaseSettings):
         "the data size.",
     )
     random_seed: int = Field(default=42, description="Seed for every random step of clustering.")
+    problem_auto_threshold: float = Field(
+        default=70.0,
+        ge=0,
+        le=100,
+        description="Impact score (0-100) at which the worker opens a problem for a theme "
+        "on its own; 0 turns automatic problems off.",
+    )
+    recurrence_share: float = Field(
+        default=0.5,
+        gt=0,
+        description="A verified problem is reopened when its theme's contact rate over the last "
+        "7 days comes back to this share of the rate before the fix.",
+    )
+    webhook_url: str | None = Field(
+        default=None, description="URL that receives every problem event as a signed webhook."
+    )
+    webhook_secret: str | None = Field(
+        default=None,
+        description="Key for the webhooks' HMAC-SHA256 signature; default: secret_key.",
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for e-mail notifications; unset: no e-mail."
+    )
+    smtp_port: int = Field(default=25, description="Port of the SMTP server.")
+    mail_from: str = Field(
+        default="rootline@localhost", description="Sender address of notification e-mails."
+    )
+    notify_max_attempts: int = Field(
+        default=8, ge=1, description="Delivery attempts before a notification is marked failed."
+    )
+    worker_interval: float = Field(
+        default=60.0, gt=0, description="Seconds between two passes of `rootline worker`."
+    )
 
     def resolved_database_url(self) -> str:
         """The database URL, falling back to the SQLite file in ``data_dir``."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "ConflictError",
     "InputError",
     "NotFoundError",
     "RootlineError",
@@ -62,3 +63,7 @@ class NotFoundError(RootlineError):
 
 class StateError(RootlineError):
     """The action is not possible in the current state (e.g. nothing to cluster yet)."""
+
+
+class ConflictError(RootlineError):
+    """Someone else saved the same object since it was read; reload and apply the change again."""

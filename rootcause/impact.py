@@ -1,0 +1,233 @@
+"""Customer impact of a theme: how many, how often, how unhappy, how valuable, how fast growing.
+
+``measure_impact`` works on plain contact records, so it is tested without a database;
+``theme_impact`` and ``impact_by_theme`` load the records of themes and call it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from rootline.clustering.models import ThemeMembership
+from rootline.ingest.models import Customer, Interaction
+
+__all__ = [
+    "WEIGHTS",
+    "Contact",
+    "Impact",
+    "impact_by_theme",
+    "measure_impact",
+    "priority_for_score",
+    "theme_impact",
+]
+
+#: How much each component counts in the 0-100 impact score; they add up to 1.
+WEIGHTS: dict[str, float] = {
+    "contacts": 0.30,
+    "customers": 0.15,
+    "repeat_rate": 0.15,
+    "dissatisfaction": 0.15,
+    "value_at_risk": 0.15,
+    "trend": 0.10,
+}
+#: Where a count or amount reaches full marks; logarithmic below, so 10x matters, not +10.
+_SATURATION = {"contacts": 500.0, "customers": 300.0, "value_at_risk": 100_000.0}
+REPEAT_WINDOW = timedelta(days=30)
+RECENT_WEEKS, PRIOR_WEEKS = 4, 8
+#: Lowest impact score of each priority, highest first.
+PRIORITY_FLOORS = (("P1", 75.0), ("P2", 50.0), ("P3", 25.0))
+
+
+@dataclass(frozen=True)
+class Contact:
+    """The figures of one interaction that impact needs."""
+
+    customer_id: int | None
+    created_at: datetime | None
+    resolved_at: datetime | None = None
+    csat: float | None = None
+    customer_value: float | None = None
+
+
+@dataclass
+class Impact:
+    """Impact figures of a theme (or a group of themes), with a self-explaining score."""
+
+    contacts: int
+    unique_customers: int
+    repeat_contact_rate: float
+    mean_csat: float | None
+    low_csat_share: float | None
+    median_hours_to_resolve: float | None
+    value_at_risk: float
+    recent_contacts: int
+    prior_contacts: int
+    trend: float | None
+    score: float
+    components: dict[str, dict[str, float]] = field(default_factory=dict)
+    explanation: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready figures."""
+        return asdict(self)
+
+
+def _aware(ts: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; they were stored as UTC.
+    if ts is not None and ts.tzinfo is None:
+        return ts.replace(tzinfo=UTC)
+    return ts
+
+
+def _log_share(value: float, full: float) -> float:
+    return min(1.0, math.log1p(max(value, 0.0)) / math.log1p(full))
+
+
+def priority_for_score(score: float) -> str:
+    """The priority P1-P4 an impact score calls for."""
+    for priority, floor in PRIORITY_FLOORS:
+        if score >= floor:
+            return priority
+    return "P4"
+
+
+def _repeat_rate(by_customer: dict[int, list[datetime]]) -> float:
+    if not by_customer:
+        return 0.0
+    repeaters = 0
+    for times in by_customer.values():
+        times.sort()
+        if any(b - a <= REPEAT_WINDOW for a, b in itertools.pairwise(times)):
+            repeaters += 1
+    return repeaters / len(by_customer)
+
+
+def measure_impact(contacts: Sequence[Contact], as_of: datetime | None = None) -> Impact:
+    """Impact of one theme's contacts.
+
+    Args:
+        contacts: the theme's interactions.
+        as_of: the end of the trend windows; default: the latest contact.
+
+    Returns:
+        The figures, a 0-100 score, each component's normalised value, weight and points, and a
+        one-line explanation naming the components that weigh most.
+    """
+    times = [t for c in contacts if (t := _aware(c.created_at)) is not None]
+    end = _aware(as_of) or (max(times) if times else datetime.now(UTC))
+    by_customer: dict[int, list[datetime]] = defaultdict(list)
+    values: dict[int, float] = {}
+    for c in contacts:
+        if c.customer_id is None:
+            continue
+        created = _aware(c.created_at)
+        if created is not None:
+            by_customer[c.customer_id].append(created)
+        else:
+            by_customer.setdefault(c.customer_id, [])
+        values[c.customer_id] = c.customer_value or 0.0
+    csats = [c.csat for c in contacts if c.csat is not None]
+    hours = [
+        (r - s).total_seconds() / 3600
+        for c in contacts
+        if (s := _aware(c.created_at)) is not None and (r := _aware(c.resolved_at)) is not None
+    ]
+    recent_start = end - timedelta(weeks=RECENT_WEEKS)
+    prior_start = recent_start - timedelta(weeks=PRIOR_WEEKS)
+    recent = sum(1 for t in times if recent_start < t <= end)
+    prior = sum(1 for t in times if prior_start < t <= recent_start)
+    # Weekly rates, so four recent weeks compare fairly with eight earlier ones.
+    trend = (recent / RECENT_WEEKS) / (prior / PRIOR_WEEKS) if prior else None
+    low_share = sum(1 for v in csats if v <= 2) / len(csats) if csats else None
+    repeat = _repeat_rate(by_customer)
+    value = float(sum(values.values()))
+    # Doubling the weekly rate is full marks; a theme active now with no history is new: full.
+    trend_norm = min(1.0, max(0.0, trend - 1.0)) if trend is not None else float(recent > 0)
+    normalised = {
+        "contacts": _log_share(len(contacts), _SATURATION["contacts"]),
+        "customers": _log_share(len(by_customer), _SATURATION["customers"]),
+        "repeat_rate": repeat,
+        "dissatisfaction": low_share or 0.0,
+        "value_at_risk": _log_share(value, _SATURATION["value_at_risk"]),
+        "trend": trend_norm,
+    }
+    components = {
+        name: {"value": round(norm, 4), "weight": WEIGHTS[name],
+               "points": round(100 * WEIGHTS[name] * norm, 2)}
+        for name, norm in normalised.items()
+    }
+    score = round(sum(c["points"] for c in components.values()), 1)
+    top = sorted(components.items(), key=lambda kv: -kv[1]["points"])[:3]
+    explanation = (
+        f"score {score:.0f}/100 ({priority_for_score(score)}): "
+        + ", ".join(f"{name.replace('_', ' ')} {c['points']:.0f}" for name, c in top if c["points"])
+        + f" from {len(contacts)} contacts by {len(by_customer)} customers"
+    )
+    return Impact(
+        contacts=len(contacts),
+        unique_customers=len(by_customer),
+        repeat_contact_rate=round(repeat, 4),
+        mean_csat=round(statistics.fmean(csats), 3) if csats else None,
+        low_csat_share=round(low_share, 4) if low_share is not None else None,
+        median_hours_to_resolve=round(statistics.median(hours), 2) if hours else None,
+        value_at_risk=round(value, 2),
+        recent_contacts=recent,
+        prior_contacts=prior,
+        trend=round(trend, 3) if trend is not None else None,
+        score=score,
+        components=components,
+        explanation=explanation,
+    )
+
+
+def _contacts(session: Session, theme_ids: Iterable[int]) -> dict[int, list[Contact]]:
+    ids = list(theme_ids)
+    rows = session.execute(
+        sa.select(
+            ThemeMembership.theme_id,
+            Interaction.customer_id,
+            Interaction.created_at,
+            Interaction.resolved_at,
+            Interaction.csat,
+            Customer.value,
+        )
+        .join(Interaction, Interaction.id == ThemeMembership.interaction_id)
+        .outerjoin(Customer, Customer.id == Interaction.customer_id)
+        .where(ThemeMembership.theme_id.in_(ids))
+    )
+    out: dict[int, list[Contact]] = {tid: [] for tid in ids}
+    for theme_id, customer_id, created, resolved, csat, value in rows:
+        out[theme_id].append(Contact(customer_id, created, resolved, csat, value))
+    return out
+
+
+def theme_impact(
+    session: Session, theme_ids: int | Iterable[int], as_of: datetime | None = None
+) -> Impact:
+    """Impact of a theme, or of several themes taken together (a problem's themes).
+
+    Args:
+        session: database session.
+        theme_ids: one theme id or several.
+        as_of: the end of the trend windows; default: the latest contact in the themes.
+    """
+    ids = [theme_ids] if isinstance(theme_ids, int) else list(theme_ids)
+    contacts = [c for group in _contacts(session, ids).values() for c in group]
+    return measure_impact(contacts, as_of)
+
+
+def impact_by_theme(
+    session: Session, theme_ids: Iterable[int], as_of: datetime | None = None
+) -> dict[int, Impact]:
+    """Impact of each of several themes, loaded in one query."""
+    return {tid: measure_impact(group, as_of) for tid, group in _contacts(session, theme_ids).items()}
