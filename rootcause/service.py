@@ -8,9 +8,10 @@ mismatch raises ``ConflictError`` instead of silently overwriting someone else's
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -59,16 +60,29 @@ EDITABLE_FIELDS = frozenset({
 _STAMPS = {"assessed": "assessed_at", "fix_in_progress": "root_caused_at",
            "resolved": "resolved_at", "verified": "verified_at"}
 UX_TAGS = frozenset({"ux", "web"})
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def _flush(session: Session, problem: Problem) -> None:
-    try:
-        session.flush()
-    except StaleDataError:
-        raise ConflictError(
-            f"problem #{problem.id} was changed by someone else while you edited it; "
-            "reload it and apply your change again"
-        ) from None
+def _refuse_lost_updates(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn SQLAlchemy's stale-version error (raised by any flush, autoflush included) into a
+    ``ConflictError`` the user can act on."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except StaleDataError:
+            raise ConflictError(
+                "the problem was changed by someone else while you edited it; reload it and "
+                "apply your change again"
+            ) from None
+
+    return wrapper
+
+
+def _flush(session: Session, _problem: Problem) -> None:
+    session.flush()
 
 
 def get_problem(session: Session, problem_id: int, expected_version: int | None = None) -> Problem:
@@ -140,6 +154,8 @@ def create_problem(
     now = now or utcnow()
     themes = _themes(session, theme_ids)
     impact = theme_impact(session, [t.id for t in themes])
+    # Routed before the problem joins the session, so it is inserted once, at version 1.
+    decision = route_themes(session, [t.id for t in themes])
     problem = Problem(
         title=(title or " / ".join(t.title for t in themes))[:255],
         description=description,
@@ -154,12 +170,11 @@ def create_problem(
         state_changed_at=now,
     )
     problem.themes = themes
-    session.add(problem)
-    decision = route_themes(session, [t.id for t in themes])
     problem.business_team_id = decision.business_team_id
     problem.is_team_id = decision.is_team_id
     problem.routed_by_rule_id = decision.rule_id
     problem.routing_explanation = decision.explanation
+    session.add(problem)
     _flush(session, problem)
     session.refresh(problem, ["business_team", "is_team"])
     record(session, actor, "problem", problem.id, "create", at=now, new={
@@ -206,6 +221,7 @@ def _as_datetime(value: Any) -> datetime | None:
         raise InputError(f"{value!r} is not a date (YYYY-MM-DD)", field="fixed_at") from None
 
 
+@_refuse_lost_updates
 def update_problem(
     session: Session,
     problem_id: int,
@@ -258,6 +274,7 @@ def update_problem(
     return problem
 
 
+@_refuse_lost_updates
 def transition(
     session: Session,
     problem_id: int,
@@ -293,6 +310,7 @@ def transition(
     return problem
 
 
+@_refuse_lost_updates
 def assign(
     session: Session,
     problem_id: int,
@@ -334,6 +352,7 @@ def assign(
     return problem
 
 
+@_refuse_lost_updates
 def reroute(session: Session, problem_id: int, *, actor: str,
             expected_version: int | None = None) -> Problem:
     """Route a problem again with the current rules (after the rules changed)."""
@@ -348,6 +367,7 @@ def reroute(session: Session, problem_id: int, *, actor: str,
     return problem
 
 
+@_refuse_lost_updates
 def record_fix(
     session: Session,
     problem_id: int,
@@ -377,6 +397,7 @@ def record_fix(
     return problem
 
 
+@_refuse_lost_updates
 def refresh_impact(session: Session, problem: Problem, as_of: datetime | None = None) -> None:
     """Measure the problem's themes again; the priority follows unless a person overrode it."""
     impact = theme_impact(session, problem.theme_ids, as_of)

@@ -8,7 +8,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import factory
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
+from rootline.clustering.models import Theme, ThemeMembership
 from rootline.ingest.models import Customer, Interaction
 
 # Each theme: words customers use about one issue. Texts mix them with shared filler, so
@@ -88,3 +91,59 @@ class InteractionFactory(factory.alchemy.SQLAlchemyModelFactory):
     content_hash = factory.Sequence(lambda n: f"{n:064d}")
     tags: list[str] = []
     extra: dict[str, object] = {}
+
+
+# --- root-cause workflow -------------------------------------------------------------------
+
+class ThemeFactory(factory.alchemy.SQLAlchemyModelFactory):
+    class Meta:
+        model = Theme
+        sqlalchemy_session_persistence = "flush"
+
+    title = factory.Sequence(lambda n: f"Theme {n}")
+    keywords: list[str] = []
+    status = "active"
+    size = 0
+
+
+def add_timeline(
+    session: Session,
+    theme: Theme | None,
+    *,
+    start: datetime,
+    days: int,
+    per_day: float,
+    change_day: int | None = None,
+    factor_after: float = 1.0,
+    channel: str = "email",
+    extra: dict[str, object] | None = None,
+    customer_ids: list[int] | None = None,
+    tag: str = "t",
+) -> int:
+    """Add ``per_day`` interactions a day (fractions carry over, so counts are exact and even)
+    for ``days`` days from ``start``; from ``change_day`` on the rate is multiplied by
+    ``factor_after``. When ``theme`` is given they become its members. Returns the count."""
+    rows = []
+    carry = 0.0
+    for day in range(days):
+        rate = per_day * (factor_after if change_day is not None and day >= change_day else 1.0)
+        carry += rate
+        count = int(carry + 1e-9)
+        carry -= count
+        for k in range(count):
+            n = len(rows)
+            rows.append({
+                "source": "timeline", "external_id": f"{tag}-{n}", "channel": channel,
+                "body_raw": "x", "body_clean": "x", "content_hash": f"{tag}-{n}",
+                "created_at": start + timedelta(days=day, minutes=1 + k * 1440 // max(count, 1)),
+                "extra": extra or {}, "tags": [],
+                "customer_id": customer_ids[n % len(customer_ids)] if customer_ids else None,
+            })
+    if not rows:
+        return 0
+    ids = session.scalars(sa.insert(Interaction).returning(Interaction.id), rows).all()
+    if theme is not None:
+        session.execute(sa.insert(ThemeMembership),
+                        [{"interaction_id": i, "theme_id": theme.id} for i in ids])
+    session.flush()
+    return len(rows)
