@@ -1,0 +1,146 @@
+"""The web app factory: the composition root of the web layer.
+
+``create_app`` gets settings and a migrated engine from its caller (the CLI, the tests) and
+wires the session factory, templates, static files, routes and error pages. Importing this
+module does nothing else.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+import rootline
+from rootline.config import Settings
+from rootline.db import make_session_factory
+from rootline.errors import NotFoundError
+from rootline.web.routes import api, pages
+
+__all__ = ["create_app"]
+
+_HERE = Path(__file__).parent
+_SWAGGER = "/static/vendor/swagger-ui"
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive UTC; PostgreSQL hands back the connection's time zone.
+    return value.astimezone(UTC) if value.tzinfo else value
+
+
+def _when(value: datetime | None) -> str:
+    return _utc(value).strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+
+
+def _day(value: datetime | None) -> str:
+    return _utc(value).strftime("%Y-%m-%d") if value else "—"
+
+
+def _percent(share: float) -> str:
+    return f"{share * 100:.1f}%"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _templates() -> Jinja2Templates:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_HERE / "templates"),
+        # Every page escapes what it prints; nothing a customer wrote is ever marked safe.
+        autoescape=jinja2.select_autoescape(["html", "svg", "xml"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(when=_when, day=_day, percent=_percent, count=_count)
+    env.globals["version"] = rootline.__version__
+    return Jinja2Templates(env=env)
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/healthz"
+
+
+def _error_page(request: Request, status_code: int, message: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"detail": message}, status_code=status_code)
+    name = "404.html" if status_code == 404 else "error.html"
+    return request.app.state.templates.TemplateResponse(
+        request, name, {"message": message, "status_code": status_code}, status_code=status_code
+    )
+
+
+def _install_error_pages(app: FastAPI) -> None:
+    @app.exception_handler(NotFoundError)
+    async def not_found(request: Request, exc: NotFoundError) -> Response:
+        return _error_page(request, 404, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = "There is no page at this address." if exc.status_code == 404 else str(exc.detail)
+        return _error_page(request, exc.status_code, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.errors()}, status_code=422)
+        errors = exc.errors()
+        if any(e.get("loc", ("",))[0] == "path" for e in errors):
+            # /themes/abc names no theme: that is a missing page, not a malformed request.
+            return _error_page(request, 404, "There is no page at this address.")
+        first = errors[0] if errors else {}
+        where = ".".join(str(p) for p in first.get("loc", ())[1:]) or "the request"
+        return _error_page(request, 400, f"{where}: {first.get('msg', 'invalid value')}")
+
+
+def _install_docs(app: FastAPI) -> None:
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        # FastAPI's default page pulls Swagger UI from a CDN; ours is vendored under /static.
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url=f"{_SWAGGER}/swagger-ui-bundle.js",
+            swagger_css_url=f"{_SWAGGER}/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+
+def create_app(settings: Settings, engine: Engine) -> FastAPI:
+    """Build the Rootline web app around an already migrated database.
+
+    Args:
+        settings: The settings the caller read; kept on ``app.state.settings``.
+        engine: A migrated engine; each request gets its own session from it.
+
+    Returns:
+        The FastAPI application, ready for uvicorn or a test client.
+    """
+    app = FastAPI(
+        title="Rootline",
+        summary="Recurring issue themes from customer contacts.",
+        version=rootline.__version__,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.sessions = make_session_factory(engine)
+    app.state.templates = _templates()
+    app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
+    _install_error_pages(app)
+    _install_docs(app)
+    app.include_router(pages.router)
+    app.include_router(api.router)
+    return app

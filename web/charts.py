@@ -1,0 +1,96 @@
+"""Server-side charts: geometry for small inline SVG bar charts, drawn by the templates.
+
+No JavaScript and nothing fetched: the page carries the whole chart, so it works offline,
+without scripts and in print.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rootline.clustering.stats import WeekCount
+
+__all__ = ["Bar", "BarChart", "weekly_bar_chart"]
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar, in SVG user units, with the figures it stands for."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class BarChart:
+    """Everything a template needs to draw a bar chart and describe it in words."""
+
+    width: int
+    height: int
+    baseline: float
+    bars: list[Bar]
+    peak: int
+    total: int
+    first_label: str
+    last_label: str
+
+    @property
+    def summary(self) -> str:
+        """A one-sentence description for screen readers."""
+        return (
+            f"{self.total} contacts over {len(self.bars)} weeks from {self.first_label} "
+            f"to {self.last_label}; the busiest week had {self.peak}."
+        )
+
+
+def weekly_bar_chart(
+    weeks: Sequence[WeekCount], *, width: int = 560, height: int = 140, gap: float = 2.0
+) -> BarChart | None:
+    """Lay out one bar per week, scaled so the busiest week fills the plot height.
+
+    Args:
+        weeks: Consecutive weeks, oldest first.
+        width: Width of the drawing in SVG user units.
+        height: Height of the drawing, including a strip for the axis labels.
+        gap: Space between bars.
+
+    Returns:
+        The chart, or None when there are no weeks to draw.
+    """
+    if not weeks:
+        return None
+    top, axis = 18.0, 20.0
+    plot_height = height - top - axis
+    baseline = top + plot_height
+    peak = max(w.count for w in weeks)
+    slot = width / len(weeks)
+    bars = []
+    for i, week in enumerate(weeks):
+        h = plot_height * week.count / peak if peak else 0.0
+        # A hairline for empty weeks, so the reader sees a zero rather than a missing week.
+        h = max(h, 1.0)
+        bars.append(
+            Bar(
+                x=round(i * slot + gap / 2, 2),
+                y=round(baseline - h, 2),
+                width=round(max(slot - gap, 1.0), 2),
+                height=round(h, 2),
+                label=week.week_start.isoformat(),
+                count=week.count,
+            )
+        )
+    return BarChart(
+        width=width,
+        height=height,
+        baseline=baseline,
+        bars=bars,
+        peak=peak,
+        total=sum(w.count for w in weeks),
+        first_label=weeks[0].week_start.isoformat(),
+        last_label=weeks[-1].week_start.isoformat(),
+    )
