@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-__all__ = ["ExampleOut", "RunOut", "ThemeOut"]
+__all__ = ["ExampleOut", "RunOut", "ThemeEventOut", "ThemeOut"]
 
 
 class ExampleOut(BaseModel):
@@ -41,3 +41,14 @@ class RunOut(BaseModel):
     finished_at: datetime | None
     params: dict[str, object]
     metrics: dict[str, object]
+
+
+class ThemeEventOut(BaseModel):
+    """One entry of ``rootline theme history ID``."""
+
+    theme_id: int
+    kind: str
+    run_id: int | None
+    actor: str
+    details: dict[str, object]
+    at: datetime

@@ -1,0 +1,421 @@
+"""Clustering runs: build themes from scratch, or place new interactions into existing ones.
+
+A full run re-clusters every text and keeps what people decided: manual placements stay, a
+cluster made mostly of people's placements (a merge, a split, a move, a "not a theme" mark)
+follows those placements, and the other clusters are matched to the previous themes so their
+ids survive. An incremental run places new texts into existing themes without moving placed
+ones; texts that fit nowhere wait in the novelty pool, whose dense groups become proposed
+themes. Either way the run is one transaction: a failure leaves the previous themes as they were.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from rootline.clustering.cluster import Clusterer, assign_to_centroids
+from rootline.clustering.embedding import Embedder, embed_with_cache
+from rootline.clustering.history import record_event
+from rootline.clustering.labels import CTfidfLabeler, Label, Labeler, representative_examples
+from rootline.clustering.matching import match_clusters
+from rootline.clustering.models import ClusteringRun, Theme, ThemeMembership
+from rootline.db import utcnow
+from rootline.errors import StateError
+from rootline.ingest.models import Interaction
+
+__all__ = [
+    "LIVE_STATUSES",
+    "PLACEABLE_STATUSES",
+    "ClusterProgress",
+    "assign_floor",
+    "member_floor",
+    "record_failed_run",
+    "run_clustering",
+]
+
+#: Themes a full run may match new clusters to (their ids survive).
+LIVE_STATUSES = ("active", "proposed")
+#: Themes an incremental run may place new texts into; "noise" keeps its look-alikes out.
+PLACEABLE_STATUSES = ("active", "proposed", "noise")
+#: Used only when a full run recorded neither floor (runs older than these parameters).
+_DEFAULT_FLOOR = 0.5
+#: The data-derived floor: this percentile of member-to-centroid similarity.
+_FLOOR_PERCENTILE = 5
+#: A proposed theme needs at least this many texts from the novelty pool.
+MIN_PROPOSED_SIZE = 5
+
+
+@dataclass
+class ClusterProgress:
+    """Callbacks the caller can use to show progress; every one is optional."""
+
+    embed_total: Callable[[int], None] | None = None
+    embed_advance: Callable[[int], None] | None = None
+    stage: Callable[[str], None] | None = None
+
+    def say(self, text: str) -> None:
+        if self.stage:
+            self.stage(text)
+
+
+def _vec(blob: bytes | None) -> np.ndarray | None:
+    return None if blob is None else np.frombuffer(blob, dtype=np.float32)
+
+
+def _unit_mean(vectors: np.ndarray) -> np.ndarray:
+    centroid = vectors.mean(axis=0)
+    return (centroid / max(float(np.linalg.norm(centroid)), 1e-12)).astype(np.float32)
+
+
+def _load_texts(
+    session: Session, *, only_unthemed: bool, after_id: int = 0
+) -> tuple[list[int], list[str]]:
+    query = sa.select(Interaction.id, Interaction.body_clean).where(Interaction.body_clean != "")
+    if only_unthemed:
+        query = query.where(~sa.exists().where(ThemeMembership.interaction_id == Interaction.id))
+    if after_id:
+        query = query.where(Interaction.id > after_id)
+    rows = session.execute(query.order_by(Interaction.id)).all()
+    return [r[0] for r in rows], [r[1] for r in rows]
+
+
+def _embed(session: Session, embedder: Embedder, texts: Sequence[str], progress: ClusterProgress):
+    if progress.embed_total:
+        progress.embed_total(len(texts))
+    return embed_with_cache(session, embedder, texts, progress=progress.embed_advance)
+
+
+def member_floor(vectors: np.ndarray, labels: np.ndarray) -> float | None:
+    """The similarity to its own centroid that all but the least typical 5% of members reach.
+
+    A new text at least this close to a theme's centroid is as typical as the theme's own
+    members, whatever the embedder's similarity scale; that makes it a floor for placing new
+    texts that needs no tuning per model.
+    """
+    mask = labels >= 0
+    if not mask.any():
+        return None
+    sims = np.empty(int(mask.sum()), dtype=np.float32)
+    members = np.nonzero(mask)[0]
+    for lab in np.unique(labels[mask]):
+        in_theme = labels[members] == lab
+        rows = members[in_theme]
+        sims[in_theme] = vectors[rows] @ _unit_mean(vectors[rows])
+    return round(float(np.percentile(sims, _FLOOR_PERCENTILE)), 4)
+
+
+def assign_floor(params: dict[str, Any]) -> float:
+    """The similarity a new text needs to join a theme, from a full run's parameters.
+
+    The clusterer's own ``assign_similarity`` (how close a leftover text must be to join a
+    cluster) is used, lowered to the data-derived ``member_floor`` when the themes are looser
+    than that: a text as close as a typical member belongs as much as that member does.
+    """
+    found = [float(params[k]) for k in ("assign_similarity", "member_floor")
+             if params.get(k) is not None]
+    return min(found) if found else _DEFAULT_FLOOR
+
+
+def _describe(theme: Theme, ids: np.ndarray, vectors: np.ndarray, label: Label) -> bool:
+    """Refresh a theme's centroid, size, keywords, examples and (unless locked) title.
+
+    Returns:
+        Whether the title changed.
+    """
+    centroid = _unit_mean(vectors)
+    theme.centroid = centroid.tobytes()
+    theme.size = len(ids)
+    theme.keywords = list(label.keywords)
+    picks = representative_examples(vectors, centroid, n=5)
+    theme.examples = [int(ids[p]) for p in picks]
+    if theme.title_locked or theme.title == label.title:
+        return False
+    theme.title = label.title
+    return True
+
+
+def _follow_people(
+    labels: np.ndarray, placed: np.ndarray, vectors: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Let people's placements win over the algorithm.
+
+    A cluster mostly made of manually placed texts is what a person already decided about
+    (merged, split, moved, marked as noise): its other texts join the nearest of those
+    people-made themes instead of forming a theme again. Elsewhere manual texts simply leave
+    their cluster.
+
+    Args:
+        labels: cluster per row (-1 = none); a copy is returned.
+        placed: theme id per row for manual placements, 0 elsewhere; a copy is returned.
+        vectors: unit vectors per row.
+
+    Returns:
+        Remaining cluster labels, theme id per row decided so far, how many texts followed.
+    """
+    labels, placed = labels.copy(), placed.copy()
+    is_manual = placed > 0
+    followed = 0
+    for c in np.unique(labels[labels >= 0]):
+        mask = labels == c
+        if is_manual[mask].mean() >= 0.5:
+            held = np.unique(placed[mask & is_manual])
+            free = np.nonzero(mask & ~is_manual)[0]
+            if free.size:
+                cents = np.stack([_unit_mean(vectors[placed == t]) for t in held])
+                placed[free] = held[(vectors[free] @ cents.T).argmax(axis=1)]
+                followed += int(free.size)
+            labels[mask] = -1
+        else:
+            labels[mask & is_manual] = -1
+    return labels, placed, followed
+
+
+def _full_run(
+    session: Session,
+    run: ClusteringRun,
+    embedder: Embedder,
+    clusterer: Clusterer,
+    labeler: Labeler,
+    progress: ClusterProgress,
+) -> None:
+    ids, texts = _load_texts(session, only_unthemed=False)
+    if not ids:
+        raise StateError("nothing to cluster: ingest some interactions first")
+    progress.say(f"embedding {len(ids)} texts")
+    vectors, encoded = _embed(session, embedder, texts, progress)
+    progress.say("clustering")
+    result = clusterer.fit(vectors)
+    id_arr = np.asarray(ids)
+    index = {iid: i for i, iid in enumerate(ids)}
+
+    placed = np.zeros(len(ids), dtype=np.int64)
+    old_members: dict[int, set[int]] = defaultdict(set)
+    for iid, tid, source, status in session.execute(
+        sa.select(ThemeMembership.interaction_id, ThemeMembership.theme_id,
+                  ThemeMembership.source, Theme.status)
+        .join(Theme, Theme.id == ThemeMembership.theme_id)
+    ):
+        if source == "manual" and iid in index:
+            placed[index[iid]] = tid
+        if status in LIVE_STATUSES:
+            old_members[tid].add(iid)
+    is_manual = placed > 0
+    labels, placed, followed = _follow_people(result.labels, placed, vectors)
+
+    old_themes = {t.id: t for t in session.scalars(
+        sa.select(Theme).where(Theme.status.in_(LIVE_STATUSES)))}
+    old_centroids = {tid: v for tid, t in old_themes.items() if (v := _vec(t.centroid)) is not None}
+    clusters = [int(c) for c in np.unique(labels[labels >= 0])]
+    new_members = {c: set(id_arr[labels == c].tolist()) for c in clusters}
+    new_centroids = {c: _unit_mean(vectors[labels == c]) for c in clusters}
+    mapping = match_clusters(
+        {t: m for t, m in old_members.items() if t in old_centroids}, new_members,
+        old_centroids, new_centroids,
+    )
+    created: list[int] = []
+    for c in clusters:
+        theme = old_themes.get(mapping[c]) if c in mapping else None
+        if theme is None:
+            theme = Theme(title="(new theme)", created_run_id=run.id, status="active")
+            session.add(theme)
+            session.flush()
+            created.append(theme.id)
+            record_event(session, theme.id, "created", run_id=run.id, size=len(new_members[c]))
+        placed[labels == c] = theme.id
+
+    session.execute(sa.delete(ThemeMembership).where(ThemeMembership.source == "auto"))
+    auto = np.nonzero((placed > 0) & ~is_manual)[0]
+    if auto.size:
+        session.execute(sa.insert(ThemeMembership), [
+            {"interaction_id": int(id_arr[i]), "theme_id": int(placed[i]),
+             "probability": float(result.probabilities[i]), "source": "auto", "run_id": run.id}
+            for i in auto
+        ])
+
+    progress.say("labelling themes")
+    present = [int(t) for t in np.unique(placed[placed > 0])]
+    dense = np.searchsorted(present, placed) if present else placed
+    names = labeler.label(texts, np.where(placed > 0, dense, -1))
+    themes = {t.id: t for t in session.scalars(sa.select(Theme).where(Theme.id.in_(present)))}
+    for k, tid in enumerate(present):
+        theme = themes[tid]
+        mask = placed == tid
+        old_title = theme.title
+        if _describe(theme, id_arr[mask], vectors[mask], names[k]) and tid not in created:
+            record_event(session, tid, "relabelled", run_id=run.id, old=old_title, new=theme.title)
+        theme.updated_run_id = run.id
+    for tid, theme in old_themes.items():
+        if tid not in themes:
+            theme.status, theme.size, theme.updated_run_id = "retired", 0, run.id
+            record_event(session, tid, "retired", run_id=run.id)
+    session.flush()
+
+    live = [t for t in present if themes[t].status == "active"]
+    themed = np.isin(placed, live)
+    run.n_interactions = len(ids)
+    run.params = {
+        **run.params, **result.params,
+        "member_floor": member_floor(vectors, np.where(themed, placed, -1)),
+        "max_interaction_id": int(max(ids)),
+    }
+    run.metrics = {
+        "themes": len(live),
+        "noise_share": round(1 - float(themed.mean()), 4),
+        "encoded": encoded,
+        "kept_theme_ids": len(set(old_themes) & set(present)),
+        "new_themes": len(created),
+        "retired_themes": len(set(old_themes) - set(present)),
+        "followed_people": followed,
+    }
+
+
+def _propose_from_pool(
+    session: Session,
+    run: ClusteringRun,
+    embedder: Embedder,
+    clusterer: Clusterer,
+    labeler: Labeler,
+    floor: float,
+    after_id: int,
+) -> tuple[int, int]:
+    """Turn dense groups of the novelty pool into proposed themes.
+
+    The pool is what arrived after the last full run and fits no theme; what that run left
+    unthemed is not in it, since the run already judged it. A group must have at least
+    ``MIN_PROPOSED_SIZE`` texts whose median similarity to their centroid reaches ``floor``
+    (as tight as an existing theme), so scattered leftovers are never proposed.
+
+    Returns:
+        The pool size and how many themes were proposed.
+    """
+    ids, texts = _load_texts(session, only_unthemed=True, after_id=after_id)
+    if len(ids) < MIN_PROPOSED_SIZE:
+        return len(ids), 0
+    vectors, _ = embed_with_cache(session, embedder, texts)  # all cached by now
+    labels = clusterer.fit(vectors).labels
+    if labels.max(initial=-1) < 0:
+        return len(ids), 0
+    names = labeler.label(texts, labels)
+    id_arr = np.asarray(ids)
+    proposed = 0
+    for c in np.unique(labels[labels >= 0]):
+        mask = labels == c
+        centroid = _unit_mean(vectors[mask])
+        if mask.sum() < MIN_PROPOSED_SIZE or np.median(vectors[mask] @ centroid) < floor:
+            continue
+        theme = Theme(title=names[int(c)].title, status="proposed", created_run_id=run.id,
+                      updated_run_id=run.id)
+        session.add(theme)
+        session.flush()
+        _describe(theme, id_arr[mask], vectors[mask], names[int(c)])
+        session.execute(sa.insert(ThemeMembership), [
+            {"interaction_id": int(i), "theme_id": theme.id, "probability": 1.0,
+             "source": "auto", "run_id": run.id} for i in id_arr[mask]
+        ])
+        record_event(session, theme.id, "proposed", run_id=run.id, size=int(mask.sum()))
+        proposed += 1
+    return len(ids), proposed
+
+
+def _incremental_run(
+    session: Session,
+    run: ClusteringRun,
+    embedder: Embedder,
+    clusterer: Clusterer,
+    labeler: Labeler,
+    progress: ClusterProgress,
+    last_full: ClusteringRun | None,
+) -> None:
+    params = dict(last_full.params) if last_full else {}
+    floor = assign_floor(params)
+    # Only what arrived since the last full run: what that run left unthemed, it judged.
+    after_id = int(params.get("max_interaction_id") or 0)
+    ids, texts = _load_texts(session, only_unthemed=True, after_id=after_id)
+    run.n_interactions = len(ids)
+    themes = list(session.scalars(sa.select(Theme).where(
+        Theme.status.in_(PLACEABLE_STATUSES), Theme.centroid.is_not(None)).order_by(Theme.id)))
+    assigned = kept_out = encoded = 0
+    if ids and themes:
+        progress.say(f"embedding {len(ids)} new texts")
+        vectors, encoded = _embed(session, embedder, texts, progress)
+        centroids = np.stack([_vec(t.centroid) for t in themes])
+        labels, sims = assign_to_centroids(vectors, centroids, floor)
+        rows = [
+            {"interaction_id": iid, "theme_id": themes[lab].id, "probability": float(sim),
+             "source": "auto", "run_id": run.id}
+            for iid, lab, sim in zip(ids, labels, sims, strict=True) if lab >= 0
+        ]
+        if rows:
+            session.execute(sa.insert(ThemeMembership), rows)
+        counts = np.bincount(labels[labels >= 0], minlength=len(themes))
+        for theme, extra in zip(themes, counts, strict=True):
+            if extra:
+                theme.size += int(extra)
+                theme.updated_run_id = run.id
+                if theme.status == "noise":
+                    kept_out += int(extra)
+        assigned = len(rows) - kept_out
+    progress.say("looking for new themes in the novelty pool")
+    pool, proposed = _propose_from_pool(session, run, embedder, clusterer, labeler, floor,
+                                        after_id)
+    run.params = {**run.params, "min_similarity": floor, "full_run_id": last_full and last_full.id}
+    run.metrics = {"assigned": assigned, "kept_out": kept_out,
+                   "novel": len(ids) - assigned - kept_out, "encoded": encoded,
+                   "pool": pool, "proposed": proposed}
+
+
+def run_clustering(
+    session: Session,
+    embedder: Embedder,
+    clusterer: Clusterer,
+    *,
+    full: bool = False,
+    labeler: Labeler | None = None,
+    progress: ClusterProgress | None = None,
+) -> ClusteringRun:
+    """Build or update themes.
+
+    Without ``full``, and when themes exist, new interactions are placed into existing themes;
+    those that fit none wait in the novelty pool, whose dense groups become proposed themes.
+    With ``full`` or on the first run, everything is re-clustered, keeping theme ids and
+    people's decisions (titles, merges, splits, moves, noise marks) where the clusters match.
+
+    The caller commits; on an exception it must roll back, which leaves earlier themes intact.
+    """
+    progress = progress or ClusterProgress()
+    labeler = labeler or CTfidfLabeler()
+    has_themes = session.scalar(
+        sa.select(sa.func.count()).select_from(Theme).where(Theme.status.in_(PLACEABLE_STATUSES))
+    ) or 0
+    kind = "full" if full or not has_themes else "incremental"
+    run = ClusteringRun(kind=kind, model_slug=embedder.slug, params={}, status="running")
+    session.add(run)
+    session.flush()
+    if kind == "full":
+        _full_run(session, run, embedder, clusterer, labeler, progress)
+    else:
+        last_full = session.scalars(
+            sa.select(ClusteringRun).where(ClusteringRun.kind == "full",
+                                           ClusteringRun.status == "succeeded")
+            .order_by(ClusteringRun.id.desc())
+        ).first()
+        _incremental_run(session, run, embedder, clusterer, labeler, progress, last_full)
+    run.status = "succeeded"
+    run.finished_at = utcnow()
+    session.flush()
+    return run
+
+
+def record_failed_run(session: Session, *, full: bool, model_slug: str, error: str) -> ClusteringRun:
+    """Record a run that failed, in its own transaction, so the failure is visible later."""
+    run = ClusteringRun(kind="full" if full else "incremental", model_slug=model_slug,
+                        params={}, status="failed", error=error[:2000], finished_at=utcnow())
+    session.add(run)
+    session.flush()
+    return run
