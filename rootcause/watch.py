@@ -14,7 +14,7 @@ from rootline.clustering.models import Theme
 from rootline.rootcause.impact import impact_by_theme
 from rootline.rootcause.models import Problem, ProblemTheme
 from rootline.rootcause.notify import notify_owners
-from rootline.rootcause.service import create_problem, transition
+from rootline.rootcause.service import create_problem, get_problem, transition
 from rootline.rootcause.verification import (
     MAX_WINDOW_DAYS,
     Verification,
@@ -27,6 +27,7 @@ __all__ = [
     "RECURRENCE_DAYS",
     "RECURRENCE_MIN_CONTACTS",
     "Recurrence",
+    "apply_verdict",
     "auto_create_problems",
     "check_recurrence",
     "verify_resolved",
@@ -75,31 +76,50 @@ def auto_create_problems(
     return created
 
 
+def apply_verdict(
+    session: Session, result: Verification, *, actor: str = "worker",
+    webhook_url: str | None = None,
+) -> str | None:
+    """Act on a verification of a resolved problem: a verified fix moves it to verified (keeping
+    the rate before the fix for the recurrence watch); a fix that failed over a full 28-day
+    window reopens it. Owners are notified either way.
+
+    Returns:
+        The state the problem moved to, or None if it stayed.
+    """
+    problem = get_problem(session, result.problem_id)
+    if problem.state != "resolved":
+        return None
+    data = {"verification": result.as_dict()}
+    if result.verdict == "verified":
+        transition(session, problem.id, "verified", actor=actor,
+                   reason=f"fix verified in the data: {result.reason}")
+        problem.baseline_rate = result.before_rate
+        notify_owners(session, problem, "problem.verified",
+                      f"The fix of problem #{problem.id} '{problem.title}' is verified: "
+                      f"{result.reason}.", webhook_url=webhook_url, data=data)
+        return "verified"
+    if result.verdict == "failed" and result.window_days >= MAX_WINDOW_DAYS:
+        transition(session, problem.id, "reopened", actor=actor,
+                   reason=f"the fix did not reduce contacts: {result.reason}")
+        notify_owners(session, problem, "problem.reopened",
+                      f"Problem #{problem.id} '{problem.title}' is reopened: the fix did not "
+                      f"reduce contacts ({result.reason}).", webhook_url=webhook_url, data=data)
+        return "reopened"
+    return None
+
+
 def verify_resolved(
     session: Session, *, as_of: datetime | None = None, webhook_url: str | None = None
 ) -> list[Verification]:
-    """Judge every resolved problem's fix: verified ones move to verified (keeping the rate before
-    the fix for the recurrence watch); a fix that failed over a full window is reopened."""
+    """Judge every resolved problem's fix and act on the verdict (see ``apply_verdict``)."""
     results = []
-    for problem in session.scalars(sa.select(Problem).where(Problem.state == "resolved",
-                                                            Problem.fixed_at.is_not(None))).all():
-        result = verify_problem(session, problem.id, as_of)
+    ids = session.scalars(sa.select(Problem.id).where(Problem.state == "resolved",
+                                                      Problem.fixed_at.is_not(None))).all()
+    for problem_id in ids:
+        result = verify_problem(session, problem_id, as_of)
         results.append(result)
-        if result.verdict == "verified":
-            transition(session, problem.id, "verified", actor="worker",
-                       reason=f"fix verified in the data: {result.reason}")
-            problem.baseline_rate = result.before_rate
-            notify_owners(session, problem, "problem.verified",
-                          f"The fix of problem #{problem.id} '{problem.title}' is verified: "
-                          f"{result.reason}.", webhook_url=webhook_url,
-                          data={"verification": result.as_dict()})
-        elif result.verdict == "failed" and result.window_days >= MAX_WINDOW_DAYS:
-            transition(session, problem.id, "reopened", actor="worker",
-                       reason=f"the fix did not reduce contacts: {result.reason}")
-            notify_owners(session, problem, "problem.reopened",
-                          f"Problem #{problem.id} '{problem.title}' is reopened: the fix did "
-                          f"not reduce contacts ({result.reason}).", webhook_url=webhook_url,
-                          data={"verification": result.as_dict()})
+        apply_verdict(session, result, webhook_url=webhook_url)
     session.flush()
     return results
 

@@ -250,6 +250,11 @@ def demo(
         _serve(state, host, port)
 
 
+from rootline.cli.problems import register as _register_problems  # noqa: E402
+
+_register_problems(app)
+
+
 def run() -> None:
     """Console entry point: one-line errors and exit code 2 for bad input or usage."""
     debug = "--debug" in sys.argv[1:] or os.environ.get("ROOTLINE_DEBUG") == "1"

@@ -1,0 +1,441 @@
+"""``rootline problems``, ``rules``, ``teams``, ``users`` and ``worker``: the root-cause workflow.
+
+Commands parse, call a ``rootline.rootcause`` service and render. The changes are made as
+``cli:<login>`` in the audit trail.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from rootline.cli.console import out_console
+from rootline.db import session_scope
+from rootline.errors import InputError
+
+if TYPE_CHECKING:
+    from rootline.cli.main import AppState
+
+__all__ = ["problems_app", "register", "rules_app", "teams_app", "users_app", "worker"]
+
+problems_app = typer.Typer(help="Problems: themes promoted to owned root-cause work.",
+                           no_args_is_help=True)
+rules_app = typer.Typer(help="Routing rules that send problems to owner teams.",
+                        no_args_is_help=True)
+teams_app = typer.Typer(help="Business, IS and triage teams.", no_args_is_help=True)
+users_app = typer.Typer(help="People who own problems and tasks.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+VersionOpt = Annotated[
+    int | None, typer.Option("--version", help="The version you saw; refused if it changed.")
+]
+
+
+def _state(ctx: typer.Context) -> AppState:
+    return ctx.obj  # type: ignore[no-any-return]  # built by the root callback in main.py
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, default=str, indent=2))
+
+
+def _date(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{option} must be a date YYYY-MM-DD, not {text!r}") from None
+
+
+def _show(problem: Any) -> None:
+    from rootline.rootcause.schemas import ProblemOut
+
+    out = ProblemOut.of(problem, detail=True)
+    lines = [
+        f"#{out.id} [{out.priority}] {out.title}  ({out.state}, version {out.version})",
+        f"themes: {', '.join(map(str, out.theme_ids))}   impact {out.impact_score:.0f}: "
+        f"{out.impact.get('explanation', '')}",
+        f"business team: {out.business_team or '-'}   IS team: {out.is_team or '-'}",
+        f"routing: {out.routing_explanation}",
+    ]
+    for label, value in (("root cause", out.root_cause), ("workaround", out.workaround),
+                         ("fix", out.fix_description), ("fixed at", out.fixed_at),
+                         ("tags", ", ".join(out.tags))):
+        if value:
+            lines.append(f"{label}: {value}")
+    lines += [f"task {t.id} [{t.state}] {t.title} due {t.due_date or '-'}" for t in out.tasks]
+    lines += [f"{c.created_at:%Y-%m-%d %H:%M} {c.author}: {c.body}" for c in out.comments]
+    out_console.print("\n".join(lines), markup=False, highlight=False)
+
+
+@problems_app.command("create")
+def create(
+    ctx: typer.Context,
+    themes: Annotated[list[int], typer.Option("--theme", help="Theme id (repeat for several).")],
+    title: Annotated[str | None, typer.Option(help="Title (default: the themes' titles).")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag, e.g. ux or web.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Promote one or more themes to a problem, routed to its owner teams."""
+    from rootline.rootcause.schemas import ProblemOut
+    from rootline.rootcause.service import create_problem
+
+    state = _state(ctx)
+    with session_scope(state.sessions) as session:
+        problem = create_problem(session, themes, title=title, tags=tag or [], actor=_actor(),
+                                 webhook_url=state.settings.webhook_url)
+        out = ProblemOut.of(problem)
+    if as_json:
+        _print_json(out.model_dump(mode="json"))
+        return
+    out_console.print(f"problem {out.id} created [{out.priority}] {out.title}\n"
+                      f"routing: {out.routing_explanation}", markup=False, highlight=False)
+
+
+@problems_app.command("list")
+def list_(
+    ctx: typer.Context,
+    state_filter: Annotated[list[str] | None, typer.Option("--state", help="Only these.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List problems, highest priority first."""
+    from rich.table import Table
+
+    from rootline.rootcause.schemas import ProblemOut
+    from rootline.rootcause.service import list_problems
+
+    with session_scope(_state(ctx).sessions) as session:
+        items = [ProblemOut.of(p) for p in list_problems(session, states=state_filter)]
+    if as_json:
+        _print_json([p.model_dump(mode="json") for p in items])
+        return
+    table = Table("id", "prio", "state", "title", "business", "IS", "impact")
+    for p in items:
+        table.add_row(str(p.id), p.priority, p.state, p.title, p.business_team or "-",
+                      p.is_team or "-", f"{p.impact_score:.0f}")
+    out_console.print(table)
+
+
+@problems_app.command("show")
+def show(ctx: typer.Context, problem_id: int, as_json: JsonOpt = False) -> None:
+    """Show a problem with its routing, tasks, comments (and, with --json, its audit trail)."""
+    from rootline.rootcause.audit import history
+    from rootline.rootcause.schemas import AuditOut, ProblemOut
+    from rootline.rootcause.service import get_problem
+
+    with session_scope(_state(ctx).sessions) as session:
+        problem = get_problem(session, problem_id)
+        if as_json:
+            data = ProblemOut.of(problem, detail=True).model_dump(mode="json")
+            data["audit"] = [AuditOut.of(e).model_dump(mode="json")
+                             for e in history(session, "problem", problem_id)]
+            _print_json(data)
+            return
+        _show(problem)
+
+
+@problems_app.command("transition")
+def transition_(
+    ctx: typer.Context,
+    problem_id: int,
+    target: Annotated[str, typer.Argument(metavar="STATE", help="The state to move to.")],
+    reason: Annotated[str | None, typer.Option(help="Why; kept as a comment.")] = None,
+    version: VersionOpt = None,
+) -> None:
+    """Move a problem to another state of its life cycle."""
+    from rootline.rootcause.service import transition
+
+    with session_scope(_state(ctx).sessions) as session:
+        problem = transition(session, problem_id, target, actor=_actor(), reason=reason,
+                             expected_version=version)
+        out_console.print(f"problem {problem.id} is now {problem.state}", markup=False)
+
+
+@problems_app.command("assign")
+def assign_(
+    ctx: typer.Context,
+    problem_id: int,
+    business: Annotated[str | None, typer.Option("--business", help="Business team.")] = None,
+    is_team: Annotated[str | None, typer.Option("--is", help="IS (IT) team.")] = None,
+    version: VersionOpt = None,
+) -> None:
+    """Give a problem to a business team and/or an IS team by hand."""
+    from rootline.rootcause.service import assign
+
+    if business is None and is_team is None:
+        raise InputError("give --business TEAM and/or --is TEAM")
+    state = _state(ctx)
+    with session_scope(state.sessions) as session:
+        problem = assign(session, problem_id, business=business, is_team=is_team,
+                         actor=_actor(), expected_version=version,
+                         webhook_url=state.settings.webhook_url)
+        biz = problem.business_team.name if problem.business_team else "-"
+        it = problem.is_team.name if problem.is_team else "-"
+        out_console.print(f"problem {problem.id}: business {biz}, IS {it}", markup=False)
+
+
+@problems_app.command("update")
+def update(
+    ctx: typer.Context,
+    problem_id: int,
+    title: Annotated[str | None, typer.Option()] = None,
+    description: Annotated[str | None, typer.Option()] = None,
+    root_cause: Annotated[str | None, typer.Option("--root-cause")] = None,
+    workaround: Annotated[str | None, typer.Option()] = None,
+    priority: Annotated[str | None, typer.Option(help="P1-P4; overrides the impact's.")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Replaces the tags.")] = None,
+    link: Annotated[list[str] | None, typer.Option("--link", help="LABEL=URL; replaces.")] = None,
+    version: VersionOpt = None,
+) -> None:
+    """Record the root cause, workaround, priority, tags or links of a problem."""
+    from rootline.rootcause.service import update_problem
+
+    changes: dict[str, Any] = {k: v for k, v in {
+        "title": title, "description": description, "root_cause": root_cause,
+        "workaround": workaround, "priority": priority, "tags": tag}.items() if v is not None}
+    if link is not None:
+        changes["links"] = [{"label": part.split("=", 1)[0], "url": part.split("=", 1)[-1]}
+                            for part in link]
+    if not changes:
+        raise InputError("nothing to change; see rootline problems update --help")
+    with session_scope(_state(ctx).sessions) as session:
+        problem = update_problem(session, problem_id, changes, actor=_actor(),
+                                 expected_version=version)
+        out_console.print(f"problem {problem.id} updated (version {problem.version})",
+                          markup=False)
+
+
+@problems_app.command("fix")
+def fix(
+    ctx: typer.Context,
+    problem_id: int,
+    fixed_on: Annotated[str, typer.Option("--date", help="When the fix shipped, YYYY-MM-DD.")],
+    description: Annotated[str | None, typer.Option(help="What was changed.")] = None,
+) -> None:
+    """Record the fix and its date (the start of the after-window for verification)."""
+    from rootline.rootcause.service import record_fix
+
+    day = _date(fixed_on, "--date")
+    with session_scope(_state(ctx).sessions) as session:
+        problem = record_fix(session, problem_id, day, description=description, actor=_actor())
+        out_console.print(f"problem {problem.id}: fix recorded on {day}, state {problem.state}",
+                          markup=False)
+
+
+@problems_app.command("verify")
+def verify(
+    ctx: typer.Context,
+    problem_id: int,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="End of data, YYYY-MM-DD.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compare the theme's contact rate before and after the fix: verified, not_yet or failed.
+
+    A resolved problem whose fix is verified moves to verified.
+    """
+    from rootline.rootcause.verification import verify_problem
+    from rootline.rootcause.watch import apply_verdict
+
+    end = None
+    if as_of:
+        end = datetime.combine(_date(as_of, "--as-of"), datetime.min.time(), tzinfo=UTC)
+    state = _state(ctx)
+    with session_scope(state.sessions) as session:
+        result = verify_problem(session, problem_id, end)
+        moved = apply_verdict(session, result, actor=_actor(),
+                              webhook_url=state.settings.webhook_url)
+    data = result.as_dict()
+    data["state_change"] = moved
+    if as_json:
+        _print_json(data)
+        return
+    out_console.print(f"{result.verdict}: {result.reason}", markup=False, highlight=False)
+    for key in ("window_days", "before_theme_contacts", "before_all_contacts", "before_rate",
+                "after_theme_contacts", "after_all_contacts", "after_rate", "z", "p_value"):
+        out_console.print(f"  {key:22} {data[key]}", markup=False, highlight=False)
+
+
+@problems_app.command("comment")
+def comment(ctx: typer.Context, problem_id: int, text: str) -> None:
+    """Add a comment to a problem."""
+    from rootline.rootcause.service import add_comment
+
+    with session_scope(_state(ctx).sessions) as session:
+        add_comment(session, problem_id, text, actor=_actor())
+
+
+@problems_app.command("task")
+def task(
+    ctx: typer.Context,
+    problem_id: int,
+    title: str,
+    team: Annotated[str | None, typer.Option(help="Owner team.")] = None,
+    user: Annotated[str | None, typer.Option(help="Owner's e-mail.")] = None,
+    due: Annotated[str | None, typer.Option(help="Due date, YYYY-MM-DD.")] = None,
+) -> None:
+    """Add a task under a problem."""
+    from rootline.rootcause.service import add_task
+    from rootline.rootcause.teams import user_by_email
+
+    with session_scope(_state(ctx).sessions) as session:
+        owner = user_by_email(session, user).id if user else None
+        added = add_task(session, problem_id, title, owner_team=team, owner_user_id=owner,
+                         due_date=_date(due, "--due") if due else None, actor=_actor())
+        out_console.print(f"task {added.id} added to problem {problem_id}", markup=False)
+
+
+@problems_app.command("backlog")
+def backlog(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """UX improvement backlog: open problems tagged ux or web, highest impact first."""
+    from rootline.rootcause.schemas import ProblemOut
+    from rootline.rootcause.service import ux_backlog
+
+    with session_scope(_state(ctx).sessions) as session:
+        items = [ProblemOut.of(p) for p in ux_backlog(session)]
+    if as_json:
+        _print_json([p.model_dump(mode="json") for p in items])
+        return
+    for p in items:
+        out_console.print(f"{p.impact_score:5.0f}  #{p.id} [{p.priority}] {p.title} "
+                          f"({p.business_team or '-'})", markup=False, highlight=False)
+
+
+@problems_app.command("known-errors")
+def known_errors(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="Words to search for.")] = "",
+    theme: Annotated[int | None, typer.Option(help="Only articles for this theme.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search the known-error knowledge base (causes and workarounds)."""
+    from rootline.rootcause.knowledge import known_errors_for_theme, search_known_errors
+    from rootline.rootcause.schemas import KnownErrorOut
+
+    with session_scope(_state(ctx).sessions) as session:
+        rows = (known_errors_for_theme(session, theme) if theme is not None
+                else search_known_errors(session, query))
+        items = [KnownErrorOut.of(a) for a in rows]
+    if as_json:
+        _print_json([a.model_dump() for a in items])
+        return
+    for a in items:
+        out_console.print(f"#{a.problem_id} {a.title}\n  cause: {a.cause}\n  workaround: "
+                          f"{a.workaround}", markup=False, highlight=False)
+
+
+@rules_app.command("import")
+def rules_import(ctx: typer.Context, path: Path) -> None:
+    """Replace the routing rules (and add or update teams) from a YAML file."""
+    from rootline.rootcause.routing import import_rules_yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", path=str(path)) from None
+    with session_scope(_state(ctx).sessions) as session:
+        try:
+            rules = import_rules_yaml(session, text, actor=_actor())
+        except InputError as exc:
+            raise InputError(str(exc), path=str(path)) from None
+    out_console.print(f"{len(rules)} routing rules imported", markup=False)
+
+
+@rules_app.command("export")
+def rules_export(ctx: typer.Context) -> None:
+    """Print the teams and routing rules as YAML."""
+    from rootline.rootcause.routing import export_rules_yaml
+
+    with session_scope(_state(ctx).sessions) as session:
+        sys.stdout.write(export_rules_yaml(session))
+
+
+@teams_app.command("add")
+def teams_add(
+    ctx: typer.Context,
+    name: str,
+    kind: Annotated[str, typer.Option(help="business, is or triage.")] = "business",
+    lead: Annotated[str | None, typer.Option(help="Lead's e-mail (an existing user).")] = None,
+    email: Annotated[str | None, typer.Option(help="Where the team's mail goes.")] = None,
+    webhook: Annotated[str | None, typer.Option(help="The team's webhook URL.")] = None,
+) -> None:
+    """Add a team."""
+    from rootline.rootcause.teams import create_team
+
+    with session_scope(_state(ctx).sessions) as session:
+        team = create_team(session, name, kind, lead_email=lead, email=email,
+                           webhook_url=webhook, actor=_actor())
+        out_console.print(f"team {team.id} {team.name} ({team.kind}) added", markup=False)
+
+
+@teams_app.command("list")
+def teams_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List teams."""
+    from rootline.rootcause.schemas import TeamOut
+    from rootline.rootcause.teams import list_teams
+
+    with session_scope(_state(ctx).sessions) as session:
+        items = [TeamOut.of(t) for t in list_teams(session)]
+    if as_json:
+        _print_json([t.model_dump() for t in items])
+        return
+    for t in items:
+        out_console.print(f"{t.id:4} {t.kind:9} {t.name}  lead {t.lead or '-'}", markup=False)
+
+
+@users_app.command("add")
+def users_add(
+    ctx: typer.Context,
+    email: str,
+    name: Annotated[str, typer.Option()] = "",
+    role: Annotated[str, typer.Option(help="admin, support_lead, is_owner, product_owner, "
+                                      "viewer.")] = "viewer",
+    team: Annotated[list[str] | None, typer.Option("--team", help="Team to join.")] = None,
+) -> None:
+    """Add a user (the web app sets passwords)."""
+    from rootline.rootcause.teams import create_user
+
+    with session_scope(_state(ctx).sessions) as session:
+        user = create_user(session, email, name, role, teams=team, actor=_actor())
+        out_console.print(f"user {user.id} {user.email} ({user.role}) added", markup=False)
+
+
+def worker(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="Run one pass and exit.")] = False,
+) -> None:
+    """Run the periodic jobs: automatic problems, SLA escalation, fix verification, recurrence
+    watch and notification delivery."""
+    from rootline.cli.console import err_console
+    from rootline.rootcause.worker import run_worker
+
+    state = _state(ctx)
+
+    def _report(report: Any) -> None:
+        err_console.print(" ".join(f"{k}={v}" for k, v in report.as_dict().items()),
+                          markup=False, highlight=False)
+
+    try:
+        run_worker(state.sessions, state.settings, once=once, on_pass=_report)
+    except KeyboardInterrupt:
+        err_console.print("worker stopped")
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the root ``rootline`` app."""
+    app.add_typer(problems_app, name="problems")
+    app.add_typer(rules_app, name="rules")
+    app.add_typer(teams_app, name="teams")
+    app.add_typer(users_app, name="users")
+    app.command("worker")(worker)
