@@ -88,6 +88,13 @@ def data_horizon(session: Session) -> datetime | None:
     return _aware(latest) if latest is not None else None
 
 
+def _end_of_data_day(latest: datetime) -> datetime:
+    # Data through some time on a day counts as that whole day: the rates compare shares of
+    # contacts, so a part day does not bias them, and waiting for midnight would lose a day.
+    day = latest.astimezone(UTC).date() + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
 def contact_counts(
     session: Session, theme_ids: Sequence[int], start: datetime, end: datetime
 ) -> tuple[int, int]:
@@ -126,7 +133,8 @@ def verify_problem(
     Args:
         session: database session.
         problem_id: the problem.
-        as_of: the end of the data to use; default: the newest interaction.
+        as_of: the end of the data to use; default: the end of the day (UTC) of the newest
+            interaction.
 
     Raises:
         NotFoundError: if there is no such problem.
@@ -141,7 +149,7 @@ def _verify(session: Session, problem: Problem, as_of: datetime | None) -> Verif
         raise StateError(f"problem #{problem.id} has no fix date; record it with "
                          "rootline problems fix ID --date YYYY-MM-DD")
     fixed = _aware(problem.fixed_at)
-    end = _aware(as_of) if as_of else (data_horizon(session) or fixed)
+    end = _aware(as_of) if as_of else _end_of_data_day(data_horizon(session) or fixed)
     days = max(0, math.floor((end - fixed).total_seconds() / 86400))
     window = min(MAX_WINDOW_DAYS, days)
     result = Verification(problem_id=problem.id, verdict="not_yet", reason="", test=TEST_NAME,
