@@ -71,9 +71,14 @@ def test_browse_themes_and_open_one(browser, loaded_engine: Engine, settings: Se
         page.wait_for_url(f"{base}/themes/*")
         page.screenshot(path=str(ARTIFACTS / "theme.png"), full_page=True)
         assert page.evaluate("window.pwned === undefined")
-        # Hostile text is shown as text, never run.
+        # Hostile text is shown as text, never run, on every theme page.
         page.goto(f"{base}/themes")
-        for i in range(links.count()):
-            page.goto(base + links.nth(i).get_attribute("href"))
+        hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+        seen_literal = False
+        for href in hrefs:
+            page.goto(f"{base}{href}")
             assert page.evaluate("window.pwned === undefined")
+            assert page.locator("script:not([src])").filter(has_text="pwned").count() == 0
+            seen_literal = seen_literal or "<script>window.pwned=1</script>" in page.inner_text("body")
+        assert seen_literal, "the hostile text should be shown, as text, on some theme page"
         page.close()

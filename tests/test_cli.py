@@ -21,14 +21,7 @@ pytestmark = pytest.mark.slow
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'cli.db'}"
-    import sqlalchemy as sa
-
-    url = request.getfixturevalue("postgres_url")
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:  # each CLI test starts from an empty schema
-        conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    engine.dispose()
-    return str(url)
+    return str(request.getfixturevalue("own_postgres_url"))
 
 
 def rootline(*args: str, db: str, tmp_path: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
