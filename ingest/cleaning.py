@@ -1,9 +1,13 @@
 """Cleaning contact text before any model reads it.
 
 Removes what is about the medium, not the issue: HTML, quoted earlier replies, greetings,
-sign-offs, signatures, mobile footers and legal disclaimers; then replaces personal data
-(e-mail addresses, card numbers, IBANs, phone numbers) with typed placeholders.
-``body_raw`` is kept untouched elsewhere; this module only produces ``body_clean``.
+pleasantries, sign-offs, signatures, mobile footers, legal disclaimers and help-desk tracking
+lines; then replaces personal data (e-mail addresses, card numbers, IBANs, phone numbers, ...)
+with typed placeholders. ``body_raw`` is kept untouched elsewhere; this module only produces
+``body_clean``.
+
+The work is line based: a message is cut at the first line that starts quoted history or a
+footer, then greeting lines are dropped from the top and signature lines from the bottom.
 """
 
 from __future__ import annotations
@@ -11,59 +15,143 @@ from __future__ import annotations
 import html
 import re
 
-__all__ = ["clean_text", "luhn_ok", "redact_pii", "strip_html"]
-
-_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->", re.S | re.I)
-_BREAK = re.compile(r"<\s*(br|/p|/div|/li|/tr|/h\d)\b[^>]*>", re.I)
-_ANY_TAG = re.compile(r"<[^>]+>")
-
-_QUOTE_HEADERS = [
-    re.compile(r"^\s*On .{4,200}(wrote|schrieb|a écrit)\s*:\s*$", re.I | re.M),
-    re.compile(r"^\s*-{2,}\s*(Original Message|Forwarded message)\s*-{2,}", re.I | re.M),
-    re.compile(r"^\s*From:\s.+\n(\s*(Sent|Date):\s.+\n)?\s*(To|Subject):\s", re.I | re.M),
-    re.compile(r"^_{10,}\s*$", re.M),
+__all__ = [
+    "PLACEHOLDERS",
+    "clean_subject",
+    "clean_text",
+    "iban_ok",
+    "luhn_ok",
+    "redact_pii",
+    "strip_html",
 ]
-_SIGNOFF = re.compile(
-    r"^\s*(best regards|kind regards|warm regards|regards|best wishes|best|cheers|thanks|"
-    r"thank you|many thanks|thanks in advance|sincerely|yours sincerely|yours truly|br|"
-    r"mit freundlichen grüßen|cordialement)\s*[,.!]*\s*$",
+
+#: Every placeholder personal data may be replaced with.
+PLACEHOLDERS = ("[EMAIL]", "[URL]", "[IBAN]", "[CARD]", "[SSN]", "[IP]", "[PHONE]")
+
+# --- HTML ------------------------------------------------------------------------------------
+_DROP_BLOCKS = re.compile(
+    r"<(script|style|head|title)\b.*?</\1\s*>|<!--.*?-->"
+    # Quoted history as mail clients mark it up: a blockquote or Gmail's quote container.
+    r"|<blockquote\b.*?</blockquote\s*>",
+    re.S | re.I,
+)
+_QUOTE_DIV = re.compile(
+    r"<div[^>]*class=\"?[^\">]*(gmail_quote|moz-cite|OutlookMessageHeader)", re.I
+)
+_BREAK = re.compile(r"<\s*(br|/?p|/div|/li|/tr|/h\d|/table|hr)\b[^>]*>", re.I)
+_ANY_TAG = re.compile(r"<[^>]*>")
+
+# --- lines that start quoted history or a footer: cut there ------------------------------------
+_CUT_LINE = re.compile(
+    r"^[ \t]*(?:"
+    r"On\b.{0,250}?\b(?:wrote|said|writes)\s*:"  # Gmail, Apple Mail
+    r"|(?:Le|El|Il|Op|Am)\b.{0,250}?\b(?:a écrit|escribió|ha scritto|schreef|schrieb)\s*:"
+    r"|-{2,}\s*(?:Original Message|Forwarded message|Original|Ursprüngliche Nachricht)\b"
+    r"|Begin forwarded message:"
+    r"|(?:From|Von|De)\s*:[^\n]*\n[ \t]*(?:Sent|Date|Gesendet|Envoyé|To|Subject)\s*:"  # Outlook
+    r"|_{8,}\s*$"  # Outlook's rule above the header
+    r"|-- ?$"  # signature delimiter
+    r"|Sent from my\b|Sent from (?:Mail|Yahoo|Outlook|Gmail)\b|Get Outlook for\b|Sent via\b"
+    r"|Sent with (?:BlackBerry|Proton)|Envoyé de mon|Von meinem .{0,30} gesendet"
+    r"|(?:CONFIDENTIAL(?:ITY)?(?: NOTICE)?|DISCLAIMER|LEGAL NOTICE|PRIVILEGED)\b"
+    r"|This (?:e-?mail|message|communication)(?: and any (?:files|attachments)[^.\n]{0,40})?"
+    r" (?:is|are|may|contains?)\b[^\n]{0,80}\b(?:confidential|privileged|intended)"
+    r"|The information (?:contained )?in this (?:e-?mail|message)"
+    r"|If you (?:are not|have received this)\b[^\n]{0,60}\b(?:intended recipient|in error)"
+    r"|Please consider the environment before printing"
+    r"|(?:To )?unsubscribe\b|View (?:this e-?mail|it) in your browser"
+    r"|##- Please type your reply above this line -##"
+    r")",
     re.I | re.M,
 )
-_SIG_DELIM = re.compile(r"^--\s*$", re.M)
-_MOBILE = re.compile(
-    r"^\s*(sent from my (iphone|ipad|android|samsung|mobile|galaxy|phone)[^\n]*|"
-    r"get outlook for (ios|android)[^\n]*|sent from (mail|yahoo mail|outlook)[^\n]*)\s*$",
-    re.I | re.M,
-)
-_DISCLAIMER = re.compile(
-    r"^[^\n]*\b(this (e-?mail|message)( and any attachments)? (is|are|may be) "
-    r"(confidential|intended)|confidentiality notice|disclaimer:|if you are not the intended "
-    r"recipient|please consider the environment before printing)\b.*",
-    re.I | re.M | re.S,
-)
+
+# --- greetings, pleasantries, sign-offs ---------------------------------------------------------
 _GREETING = re.compile(
-    r"^\s*(hi|hello|hey|dear|good (morning|afternoon|evening)|greetings|hiya|to whom it may "
-    r"concern)\b[^\n.!?]{0,40}[,!.:]?\s*(\n|$)",
+    r"^\s*(?:hi|hello|hey|heya|hiya|howdy|dear|greetings|good (?:morning|afternoon|evening|day)"
+    r"|to whom it may concern|hallo|bonjour|hola)\b[^\n.!?:]{0,60}?(?:[,!.:]+|\s*$|\s*\n)\s*",
     re.I,
 )
-_TRACKING = re.compile(r"^\s*(\[?ref:[^\]\n]*\]?|ticket #?\d+ has been (created|updated).*)\s*$",
-                       re.I | re.M)
+_PLEASANTRY = re.compile(
+    r"(?:^|(?<=[.!?]\s))\s*(?:"
+    r"I hope (?:this|you)[^.!?\n]{0,60}[.!?]?"
+    r"|Hope (?:this|you|all|everything)[^.!?\n]{0,60}[.!?]?"
+    r"|(?:Many )?thanks(?: a lot| so much)?(?: in advance)?(?: for[^.!?\n]{0,60})?[.!?]*"
+    r"|Thank you(?: (?:so|very) much)?(?: in advance)?(?: for[^.!?\n]{0,60})?[.!?]*"
+    r"|(?:I )?look(?:ing)? forward to[^.!?\n]{0,60}[.!?]?"
+    r"|(?:Any|Your) (?:help|assistance|advice)[^.!?\n]{0,40}(?:appreciated|welcome)[.!?]*"
+    r"|Please (?:advise|let me know|help)[.!?]+"
+    r"|Let me know if you need[^.!?\n]{0,60}[.!?]?"
+    r"|Sorry (?:to bother you|for the (?:trouble|inconvenience))[^.!?\n]{0,30}[.!?]?"
+    r")\s*(?=$|\n|[A-Z\[])",
+    re.I | re.M,
+)
+_SIGNOFF_WORDS = (
+    r"(?:best|kind|warm|warmest|many|with (?:best|kind)) (?:regards|wishes|thanks)|regards"
+    r"|best|cheers|thanks(?: again| so much| a lot| in advance)?|thank you(?: (?:so|very) much)?"
+    r"|many thanks|thx|ty|sincerely|yours (?:sincerely|truly|faithfully)|respectfully"
+    r"|all the best|take care|talk soon|br|kr|rgds|mfg|mit freundlichen grüßen|viele grüße"
+    r"|cordialement|bien à vous|saludos|un saludo|atentamente|grazie|merci"
+)
+_SIGNOFF_LINE = re.compile(rf"^\s*(?:{_SIGNOFF_WORDS})\s*[,.!\-–]*\s*$", re.I)
+# A sign-off that shares its line with the name: "Thanks, Anna" or "Best regards - J. Smith".
+_SIGNOFF_INLINE = re.compile(
+    rf"(?:^|(?<=[.!?])\s+|\n)\s*(?:{_SIGNOFF_WORDS})\s*[,.!\-–]+\s*[^\n.!?]{{0,40}}$", re.I
+)
 
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(\.[\w-]+)+\b")
-_URL = re.compile(r"\bhttps?://\S+", re.I)
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?\b")
-_CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
-_PHONE = re.compile(r"(?<![\w])(?:\+|00)?\d[\d\s().-]{6,}\d\b")
+# --- signature lines at the bottom ------------------------------------------------------------
+_CONTACT_LINE = re.compile(
+    r"^\s*(?:(?:tel|phone|mobile|mob|cell|fax|direct|office|t|m|p|f|e|w|ph)\.?\s*[:.]?\s*[+(\d]"
+    r"|[a-z]{1,8}\s*:\s*[\w.+-]+@|e-?mail\s*:|web(?:site)?\s*:|www\.|https?://"
+    r"|\+?\(?\d[\d\s().-]{6,}\d\s*$|[\w.+-]+@[\w-]+\.[\w.-]+\s*$|\[(?:EMAIL|PHONE|URL)\]\s*$"
+    r")",
+    re.I,
+)
+# Short lines of a signature block: a street address, a job title, a company, a name.
+_SHORT_SIG_LINE = re.compile(
+    r"^\s*(?:\d{1,5}[a-z]?,?\s+\S"
+    r"|[^\n]*\b(?:ceo|cto|cfo|coo|vp|head of|manager|director|engineer|assistant|consultant"
+    r"|founder|owner|coordinator|specialist|analyst|officer|lead|supervisor|administrator"
+    r"|executive|president|partner|associate)\b"
+    r"|[^\n]*\b(?:ltd|llc|llp|inc|gmbh|bv|plc|corp|co|ag|sa|sarl|pty)\b\.?\s*$"
+    r")",
+    re.I,
+)
+_ABBREVIATION_END = re.compile(r"\b(?:inc|ltd|co|corp|jr|sr|dr|st|ave|rd)\.$", re.I)
+_NAME_LINE = re.compile(
+    r"^\s*[A-Z][\w.'&-]*(?:\s+(?:[A-Z&|][\w.'&-]*|of|and|de|van|von)){0,5},?\s*$"
+)
+_TRACKING = re.compile(
+    r"\[?\bref:[^\]\n]*\]?|\bticket #?\d+ has been (?:created|updated|received)[^\n]*"
+    r"|\byour (?:request|ticket|case) \(?#?\d+\)? has been [^\n]*"
+    r"|\bcase number:?\s*\d+\b|\[(?:ticket|case|req)\s*#?\s*\d+\]",
+    re.I,
+)
+_SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|fw|fwd|aw|wg|tr|sv|vs)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
+
+# --- personal data ----------------------------------------------------------------------------
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_URL = re.compile(r"\b(?:https?://|www\.)\S+", re.I)
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b")
+_CARD = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
+_SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
+_IPV4 = re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b")
+_PHONE = re.compile(r"(?<![\w+])(?:\+|00|\()?\d(?:[\s.()\-/]{0,2}\d){6,16}(?![\w])|\+\d{1,3}[\s(]")
+_NON_DIGIT = re.compile(r"\D")
+_SPACES = re.compile(r"\s+")
+_NEEDS_PII_SCAN = re.compile(r"[@\d]|www\.|https?:", re.I)
 
 
 def strip_html(text: str) -> str:
-    """Turn HTML into plain text with line breaks where blocks ended."""
+    """Turn HTML into plain text with line breaks where blocks ended; quoted history dropped."""
     if "<" not in text:
-        return html.unescape(text)
-    text = _TAG.sub(" ", text)
+        return html.unescape(text) if "&" in text else text
+    m = _QUOTE_DIV.search(text)
+    if m:
+        text = text[: m.start()]
+    text = _DROP_BLOCKS.sub(" ", text)
     text = _BREAK.sub("\n", text)
     text = _ANY_TAG.sub(" ", text)
-    return html.unescape(text)
+    return html.unescape(text).replace("\xa0", " ")
 
 
 def luhn_ok(digits: str) -> bool:
@@ -79,32 +167,80 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+def iban_ok(iban: str) -> bool:
+    """True when ``iban`` (spaces allowed) passes the ISO 13616 mod-97 check."""
+    compact = iban.replace(" ", "").upper()
+    if not 15 <= len(compact) <= 34 or not compact.isalnum():
+        return False
+    moved = compact[4:] + compact[:4]
+    try:
+        return int("".join(str(int(ch, 36)) for ch in moved)) % 97 == 1
+    except ValueError:
+        return False
+
+
 def _card(match: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", match.group())
+    digits = _NON_DIGIT.sub("", match.group())
     return "[CARD]" if 13 <= len(digits) <= 19 and luhn_ok(digits) else match.group()
 
 
+def _iban(match: re.Match[str]) -> str:
+    return "[IBAN]" if iban_ok(match.group()) else match.group()
+
+
 def _phone(match: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", match.group())
-    return "[PHONE]" if 7 <= len(digits) <= 15 else match.group()
+    text = match.group()
+    digits = _NON_DIGIT.sub("", text)
+    if text.endswith(("(", " ")):  # a bare country prefix like "+44 (": the rest follows
+        return "[PHONE] "
+    # Dates and plain amounts look like digit runs too; a phone has 7-15 digits.
+    return "[PHONE]" if 7 <= len(digits) <= 15 else text
 
 
 def redact_pii(text: str) -> str:
-    """Replace e-mail addresses, URLs with personal paths, IBANs, card and phone numbers."""
-    text = _EMAIL.sub("[EMAIL]", text)
+    """Replace e-mail addresses, URLs, IBANs, card, social security and phone numbers, IPs."""
+    if not _NEEDS_PII_SCAN.search(text):
+        return text
+    if "@" in text:
+        text = _EMAIL.sub("[EMAIL]", text)
     text = _URL.sub("[URL]", text)
-    text = _IBAN.sub("[IBAN]", text)
+    text = _IBAN.sub(_iban, text)
     text = _CARD.sub(_card, text)
-    return _PHONE.sub(_phone, text)
+    text = _SSN.sub("[SSN]", text)
+    text = _IPV4.sub("[IP]", text)
+    text = _PHONE.sub(_phone, text)
+    return text.replace("[PHONE] [PHONE]", "[PHONE]")
 
 
-def _cut_at_first(text: str, patterns: list[re.Pattern[str]]) -> str:
-    cut = len(text)
-    for pattern in patterns:
-        m = pattern.search(text)
-        if m and m.start() < cut:
-            cut = m.start()
-    return text[:cut]
+def clean_subject(subject: str) -> str:
+    """A subject without reply/forward prefixes and ticket tags."""
+    return _TRACKING.sub("", _SUBJECT_PREFIX.sub("", subject)).strip()
+
+
+def _drop_signature(lines: list[str]) -> list[str]:
+    """Drop a sign-off and what follows it, or a trailing block of contact lines."""
+    # A sign-off line ends the message; keep looking only in the later part so a "Thanks"
+    # opening the message does not erase it.
+    for i in range(len(lines) - 1, 0, -1):
+        if _SIGNOFF_LINE.match(lines[i]):
+            tail = [t for t in lines[i + 1 :] if t.strip()]
+            if len(tail) <= 8:
+                return lines[:i]
+    while len(lines) > 1 and _is_signature_line(lines[-1]):
+        lines = lines[:-1]
+    return lines
+
+
+def _is_signature_line(line: str) -> bool:
+    text = line.strip()
+    if not text or _CONTACT_LINE.match(text):
+        return True
+    # A sentence of the message is longer, or ends like a sentence.
+    if len(text.split()) > 10 or text.endswith(("?", "!")):
+        return False
+    if text.endswith(".") and not _ABBREVIATION_END.search(text):
+        return False
+    return bool(_SHORT_SIG_LINE.match(text) or _NAME_LINE.match(text))
 
 
 def clean_text(text: str, *, redact: bool = True) -> str:
@@ -113,16 +249,29 @@ def clean_text(text: str, *, redact: bool = True) -> str:
     Args:
         text: the raw body (plain text or HTML).
         redact: replace personal data with placeholders such as ``[EMAIL]``.
+
+    Returns:
+        One line of text, whitespace collapsed; empty when nothing of the issue is left.
     """
-    text = strip_html(text).replace("\r\n", "\n").replace("\r", "\n")
-    text = "\n".join(line for line in text.split("\n") if not line.lstrip().startswith(">"))
-    text = _cut_at_first(text, _QUOTE_HEADERS)
-    text = _cut_at_first(text, [_SIG_DELIM, _MOBILE, _DISCLAIMER])
-    m = _SIGNOFF.search(text)
-    if m and m.start() > 0:
-        text = text[: m.start()]
-    text = _TRACKING.sub("", text)
+    text = strip_html(text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\n" in text or len(text) > 200:
+        m = _CUT_LINE.search(text)
+        if m and m.start() > 0:
+            text = text[: m.start()]
+        lines = [ln for ln in text.split("\n") if not ln.lstrip().startswith(">")]
+        lines = _drop_signature(lines)
+        text = "\n".join(lines)
     text = _GREETING.sub("", text, count=1)
+    issue = text
+    text = _PLEASANTRY.sub(" ", text)
+    if len(text) > 40:
+        text = _SIGNOFF_INLINE.sub("", text)
+    text = _TRACKING.sub("", text)
+    if not text.strip():
+        # The whole message was a courtesy ("Thank you!"): that is what it is about.
+        text = issue
     if redact:
         text = redact_pii(text)
-    return re.sub(r"\s+", " ", text).strip()
+    return _SPACES.sub(" ", text).strip()

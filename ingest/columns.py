@@ -12,19 +12,57 @@ __all__ = ["ALIASES", "detect_columns", "parse_mapping"]
 
 #: Canonical field -> column names that mean it, most specific first.
 ALIASES: dict[str, tuple[str, ...]] = {
-    "external_id": ("external_id", "ticket_id", "ticket_number", "case_id", "case_number",
-                    "conversation_id", "interaction_id", "message_id", "id", "ticket", "number"),
+    "external_id": (
+        "external_id",
+        "ticket_id",
+        "ticket_number",
+        "case_id",
+        "case_number",
+        "conversation_id",
+        "interaction_id",
+        "message_id",
+        "id",
+        "ticket",
+        "number",
+    ),
     "subject": ("subject", "title", "summary", "topic"),
-    "body": ("body", "description", "text", "message", "content", "comment", "details",
-             "utterance", "question", "notes", "transcript"),
+    "body": (
+        "body",
+        "description",
+        "text",
+        "message",
+        "content",
+        "comment",
+        "details",
+        "utterance",
+        "question",
+        "notes",
+        "transcript",
+    ),
     "channel": ("channel", "via", "medium", "source_channel", "contact_channel"),
-    "customer_email": ("customer_email", "requester_email", "email", "requester", "from",
-                       "sender", "email_address"),
+    "customer_email": (
+        "customer_email",
+        "requester_email",
+        "email",
+        "requester",
+        "from",
+        "sender",
+        "email_address",
+    ),
     "customer_phone": ("customer_phone", "phone", "phone_number", "caller", "mobile"),
     "account_id": ("account_id", "customer_id", "account", "account_number", "customer_number"),
     "customer_name": ("customer_name", "requester_name", "name", "customer"),
-    "created_at": ("created_at", "created", "date", "timestamp", "opened_at", "submitted_at",
-                   "time", "datetime", "received_at"),
+    "created_at": (
+        "created_at",
+        "created",
+        "date",
+        "timestamp",
+        "opened_at",
+        "submitted_at",
+        "time",
+        "datetime",
+        "received_at",
+    ),
     "resolved_at": ("resolved_at", "solved_at", "closed_at", "resolved", "closed"),
     "status": ("status", "state", "ticket_status"),
     "csat": ("csat", "csat_score", "satisfaction", "satisfaction_score", "rating", "score"),
@@ -58,7 +96,9 @@ def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def detect_columns(header: Iterable[str], mapping: Mapping[str, str] | None = None) -> dict[str, str]:
+def detect_columns(
+    header: Iterable[str], mapping: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Decide which canonical field each column feeds.
 
     Explicit ``mapping`` entries win; then aliases, each field taken by its most specific

@@ -1,225 +1,196 @@
-"""Readers turn an input file into a stream of ``InteractionRecord``s.
+"""Readers turn input files into a stream of canonical records, whatever their format.
 
-Tabular formats (CSV, TSV, JSON lines, a JSON list) share column detection. Each record
-carries its line number so every error can name the file, line and field.
+The format is given or detected from the extension and the first bytes. Each record carries
+its line (or message) number so every error can name the file, line and field; a record a
+reader cannot use comes as ``Rejected`` so the caller decides whether to stop or skip it.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
-import hashlib
-import io
-import json
 import re
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import IO, Any
 
 from rootline.errors import InputError
-from rootline.ingest.columns import detect_columns
-from rootline.ingest.schemas import InteractionRecord
+from rootline.ingest.convert import parse_datetime
+from rootline.ingest.formats.chat import read_chat
+from rootline.ingest.formats.crm import read_customers, read_events
+from rootline.ingest.formats.helpdesk import read_helpdesk
+from rootline.ingest.formats.mail import read_eml, read_mbox
+from rootline.ingest.formats.tabular import open_text, read_csv, read_json
+from rootline.ingest.schemas import CustomerEventRecord, CustomerRecord, InteractionRecord, Rejected
 
-__all__ = ["FORMATS", "detect_format", "parse_datetime", "read_records"]
+__all__ = ["FORMATS", "Item", "detect_format", "parse_datetime", "read_records"]
 
-FORMATS = ("auto", "csv", "tsv", "jsonl", "json")
+FORMATS = (
+    "auto",
+    "csv",
+    "tsv",
+    "jsonl",
+    "json",
+    "eml",
+    "mbox",
+    "chat-json",
+    "zendesk",
+    "freshdesk",
+    "intercom",
+    "customers",
+    "events",
+)
 
-_CHANNELS = {
-    "email": "email", "e-mail": "email", "mail": "email",
-    "chat": "chat", "live_chat": "chat", "livechat": "chat", "messaging": "chat",
-    "web": "web", "web_form": "web", "webform": "web", "form": "web", "portal": "web",
-    "phone": "phone", "call": "phone", "voice": "phone", "telephone": "phone",
-    "social": "social", "twitter": "social", "facebook": "social",
-}
-_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%d/%m/%Y %H:%M",
-                 "%d/%m/%Y", "%m/%d/%Y %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d")
+#: What a reader yields.
+Item = InteractionRecord | CustomerRecord | CustomerEventRecord | Rejected
+
+_EXTENSIONS = (
+    (".csv", "csv"),
+    (".tsv", "tsv"),
+    (".jsonl", "jsonl"),
+    (".ndjson", "jsonl"),
+    (".json", "json"),
+    (".eml", "eml"),
+    (".mbox", "mbox"),
+    (".mbx", "mbox"),
+)
+_CUSTOMER_HEADER = re.compile(r"\b(segment|account_owner|owner|revenue|arr|mrr|ltv|emails)\b")
+_EVENT_HEADER = re.compile(r"\b(event|event_type|kind)\b")
+_TEXT_HEADER = re.compile(
+    r"\b(body|description|text|message|content|comment|details|utterance"
+    r"|question|notes|transcript|subject|title)\b"
+)
 
 
-def _open_text(path: Path) -> IO[str]:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-    return path.open("r", encoding="utf-8-sig", newline="")
+def _head(path: Path, size: int = 8192) -> str:
+    try:
+        if path.suffix == ".gz":
+            with open_text(path) as fh:
+                return fh.read(size)
+        return path.read_bytes()[:size].decode("utf-8-sig", errors="replace")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read: {exc}", path=str(path)) from None
+
+
+def _detect_json(head: str) -> str:
+    """A JSON export's format from the keys near its start."""
+    if re.search(r'"(conversation_parts|conversation_rating)"', head) or re.search(
+        r'"type"\s*:\s*"conversation"', head
+    ):
+        return "intercom"
+    if re.search(r'"(requester_id|via)"\s*:', head) and re.search(
+        r'"(comments|description)"', head
+    ):
+        return "zendesk"
+    if re.search(r'"(description_text|responder_id|fr_escalated)"\s*:', head):
+        return "freshdesk"
+    if re.search(r'"(turns|messages|transcript)"\s*:\s*\[', head) and re.search(
+        r'"(role|author|speaker|sender)"\s*:', head
+    ):
+        return "chat-json"
+    return ""
+
+
+def _detect_tabular(head: str, fmt: str) -> str:
+    if fmt in {"csv", "tsv"}:
+        header = head.splitlines()[0].lower() if head else ""
+        keys = re.sub(r"[^a-z0-9,\t]+", "_", header)
+    else:
+        keys = " ".join(m.lower() for m in re.findall(r'"([^"]{1,40})"\s*:', head[:2000]))
+    if _TEXT_HEADER.search(keys.replace(",", " ").replace("\t", " ")):
+        return fmt
+    if _EVENT_HEADER.search(keys) and re.search(r"\b(amount|value|revenue|total)\b", keys):
+        return "events"
+    if _CUSTOMER_HEADER.search(keys) or re.search(r"\bname\b", keys):
+        return "customers"
+    return fmt
 
 
 def detect_format(path: Path) -> str:
-    """Guess the format from the extension, then from the first bytes."""
-    name = path.name.lower().removesuffix(".gz")
-    for ext, fmt in ((".csv", "csv"), (".tsv", "tsv"), (".jsonl", "jsonl"), (".ndjson", "jsonl"),
-                     (".json", "json")):
-        if name.endswith(ext):
-            return fmt
-    try:
-        with _open_text(path) as fh:
-            head = fh.read(2048).lstrip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read: {exc}", path=str(path)) from None
-    if head.startswith("["):
-        return "json"
-    if head.startswith("{"):
-        return "jsonl"
-    return "csv"
-
-
-def parse_datetime(value: str) -> datetime:
-    """Parse ISO 8601, common day/month formats and RFC 2822 dates; naive means UTC.
+    """Guess the format from the extension, then from the first bytes.
 
     Raises:
-        ValueError: when no format fits.
+        InputError: when the file cannot be read.
     """
-    text = value.strip()
-    if re.fullmatch(r"\d{9,11}(\.\d+)?", text):  # Unix seconds
-        return datetime.fromtimestamp(float(text), tz=UTC)
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        dt = None
-        for fmt in _DATE_FORMATS:
-            try:
-                dt = datetime.strptime(text, fmt)
-                break
-            except ValueError:
-                continue
-        if dt is None:
-            try:
-                dt = parsedate_to_datetime(text)
-            except (TypeError, ValueError, IndexError):
-                raise ValueError(f"not a date: {value!r}") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    if path.is_dir():
+        return "eml"
+    name = path.name.lower().removesuffix(".gz")
+    fmt = next((f for ext, f in _EXTENSIONS if name.endswith(ext)), "")
+    if fmt in {"eml", "mbox"}:
+        return fmt
+    head = _head(path)
+    if not fmt:
+        stripped = head.lstrip()
+        if stripped.startswith("From ") and "\n" in stripped:
+            return "mbox"
+        if re.match(
+            r"(Received|Return-Path|Message-ID|From|Date|MIME-Version|Delivered-To):",
+            stripped,
+            re.I,
+        ):
+            return "eml"
+        fmt = "json" if stripped.startswith("[") else "jsonl" if stripped.startswith("{") else "csv"
+        if (
+            fmt == "csv"
+            and "\t" in stripped.split("\n", 1)[0]
+            and "," not in stripped.split("\n", 1)[0]
+        ):
+            fmt = "tsv"
+    if fmt in {"json", "jsonl"}:
+        special = _detect_json(head)
+        if special:
+            return special
+    return _detect_tabular(head, fmt)
 
 
-def _convert(field: str, value: Any) -> Any:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if field in {"created_at", "resolved_at"}:
-        return value if isinstance(value, datetime) else parse_datetime(str(value))
-    if field in {"csat", "customer_value"}:
-        if isinstance(value, bool):
-            raise ValueError(f"not a number: {value!r}")
-        number = float(str(value).strip().replace(",", "")) if isinstance(value, str) else float(value)
-        if number != number:  # NaN
-            raise ValueError(f"not a number: {value!r}")
-        return number
-    if field == "tags":
-        if isinstance(value, list):
-            return [str(v).strip() for v in value if str(v).strip()]
-        return [t.strip() for t in re.split(r"[,;|]", str(value)) if t.strip()]
-    if field == "channel":
-        key = re.sub(r"[\s-]+", "_", str(value).strip().lower())
-        return _CHANNELS.get(key, key[:32] or "other")
-    return str(value).strip() if not isinstance(value, str) else value.strip()
+def _eml_files(folder: Path) -> list[Path]:
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() == ".eml")
+    if not files:
+        raise InputError("folder holds no .eml files", path=str(folder))
+    return files
 
 
-def _record(
-    row: Mapping[str, Any], columns: Mapping[str, str], path: Path, line: int
-) -> InteractionRecord:
-    data: dict[str, Any] = {"extra": {}}
-    for col, value in row.items():
-        target = columns.get(col)
-        if target is None:
-            continue
-        if target.startswith("extra."):
-            if value not in (None, ""):
-                data["extra"][target[6:]] = value
-            continue
-        try:
-            converted = _convert(target, value)
-        except ValueError as exc:
-            raise InputError(str(exc), path=str(path), line=line, field=col) from None
-        if converted is not None:
-            data[target] = converted
-    if not data.get("body") and not data.get("subject"):
-        raise InputError("no text: both body and subject are empty", path=str(path), line=line,
-                         field="body")
-    if "external_id" not in data:
-        # Stable across re-ingests of the same content, so re-reading adds nothing.
-        raw = json.dumps(row, sort_keys=True, default=str).encode()
-        data["external_id"] = "sha1:" + hashlib.sha1(raw).hexdigest()
-    data["line"] = line
-    return InteractionRecord.model_validate(data)
-
-
-def _read_csv(path: Path, delimiter: str, mapping: Mapping[str, str] | None) -> Iterator[InteractionRecord]:
-    with _open_text(path) as fh:
-        reader = csv.reader(fh, delimiter=delimiter)
-        try:
-            header = next(reader)
-        except StopIteration:
-            return
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise InputError(f"unreadable header: {exc}", path=str(path), line=1) from None
-        if len(set(header)) != len(header):
-            raise InputError("duplicate column names in header", path=str(path), line=1)
-        columns = detect_columns(header, mapping)
-        line = reader.line_num
-        while True:
-            try:
-                values = next(reader)
-            except StopIteration:
-                return
-            except (csv.Error, UnicodeDecodeError) as exc:
-                raise InputError(f"malformed CSV: {exc}", path=str(path), line=line + 1) from None
-            start, line = line + 1, reader.line_num
-            if not any(v.strip() for v in values):
-                continue
-            if len(values) != len(header):
-                raise InputError(
-                    f"expected {len(header)} columns, found {len(values)}", path=str(path), line=start
-                )
-            yield _record(dict(zip(header, values, strict=True)), columns, path, start)
-
-
-def _read_json_objects(path: Path, fmt: str) -> Iterator[tuple[int, Any]]:
-    try:
-        with _open_text(path) as fh:
-            if fmt == "jsonl":
-                for number, text in enumerate(fh, start=1):
-                    if text.strip():
-                        try:
-                            yield number, json.loads(text)
-                        except json.JSONDecodeError as exc:
-                            raise InputError(f"invalid JSON: {exc.msg}", path=str(path),
-                                             line=number) from None
-                return
-            try:
-                data = json.load(fh)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"invalid JSON: {exc.msg}", path=str(path), line=exc.lineno) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text: {exc.reason}", path=str(path)) from None
-    if isinstance(data, dict):
-        data = next((v for v in data.values() if isinstance(v, list)), [data])
-    if not isinstance(data, list):
-        raise InputError("expected a JSON list of objects", path=str(path), line=1)
-    yield from enumerate(data, start=1)
-
-
-def _read_json(path: Path, fmt: str, mapping: Mapping[str, str] | None) -> Iterator[InteractionRecord]:
-    columns: dict[str, str] = {}
-    for number, obj in _read_json_objects(path, fmt):
-        if not isinstance(obj, dict):
-            raise InputError("expected a JSON object", path=str(path), line=number)
-        flat = {k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in obj.items()}
-        if any(k not in columns for k in flat):
-            columns = detect_columns(list(dict.fromkeys([*columns, *flat])), mapping)
-        yield _record(flat, columns, path, number)
+def _data_format(path: Path) -> str:
+    """csv, tsv, json or jsonl: the syntax of a customers/events/chat file."""
+    name = path.name.lower().removesuffix(".gz")
+    fmt = next((f for ext, f in _EXTENSIONS if name.endswith(ext)), "")
+    if fmt in {"csv", "tsv", "json", "jsonl"}:
+        return fmt
+    head = _head(path, 256).lstrip()
+    return "json" if head.startswith("[") else "jsonl" if head.startswith("{") else "csv"
 
 
 def read_records(
     path: Path, fmt: str = "auto", mapping: Mapping[str, str] | None = None
-) -> Iterator[InteractionRecord]:
-    """Stream the records of one file.
+) -> Iterator[Item]:
+    """Stream the records of one file (or folder of ``.eml`` files).
+
+    Returns:
+        An iterator of records; records a reader cannot use come as ``Rejected``.
 
     Raises:
-        InputError: naming the file, line and field of the first bad record.
+        InputError: when the file is missing, unreadable or not of its format at all.
     """
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})", path=str(path))
+    if path.is_dir():
+        if fmt not in {"auto", "eml"}:
+            raise InputError(f"a folder can only be read as eml, not {fmt}", path=str(path))
+        return read_eml(_eml_files(path))
     if not path.is_file():
         raise InputError("no such file", path=str(path))
     if fmt == "auto":
         fmt = detect_format(path)
     if fmt in {"csv", "tsv"}:
-        return _read_csv(path, "\t" if fmt == "tsv" else ",", mapping)
+        return read_csv(path, "\t" if fmt == "tsv" else ",", mapping)
     if fmt in {"jsonl", "json"}:
-        return _read_json(path, fmt, mapping)
-    raise InputError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})", path=str(path))
+        return read_json(path, fmt, mapping)
+    if fmt == "eml":
+        return read_eml([path])
+    if fmt == "mbox":
+        return read_mbox(path)
+    if fmt == "chat-json":
+        data = _data_format(path)
+        return read_chat(path, "jsonl" if data == "jsonl" else "json")
+    if fmt in {"zendesk", "freshdesk", "intercom"}:
+        return read_helpdesk(path, fmt)
+    if fmt == "customers":
+        return read_customers(path, _data_format(path), mapping)
+    return read_events(path, _data_format(path), mapping)

@@ -1,26 +1,66 @@
-"""Ingest use cases: load files into the store, transactionally and idempotently."""
+"""Ingest use cases: load files and pushed batches into the store, transactionally and idempotently.
+
+Records are read as a stream, cleaned, tied to customers and upserted by ``(source,
+external_id)`` in batches. The caller owns the transaction: by default the first bad record
+raises ``InputError`` and the caller rolls back; with ``skip_bad`` bad records are written to
+a reject file with their reasons and the good ones are kept.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from rootline.ingest.cleaning import clean_text
-from rootline.ingest.models import Customer, CustomerIdentity, Interaction
-from rootline.ingest.readers import read_records
-from rootline.ingest.schemas import InteractionRecord
+from rootline.errors import InputError
+from rootline.ingest.cleaning import clean_subject, clean_text
+from rootline.ingest.columns import detect_columns
+from rootline.ingest.convert import build_record
+from rootline.ingest.identity import (
+    CustomerFacts,
+    customer_sources,
+    merge_customers,
+    normalise_email,
+    normalise_phone,
+    resolve_customers,
+)
+from rootline.ingest.models import CustomerEvent, Interaction
+from rootline.ingest.readers import Item, read_records
+from rootline.ingest.schemas import CustomerEventRecord, CustomerRecord, InteractionRecord, Rejected
 
-__all__ = ["IngestReport", "ingest_file", "ingest_records", "normalise_email", "normalise_phone"]
+__all__ = [
+    "IngestOptions",
+    "IngestReport",
+    "customer_sources",
+    "ingest_batch",
+    "ingest_file",
+    "ingest_records",
+    "merge_customers",
+    "normalise_email",
+    "normalise_phone",
+]
 
-_BATCH = 1000
+_BATCH = 2000
+#: Bumped when cleaning changes, so re-ingesting refreshes ``body_clean``.
+_CLEANING_VERSION = "2"
+
+
+@dataclass
+class IngestOptions:
+    """How to ingest; the composition root builds it from the settings."""
+
+    redact_pii: bool = True
+    #: Region for phone numbers written without a country code, e.g. ``"GB"``.
+    phone_region: str | None = None
+    skip_bad: bool = False
+    #: Where rejected records go with ``skip_bad``; default ``<input>.rejects.jsonl``.
+    rejects_path: Path | None = None
 
 
 @dataclass
@@ -32,133 +72,189 @@ class IngestReport:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    rejected: int = 0
     customers_created: int = 0
+    customers_updated: int = 0
+    events_inserted: int = 0
+    events_updated: int = 0
+    rejects_files: list[str] = field(default_factory=list)
+    #: The first reasons records were rejected for, "where: why".
+    reject_reasons: list[str] = field(default_factory=list)
+
+    def add_reject(self, error: InputError) -> None:
+        """Count a rejected record and keep its reason (the first hundred)."""
+        self.rejected += 1
+        if len(self.reject_reasons) < 100:
+            self.reject_reasons.append(str(error))
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-able values."""
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def normalise_email(value: str) -> str | None:
-    value = value.strip().lower()
-    m = re.search(r"[\w.+-]+@[\w-]+(\.[\w-]+)+", value)
-    return m.group() if m else None
+class _Rejects:
+    """Writes rejected records as JSON lines, opening the file only when the first one comes."""
+
+    def __init__(self, path: Path | None, report: IngestReport) -> None:
+        self.path, self.report = path, report
+        self._fh: IO[str] | None = None
+
+    def add(self, item: Rejected) -> None:
+        self.report.add_reject(item.error)
+        if self.path is None:
+            return
+        if self._fh is None:
+            self._fh = self.path.open("w", encoding="utf-8")
+            self.report.rejects_files.append(str(self.path))
+        err = item.error
+        self._fh.write(
+            json.dumps(
+                {
+                    "file": err.path,
+                    "line": err.line,
+                    "field": err.field,
+                    "reason": err.reason,
+                    "record": item.raw,
+                },
+                default=str,
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
 
 
-def normalise_phone(value: str) -> str | None:
-    """E.164-like: keep a leading + and the digits; a leading 00 becomes +."""
-    value = value.strip()
-    digits = re.sub(r"\D", "", value)
-    if len(digits) < 7:
-        return None
-    if value.startswith("+"):
-        return "+" + digits
-    if digits.startswith("00"):
-        return "+" + digits[2:]
-    return digits
-
-
-def _identities(rec: InteractionRecord) -> list[tuple[str, str]]:
+def _facts(
+    rec: InteractionRecord | CustomerEventRecord, region: str | None
+) -> CustomerFacts | None:
     keys = []
     if rec.customer_email and (email := normalise_email(rec.customer_email)):
         keys.append(("email", email))
-    if rec.customer_phone and (phone := normalise_phone(rec.customer_phone)):
+    if rec.customer_phone and (phone := normalise_phone(rec.customer_phone, region)):
         keys.append(("phone", phone))
+    if rec.account_id and rec.account_id.strip():
+        keys.append(("account", rec.account_id.strip()[:255]))
+    if not keys:
+        return None
+    if isinstance(rec, CustomerEventRecord):
+        return CustomerFacts(keys)
+    return CustomerFacts(
+        keys,
+        name=_cut(rec.customer_name, 255),
+        segment=_cut(rec.segment, 64),
+        value=rec.customer_value,
+    )
+
+
+def _customer_facts(rec: CustomerRecord, region: str | None) -> CustomerFacts:
+    keys = []
     if rec.account_id:
-        keys.append(("account", rec.account_id.strip()))
-    return keys
+        keys.append(("account", rec.account_id.strip()[:255]))
+    keys += [("email", e) for e in dict.fromkeys(filter(None, map(normalise_email, rec.emails)))]
+    keys += [
+        ("phone", p)
+        for p in dict.fromkeys(filter(None, (normalise_phone(x, region) for x in rec.phones)))
+    ]
+    return CustomerFacts(
+        keys,
+        name=_cut(rec.name, 255),
+        segment=_cut(rec.segment, 64),
+        value=rec.value,
+        account_owner=_cut(rec.account_owner, 255),
+        authoritative=True,
+    )
 
 
-def _content_hash(rec: InteractionRecord) -> str:
-    payload = rec.model_dump(mode="json", exclude={"line"})
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+def _cut(value: str | None, size: int) -> str | None:
+    return value[:size] if value else value
 
 
-def _resolve_customers(
-    session: Session, batch: list[InteractionRecord], source: str, report: IngestReport
-) -> list[int | None]:
-    """Map each record to one customer id, creating customers and identities as needed."""
-    wanted = {key for rec in batch for key in _identities(rec)}
-    known: dict[tuple[str, str], int] = {}
-    for kind in {k for k, _ in wanted}:
-        values = [v for k, v in wanted if k == kind]
-        for start in range(0, len(values), 500):
-            rows = session.execute(
-                sa.select(CustomerIdentity.kind, CustomerIdentity.value, CustomerIdentity.customer_id)
-                .where(CustomerIdentity.kind == kind, CustomerIdentity.value.in_(values[start:start + 500]))
-            )
-            known.update({(k, v): cid for k, v, cid in rows})
-    result: list[int | None] = []
-    for rec in batch:
-        keys = _identities(rec)
-        if not keys:
-            result.append(None)
-            continue
-        cid = next((known[k] for k in keys if k in known), None)
-        if cid is None:
-            customer = Customer(name=rec.customer_name, segment=rec.segment, value=rec.customer_value)
-            session.add(customer)
-            session.flush()
-            cid = customer.id
-            report.customers_created += 1
-        else:
-            customer = session.get(Customer, cid)
-            if customer is not None:
-                customer.name = customer.name or rec.customer_name
-                customer.segment = rec.segment or customer.segment
-                customer.value = rec.customer_value if rec.customer_value is not None else customer.value
-        for key in keys:
-            if key not in known:
-                session.add(CustomerIdentity(customer_id=cid, kind=key[0], value=key[1], source=source))
-                known[key] = cid
-        result.append(cid)
-    session.flush()
-    return result
+def _digest(rec: InteractionRecord | CustomerEventRecord, salt: str) -> str:
+    if isinstance(rec, InteractionRecord) and rec.source_digest:
+        return hashlib.sha256((salt + rec.source_digest).encode()).hexdigest()
+    payload = rec.model_dump(mode="json", exclude={"line", "source_digest"})
+    return hashlib.sha256((salt + json.dumps(payload, sort_keys=True)).encode()).hexdigest()
 
 
-def _row(rec: InteractionRecord, source: str, customer_id: int | None, digest: str) -> dict[str, Any]:
-    raw = rec.body
-    text = " ".join(p for p in (rec.subject, raw) if p)
+def body_clean(rec: InteractionRecord, redact: bool = True) -> str:
+    """What the models read of a record: its subject and the customer's own words, cleaned."""
+    turns = rec.customer_turns if rec.customer_turns is not None else [rec.body]
+    parts = [clean_subject(rec.subject) if rec.subject else ""]
+    parts += [clean_text(t, redact=redact) for t in turns]
+    text = " ".join(p for p in parts if p)
+    if redact and rec.subject:
+        # The subject is cleaned without the body; its personal data must go too.
+        from rootline.ingest.cleaning import redact_pii
+
+        text = redact_pii(text)
+    return text
+
+
+def _row(
+    rec: InteractionRecord, source: str, customer_id: int | None, digest: str, redact: bool
+) -> dict[str, Any]:
     return {
         "source": source,
         "external_id": rec.external_id,
-        "channel": rec.channel,
+        "channel": rec.channel[:32],
         "customer_id": customer_id,
         "subject": rec.subject,
-        "body_raw": raw,
-        "body_clean": clean_text(text),
+        "body_raw": rec.body,
+        "body_clean": body_clean(rec, redact),
         "created_at": rec.created_at,
         "resolved_at": rec.resolved_at,
-        "status": rec.status,
+        "status": _cut(rec.status, 32),
         "csat": rec.csat,
-        "agent": rec.agent,
+        "agent": _cut(rec.agent, 255),
         "tags": rec.tags,
         "extra": rec.extra,
         "content_hash": digest,
     }
 
 
-def _write_batch(session: Session, batch: list[InteractionRecord], source: str, report: IngestReport) -> None:
-    # The last record with a given id wins, as if the file were applied line by line.
-    batch = list({rec.external_id: rec for rec in batch}.values())
-    existing = {
+def _existing(
+    session: Session, model: Any, source: str, ids: list[str]
+) -> dict[str, tuple[int, str]]:
+    return {
         ext: (iid, digest)
         for iid, ext, digest in session.execute(
-            sa.select(Interaction.id, Interaction.external_id, Interaction.content_hash).where(
-                Interaction.source == source,
-                Interaction.external_id.in_([r.external_id for r in batch]),
+            sa.select(model.id, model.external_id, model.content_hash).where(
+                model.source == source, model.external_id.in_(ids)
             )
         )
     }
-    digests = [_content_hash(r) for r in batch]
-    todo = [(r, d) for r, d in zip(batch, digests, strict=True)
-            if r.external_id not in existing or existing[r.external_id][1] != d]
+
+
+def _write_interactions(
+    session: Session,
+    batch: list[InteractionRecord],
+    source: str,
+    report: IngestReport,
+    options: IngestOptions,
+) -> None:
+    # The last record with a given id wins, as if the file were applied line by line.
+    batch = list({rec.external_id: rec for rec in batch}.values())
+    existing = _existing(session, Interaction, source, [r.external_id for r in batch])
+    salt = f"{_CLEANING_VERSION}|{int(options.redact_pii)}|{options.phone_region}|"
+    todo = []
+    for rec in batch:
+        digest = _digest(rec, salt)
+        old = existing.get(rec.external_id)
+        if old is None or old[1] != digest:
+            todo.append((rec, digest))
     report.unchanged += len(batch) - len(todo)
     if not todo:
         return
-    customers = _resolve_customers(session, [r for r, _ in todo], source, report)
+    customers, created = resolve_customers(
+        session, [_facts(r, options.phone_region) for r, _ in todo], source
+    )
+    report.customers_created += created
     inserts, updates = [], []
     for (rec, digest), cid in zip(todo, customers, strict=True):
-        row = _row(rec, source, cid, digest)
+        row = _row(rec, source, cid, digest, options.redact_pii)
         if rec.external_id in existing:
             updates.append({"id": existing[rec.external_id][0], **row})
         else:
@@ -171,36 +267,135 @@ def _write_batch(session: Session, batch: list[InteractionRecord], source: str, 
     report.updated += len(updates)
 
 
-def _batches(records: Iterable[InteractionRecord]) -> Iterator[list[InteractionRecord]]:
-    batch: list[InteractionRecord] = []
-    for rec in records:
-        batch.append(rec)
-        if len(batch) >= _BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def _write_customers(
+    session: Session,
+    batch: list[CustomerRecord],
+    source: str,
+    report: IngestReport,
+    options: IngestOptions,
+) -> None:
+    facts = [_customer_facts(r, options.phone_region) for r in batch]
+    _, created = resolve_customers(session, facts, source)
+    report.customers_created += created
+    report.customers_updated += len(batch) - created
+
+
+def _write_events(
+    session: Session,
+    batch: list[CustomerEventRecord],
+    source: str,
+    report: IngestReport,
+    options: IngestOptions,
+) -> None:
+    batch = list({rec.external_id: rec for rec in batch}.values())
+    existing = _existing(session, CustomerEvent, source, [r.external_id for r in batch])
+    todo = [
+        (r, d) for r in batch if (d := _digest(r, "")) != existing.get(r.external_id, (0, ""))[1]
+    ]
+    report.unchanged += len(batch) - len(todo)
+    if not todo:
+        return
+    customers, created = resolve_customers(
+        session, [_facts(r, options.phone_region) for r, _ in todo], source
+    )
+    report.customers_created += created
+    inserts, updates = [], []
+    for (rec, digest), cid in zip(todo, customers, strict=True):
+        row = {
+            "source": source,
+            "external_id": rec.external_id,
+            "customer_id": cid,
+            "kind": rec.kind,
+            "occurred_at": rec.occurred_at,
+            "amount": rec.amount,
+            "currency": _cut(rec.currency, 8),
+            "extra": rec.extra,
+            "content_hash": digest,
+        }
+        if rec.external_id in existing:
+            updates.append({"id": existing[rec.external_id][0], **row})
+        else:
+            inserts.append(row)
+    if inserts:
+        session.execute(sa.insert(CustomerEvent), inserts)
+    if updates:
+        session.execute(sa.update(CustomerEvent), updates)
+    report.events_inserted += len(inserts)
+    report.events_updated += len(updates)
+
+
+def _check(item: Item) -> Item:
+    """Refuse values the database could not store, naming the field."""
+    ext = getattr(item, "external_id", None)
+    if isinstance(ext, str) and (len(ext) > 255 or not ext.strip()):
+        reason = "id longer than 255 characters" if ext.strip() else "empty id"
+        return Rejected(
+            InputError(reason, line=getattr(item, "line", None), field="external_id"), ext[:300]
+        )
+    return item
 
 
 def ingest_records(
     session: Session,
-    records: Iterable[InteractionRecord],
+    records: Iterable[Item],
     source: str,
     report: IngestReport | None = None,
     progress: Callable[[int], None] | None = None,
+    options: IngestOptions | None = None,
+    on_reject: Callable[[Rejected], None] | None = None,
 ) -> IngestReport:
     """Upsert records of one source: new ids are inserted, changed ones updated in place.
 
     The caller owns the transaction: on any error nothing of this call should be committed.
+
+    Raises:
+        InputError: for the first ``Rejected`` item when no ``on_reject`` handles it.
     """
     report = report or IngestReport()
-    for batch in _batches(records):
-        report.read += len(batch)
-        _write_batch(session, batch, source, report)
+    options = options or IngestOptions()
+    if not source or len(source) > 64:
+        raise InputError(f"source name must be 1 to 64 characters: {source[:80]!r}")
+    writers: dict[type, Callable[..., None]] = {
+        InteractionRecord: _write_interactions,
+        CustomerRecord: _write_customers,
+        CustomerEventRecord: _write_events,
+    }
+    for kind, batch, rejected in _batches(records):
+        for bad in rejected:
+            if on_reject is None:
+                raise bad.error
+            on_reject(bad)
+        if batch:
+            report.read += len(batch)
+            writers[kind](session, batch, source, report, options)
         if progress:
-            progress(len(batch))
+            progress(len(batch) + len(rejected))
     session.flush()
     return report
+
+
+def _batches(records: Iterable[Item]) -> Iterator[tuple[type, list[Any], list[Rejected]]]:
+    batch: list[Any] = []
+    rejected: list[Rejected] = []
+    kind: type = InteractionRecord
+    for item in records:
+        item = _check(item)
+        if isinstance(item, Rejected):
+            rejected.append(item)
+            if not batch:
+                yield kind, [], rejected
+                rejected = []
+            continue
+        if batch and type(item) is not kind:
+            yield kind, batch, rejected
+            batch, rejected = [], []
+        kind = type(item)
+        batch.append(item)
+        if len(batch) >= _BATCH:
+            yield kind, batch, rejected
+            batch, rejected = [], []
+    if batch or rejected:
+        yield kind, batch, rejected
 
 
 def ingest_file(
@@ -212,14 +407,74 @@ def ingest_file(
     source: str | None = None,
     report: IngestReport | None = None,
     progress: Callable[[int], None] | None = None,
+    options: IngestOptions | None = None,
 ) -> IngestReport:
-    """Read one file and upsert its interactions under ``source`` (default: the file's stem).
+    """Read one file (or folder of ``.eml`` files) and upsert it under ``source``.
+
+    ``source`` defaults to the file's name without extensions.
 
     Raises:
-        InputError: on the first bad record, naming file, line and field.
+        InputError: on the first bad record (unless ``options.skip_bad``), naming file, line
+            and field.
     """
     report = report or IngestReport()
-    name = source or path.name.split(".")[0]
-    ingest_records(session, read_records(path, fmt, mapping), name, report, progress)
+    options = options or IngestOptions()
+    name = source or path.name.split(".")[0] or "input"
+    rejects = None
+    if options.skip_bad:
+        target = options.rejects_path or path.with_name(path.name + ".rejects.jsonl")
+        rejects = _Rejects(target, report)
+    try:
+        ingest_records(
+            session,
+            read_records(path, fmt, mapping),
+            name[:64],
+            report,
+            progress,
+            options,
+            rejects.add if rejects else None,
+        )
+    except InputError as exc:
+        if exc.path is None:  # raised by the service, which does not know the file
+            raise InputError(exc.reason, path=str(path), line=exc.line, field=exc.field) from None
+        raise
+    finally:
+        if rejects:
+            rejects.close()
     report.files.append(str(path))
     return report
+
+
+def ingest_batch(
+    session: Session,
+    source: str,
+    payload: list[dict[str, Any]],
+    options: IngestOptions | None = None,
+) -> IngestReport:
+    """Ingest interactions pushed as JSON objects (a help desk's webhook), like a JSON file.
+
+    Every item is validated as a line of a JSON file would be; errors name the item index
+    (from 0) and the field. Without ``options.skip_bad`` a bad item writes nothing.
+
+    Raises:
+        InputError: naming ``item N`` and the field of the first bad item.
+    """
+    options = options or IngestOptions()
+    report = IngestReport()
+    if not isinstance(payload, list):
+        raise InputError("expected a JSON list of interactions", path="payload")
+
+    def items() -> Iterator[Item]:
+        for index, obj in enumerate(payload):
+            where = f"item {index}"
+            if not isinstance(obj, dict):
+                yield Rejected(InputError("expected a JSON object", path=where), obj)
+                continue
+            flat = {str(k): (json.dumps(v) if isinstance(v, dict) else v) for k, v in obj.items()}
+            try:
+                yield build_record(flat, detect_columns(list(flat)), where, 0)
+            except InputError as exc:
+                yield Rejected(InputError(exc.reason, path=where, field=exc.field), obj)
+
+    on_reject = (lambda bad: report.add_reject(bad.error)) if options.skip_bad else None
+    return ingest_records(session, items(), source, report, None, options, on_reject)

@@ -1,0 +1,155 @@
+"""CSV, TSV, JSON lines and JSON lists of flat records, with column auto-detection."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from rootline.errors import InputError
+from rootline.ingest.columns import detect_columns
+from rootline.ingest.convert import build_record
+from rootline.ingest.schemas import InteractionRecord, Rejected
+
+__all__ = ["iter_csv_rows", "iter_json_objects", "open_text", "read_csv", "read_json"]
+
+# Fields bigger than csv's default 128 KiB limit occur in real exports (long e-mail threads).
+csv.field_size_limit(16 * 1024 * 1024)
+
+
+def open_text(path: Path) -> IO[str]:
+    """Open a text file (``.gz`` too) as UTF-8, tolerating a byte-order mark."""
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return path.open("r", encoding="utf-8-sig", newline="")
+
+
+def iter_csv_rows(path: Path, delimiter: str) -> Iterator[tuple[int, dict[str, str] | Rejected]]:
+    """(line, row) for every non-blank row; a row of the wrong width comes as ``Rejected``.
+
+    Raises:
+        InputError: when the header is unreadable or the file is not text.
+    """
+    where = str(path)
+    try:
+        with open_text(path) as fh:
+            reader = csv.reader(fh, delimiter=delimiter)
+            try:
+                header = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise InputError(f"unreadable header: {exc}", path=where, line=1) from None
+            header = [h.strip() for h in header]
+            if len(set(header)) != len(header):
+                raise InputError("duplicate column names in header", path=where, line=1)
+            if any("\x00" in h for h in header):
+                raise InputError("binary data, not a CSV header", path=where, line=1)
+            line = reader.line_num
+            while True:
+                try:
+                    values = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    raise InputError(f"malformed CSV: {exc}", path=where, line=line + 1) from None
+                start, line = line + 1, reader.line_num
+                if not any(v.strip() for v in values):
+                    continue
+                if len(values) != len(header):
+                    error = InputError(
+                        f"expected {len(header)} columns, found {len(values)}",
+                        path=where,
+                        line=start,
+                    )
+                    yield start, Rejected(error, values)
+                    continue
+                yield start, dict(zip(header, values, strict=True))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=where) from None
+
+
+def iter_json_objects(path: Path, fmt: str) -> Iterator[tuple[int, Any]]:
+    """(line or item number, value) for each item of a JSON list or line of JSON lines.
+
+    A JSON object holding one list (``{"tickets": [...]}``) is read as that list. A JSON line
+    that does not parse comes as ``Rejected``.
+
+    Raises:
+        InputError: when the file is not UTF-8 or not JSON at all.
+    """
+    where = str(path)
+    try:
+        with open_text(path) as fh:
+            if fmt == "jsonl":
+                for number, text in enumerate(fh, start=1):
+                    if not text.strip():
+                        continue
+                    try:
+                        yield number, json.loads(text)
+                    except json.JSONDecodeError as exc:
+                        error = InputError(f"invalid JSON: {exc.msg}", path=where, line=number)
+                        yield number, Rejected(error, text[:200])
+                    except RecursionError:
+                        error = InputError("JSON nested too deeply", path=where, line=number)
+                        yield number, Rejected(error, text[:200])
+                return
+            try:
+                data = json.load(fh)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"invalid JSON: {exc.msg}", path=where, line=exc.lineno) from None
+            except RecursionError:
+                raise InputError("JSON nested too deeply", path=where) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=where) from None
+    if isinstance(data, dict):
+        data = next((v for v in data.values() if isinstance(v, list)), [data])
+    if not isinstance(data, list):
+        raise InputError("expected a JSON list of objects", path=where, line=1)
+    yield from enumerate(data, start=1)
+
+
+def read_csv(
+    path: Path, delimiter: str, mapping: Mapping[str, str] | None
+) -> Iterator[InteractionRecord | Rejected]:
+    """Interaction records of a CSV or TSV file."""
+    columns: dict[str, str] | None = None
+    salt = ""
+    for line, row in iter_csv_rows(path, delimiter):
+        if isinstance(row, Rejected):
+            yield row
+            continue
+        if columns is None:
+            columns = detect_columns(list(row), mapping)
+            # A different --map changes what a row means, so it must count as a change.
+            salt = json.dumps(columns, sort_keys=True)
+        try:
+            yield build_record(row, columns, str(path), line, salt)
+        except InputError as exc:
+            yield Rejected(exc, row)
+
+
+def read_json(
+    path: Path, fmt: str, mapping: Mapping[str, str] | None
+) -> Iterator[InteractionRecord | Rejected]:
+    """Interaction records of a JSON list or a JSON lines file of flat objects."""
+    columns: dict[str, str] = {}
+    where = str(path)
+    for number, obj in iter_json_objects(path, fmt):
+        if isinstance(obj, Rejected):
+            yield obj
+            continue
+        if not isinstance(obj, dict):
+            yield Rejected(InputError("expected a JSON object", path=where, line=number), obj)
+            continue
+        flat = {str(k): (json.dumps(v) if isinstance(v, dict) else v) for k, v in obj.items()}
+        if any(k not in columns for k in flat):
+            columns = detect_columns(list(dict.fromkeys([*columns, *flat])), mapping)
+        try:
+            yield build_record(flat, columns, where, number, json.dumps(mapping or {}))
+        except InputError as exc:
+            yield Rejected(exc, obj)
