@@ -64,11 +64,11 @@ def set_policy(session: Session, priority: str, policy: Policy, actor: str = "sy
         raise InputError(f"priority must be one of {', '.join(DEFAULT_POLICIES)}")
     if min(policy.assess, policy.root_cause, policy.fix) <= 0:
         raise InputError("SLA durations must be positive hours")
+    old = policies(session)[priority]
     row = session.scalar(sa.select(SlaPolicy).where(SlaPolicy.priority == priority))
     if row is None:
         row = SlaPolicy(priority=priority)
         session.add(row)
-    old = policies(session)[priority]
     row.hours_to_assess, row.hours_to_root_cause, row.hours_to_fix = (
         policy.assess, policy.root_cause, policy.fix)
     session.flush()
