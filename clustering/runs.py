@@ -275,6 +275,26 @@ def _full_run(
     }
 
 
+def _context_texts(session: Session, per_theme: int = 25) -> list[str]:
+    """Up to ``per_theme`` most confident members of each placeable theme."""
+    rank = sa.func.row_number().over(
+        partition_by=ThemeMembership.theme_id,
+        order_by=(ThemeMembership.probability.desc(), ThemeMembership.interaction_id),
+    ).label("rank")
+    ranked = (
+        sa.select(ThemeMembership.interaction_id, rank)
+        .join(Theme, Theme.id == ThemeMembership.theme_id)
+        .where(Theme.status.in_(PLACEABLE_STATUSES))
+        .subquery()
+    )
+    return list(session.scalars(
+        sa.select(Interaction.body_clean)
+        .join(ranked, ranked.c.interaction_id == Interaction.id)
+        .where(ranked.c.rank <= per_theme, Interaction.body_clean != "")
+        .order_by(Interaction.id)
+    ))
+
+
 def _propose_from_pool(
     session: Session,
     run: ClusteringRun,
@@ -287,9 +307,12 @@ def _propose_from_pool(
     """Turn dense groups of the novelty pool into proposed themes.
 
     The pool is what arrived after the last full run and fits no theme; what that run left
-    unthemed is not in it, since the run already judged it. A group must have at least
-    ``MIN_PROPOSED_SIZE`` texts whose median similarity to their centroid reaches ``floor``
-    (as tight as an existing theme), so scattered leftovers are never proposed.
+    unthemed is not in it, since the run already judged it. The pool is clustered together
+    with the existing themes' most confident members, so that a pool holding one single
+    group still has company to stand out from (density clusterers find no cluster in a set
+    that is all one cluster). A cluster becomes a proposed theme from its pool texts when
+    they are most of it, number at least ``MIN_PROPOSED_SIZE`` and have a median similarity
+    to their centroid of at least ``floor`` (as tight as an existing theme).
 
     Returns:
         The pool size and how many themes were proposed.
@@ -297,23 +320,30 @@ def _propose_from_pool(
     ids, texts = _load_texts(session, only_unthemed=True, after_id=after_id)
     if len(ids) < MIN_PROPOSED_SIZE:
         return len(ids), 0
-    vectors, _ = embed_with_cache(session, embedder, texts)  # all cached by now
+    context = _context_texts(session)
+    vectors, _ = embed_with_cache(session, embedder, [*texts, *context])  # cached by now
     labels = clusterer.fit(vectors).labels
-    if labels.max(initial=-1) < 0:
+    in_pool = np.arange(len(vectors)) < len(ids)
+    groups = [int(c) for c in np.unique(labels[labels >= 0])
+              if in_pool[labels == c].mean() >= 0.5
+              and (in_pool & (labels == c)).sum() >= MIN_PROPOSED_SIZE]
+    pool_labels = np.where(np.isin(labels[: len(ids)], groups), labels[: len(ids)], -1)
+    pool_labels = np.where(pool_labels >= 0, np.searchsorted(groups, pool_labels), -1)
+    if not groups:
         return len(ids), 0
-    names = labeler.label(texts, labels)
-    id_arr = np.asarray(ids)
+    names = labeler.label(texts, pool_labels)
+    id_arr, pool_vectors = np.asarray(ids), vectors[: len(ids)]
     proposed = 0
-    for c in np.unique(labels[labels >= 0]):
-        mask = labels == c
-        centroid = _unit_mean(vectors[mask])
-        if mask.sum() < MIN_PROPOSED_SIZE or np.median(vectors[mask] @ centroid) < floor:
+    for k in range(len(groups)):
+        mask = pool_labels == k
+        centroid = _unit_mean(pool_vectors[mask])
+        if np.median(pool_vectors[mask] @ centroid) < floor:
             continue
-        theme = Theme(title=names[int(c)].title, status="proposed", created_run_id=run.id,
+        theme = Theme(title=names[k].title, status="proposed", created_run_id=run.id,
                       updated_run_id=run.id)
         session.add(theme)
         session.flush()
-        _describe(theme, id_arr[mask], vectors[mask], names[int(c)])
+        _describe(theme, id_arr[mask], pool_vectors[mask], names[k])
         session.execute(sa.insert(ThemeMembership), [
             {"interaction_id": int(i), "theme_id": theme.id, "probability": 1.0,
              "source": "auto", "run_id": run.id} for i in id_arr[mask]

@@ -147,3 +147,13 @@ def add_timeline(
                         [{"interaction_id": i, "theme_id": theme.id} for i in ids])
     session.flush()
     return len(rows)
+
+
+def load_themed(session, per_theme: int = 30, seed: int = 0, prefix: str = "X",  # type: ignore[no-untyped-def]
+                themes: list[str] | None = None) -> list[Interaction]:
+    """Insert ``themed_texts`` as interactions with the gold theme in ``extra["intent"]``."""
+    InteractionFactory._meta.sqlalchemy_session = session
+    return [
+        InteractionFactory(external_id=f"{prefix}{i}", body_clean=text, extra={"intent": theme})
+        for i, (text, theme) in enumerate(themed_texts(per_theme, seed, themes))
+    ]
