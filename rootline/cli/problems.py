@@ -38,7 +38,7 @@ VersionOpt = Annotated[
 
 
 def _state(ctx: typer.Context) -> AppState:
-    return ctx.obj  # type: ignore[no-any-return]  # built by the root callback in main.py
+    return ctx.obj  # the AppState built by the root callback in main.py
 
 
 def _actor() -> str:
