@@ -59,6 +59,8 @@ _CUT_LINE = re.compile(
     r"|The information (?:contained )?in this (?:e-?mail|message)"
     r"|If you (?:are not|have received this)\b[^\n]{0,60}\b(?:intended recipient|in error)"
     r"|Please consider the environment before printing"
+    r"|[^\n]{0,80}\bis registered in (?:England|Scotland|Ireland|Wales|the)\b"
+    r"|Registered (?:office|in England)\b|Company (?:registration )?(?:number|no\.?)\s*:?\s*\d"
     r"|(?:To )?unsubscribe\b|View (?:this e-?mail|it) in your browser"
     r"|##- Please type your reply above this line -##"
     r")",
@@ -126,6 +128,23 @@ _TRACKING = re.compile(
     r"|\bcase number:?\s*\d+\b|\[(?:ticket|case|req)\s*#?\s*\d+\]",
     re.I,
 )
+# "You can reach me on +44 ...": contact details, not the issue.
+_CALLBACK = re.compile(
+    r"(?:\b(?:you can|you may|please|feel free to)\s+)?\b(?:reach|call|contact|text|ring|phone)"
+    r"\s+me\b(?:\s+back)?(?:\s+(?:on|at|via|under))?\s*:?\s*"
+    r"(?:\[PHONE\]|\+?[\d(][\d\s().\-/]{5,}\d)[^.!?\n]{0,30}[.!?]?"
+    r"|\bmy (?:phone |mobile |cell )?(?:number|no\.?) is\s*"
+    r"(?:\[PHONE\]|\+?[\d(][\d\s().\-/]{5,}\d)[.!?]?",
+    re.I,
+)
+# Substrings without which the pattern cannot match: a cheap test before the costly search.
+_PLEASANTRY_HINTS = ("hope", "thank", "look", "help", "assistance", "advice", "advise",
+                     "let me know", "sorry")
+_SIGNOFF_HINTS = ("regard", "best", "wish", "cheers", "thank", "thx", "ty", "sincerely",
+                  "yours", "respectfully", "care", "soon", "br", "kr", "rgds", "mfg", "grüß",
+                  "cordialement", "bien", "saludo", "atentamente", "grazie", "merci")
+_CALLBACK_HINTS = ("reach me", "call me", "contact me", "text me", "ring me", "phone me")
+_TRACKING_HINTS = ("ref:", "ticket", "request", "case", "[")
 _SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|fw|fwd|aw|wg|tr|sv|vs)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
 
 # --- personal data ----------------------------------------------------------------------------
@@ -138,6 +157,7 @@ _IPV4 = re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|
 _PHONE = re.compile(r"(?<![\w+])(?:\+|00|\()?\d(?:[\s.()\-/]{0,2}\d){6,16}(?![\w])|\+\d{1,3}[\s(]")
 _NON_DIGIT = re.compile(r"\D")
 _SPACES = re.compile(r"\s+")
+_UPPER_PAIR = re.compile(r"[A-Z]{2}\d{2}")
 _NEEDS_PII_SCAN = re.compile(r"[@\d]|www\.|https?:", re.I)
 
 
@@ -201,20 +221,35 @@ def redact_pii(text: str) -> str:
     """Replace e-mail addresses, URLs, IBANs, card, social security and phone numbers, IPs."""
     if not _NEEDS_PII_SCAN.search(text):
         return text
+    # Each pattern runs only when the cheap test says it could match: this is the hot path
+    # of a million-row ingest.
     if "@" in text:
         text = _EMAIL.sub("[EMAIL]", text)
-    text = _URL.sub("[URL]", text)
-    text = _IBAN.sub(_iban, text)
-    text = _CARD.sub(_card, text)
-    text = _SSN.sub("[SSN]", text)
-    text = _IPV4.sub("[IP]", text)
-    text = _PHONE.sub(_phone, text)
+    if "http" in text or "www." in text or "HTTP" in text or "WWW." in text:
+        text = _URL.sub("[URL]", text)
+    digits = sum(map(str.isdigit, text)) if len(text) < 2000 else 99
+    if digits >= 7:
+        if _UPPER_PAIR.search(text):
+            text = _IBAN.sub(_iban, text)
+        if digits >= 13:
+            text = _CARD.sub(_card, text)
+        if "-" in text:
+            text = _SSN.sub("[SSN]", text)
+        if "." in text:
+            text = _IPV4.sub("[IP]", text)
+        text = _PHONE.sub(_phone, text)
+    elif "+" in text:
+        text = _PHONE.sub(_phone, text)
     return text.replace("[PHONE] [PHONE]", "[PHONE]")
 
 
 def clean_subject(subject: str) -> str:
     """A subject without reply/forward prefixes and ticket tags."""
-    return _TRACKING.sub("", _SUBJECT_PREFIX.sub("", subject)).strip()
+    subject = _SUBJECT_PREFIX.sub("", subject) if ":" in subject else subject
+    low = subject.lower()
+    if any(hint in low for hint in _TRACKING_HINTS):
+        subject = _TRACKING.sub("", subject)
+    return subject.strip()
 
 
 def _drop_signature(lines: list[str]) -> list[str]:
@@ -263,12 +298,17 @@ def clean_text(text: str, *, redact: bool = True) -> str:
         lines = [ln for ln in text.split("\n") if not ln.lstrip().startswith(">")]
         lines = _drop_signature(lines)
         text = "\n".join(lines)
-    text = _GREETING.sub("", text, count=1)
     issue = text
-    text = _PLEASANTRY.sub(" ", text)
-    if len(text) > 40:
+    text = _GREETING.sub("", text, count=1)
+    low = text.lower()
+    if any(hint in low for hint in _PLEASANTRY_HINTS):
+        text = _PLEASANTRY.sub(" ", text)
+    if len(text) > 40 and any(hint in low[-90:] for hint in _SIGNOFF_HINTS):
         text = _SIGNOFF_INLINE.sub("", text)
-    text = _TRACKING.sub("", text)
+    if any(hint in low for hint in _TRACKING_HINTS):
+        text = _TRACKING.sub("", text)
+    if " me " in low and any(hint in low for hint in _CALLBACK_HINTS):
+        text = _CALLBACK.sub("", text)
     if not text.strip():
         # The whole message was a courtesy ("Thank you!"): that is what it is about.
         text = issue

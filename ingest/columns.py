@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from rootline.errors import InputError
-from rootline.ingest.schemas import CANONICAL_FIELDS
+from rootline.ingest.schemas import CANONICAL_FIELDS, CRM_FIELDS
 
 __all__ = ["ALIASES", "detect_columns", "parse_mapping"]
 
@@ -89,7 +89,7 @@ def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
         if not sep or not col.strip() or not fld.strip():
             raise InputError(f"--map {pair!r} is not COL=FIELD")
         fld = fld.strip()
-        if fld not in CANONICAL_FIELDS and not fld.startswith("extra."):
+        if fld not in CANONICAL_FIELDS and fld not in CRM_FIELDS and not fld.startswith("extra."):
             known = ", ".join(CANONICAL_FIELDS)
             raise InputError(f"--map {pair!r}: unknown field {fld!r} (known: {known}, extra.NAME)")
         out[col.strip()] = fld

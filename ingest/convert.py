@@ -87,6 +87,13 @@ _TEXT_FIELDS = frozenset(
 )
 
 
+#: Every field of a record with its default, so ``model_construct`` has nothing to look up.
+_RECORD_DEFAULTS: dict[str, Any] = {
+    name: info.default for name, info in InteractionRecord.model_fields.items()
+    if info.default_factory is None and not info.is_required()
+}
+
+
 def parse_datetime(value: str) -> datetime:
     """Parse ISO 8601, Unix seconds or milliseconds, common day/month formats and RFC 2822 dates.
 
@@ -146,6 +153,12 @@ def convert_field(field: str, value: Any) -> Any:
     Raises:
         ValueError: when the value cannot mean what the field needs.
     """
+    if type(value) is str and field in _TEXT_FIELDS:  # the common case of a CSV cell, first
+        text = value.strip()
+        if "\x00" in text:
+            # PostgreSQL cannot store NUL characters in text; they never carry meaning here.
+            text = text.replace("\x00", "").strip()
+        return text or None
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if field in {"created_at", "resolved_at"}:
@@ -168,11 +181,8 @@ def convert_field(field: str, value: Any) -> Any:
         raise ValueError(f"expected text, found a JSON {type(value).__name__}")
     if field in _TEXT_FIELDS and isinstance(value, bool):
         raise ValueError(f"expected text, found {value!r}")
-    text = value if isinstance(value, str) else str(value)
-    if "\x00" in text:
-        # PostgreSQL cannot store NUL characters in text; they never carry meaning here.
-        text = text.replace("\x00", "")
-    return text.strip()
+    text = (value if isinstance(value, str) else str(value)).replace("\x00", "")
+    return text.strip() or None
 
 
 def build_record(
@@ -187,13 +197,17 @@ def build_record(
     Raises:
         InputError: naming ``path``, ``line`` and the column of the first bad value.
     """
-    data: dict[str, Any] = {"extra": {}}
+    # tags and extra are given, not left to their default factories, which pydantic's
+    # model_construct would inspect on every call.
+    data: dict[str, Any] = {**_RECORD_DEFAULTS, "extra": {}, "tags": []}
     for col, value in row.items():
         target = columns.get(col)
         if target is None:
             continue
         if target.startswith("extra."):
             if value not in (None, ""):
+                if type(value) is str and "\x00" in value:
+                    value = value.replace("\x00", "")
                 data["extra"][target[6:]] = value
             continue
         try:
@@ -212,4 +226,6 @@ def build_record(
         data["external_id"] = "sha1:" + hashlib.sha1(raw).hexdigest()
     data["line"] = line
     data["source_digest"] = hashlib.sha256(digest_salt.encode() + raw).hexdigest()
-    return InteractionRecord.model_validate(data)
+    # Every value was converted to its field's type above; skipping validation is what makes
+    # a million-row file fast.
+    return InteractionRecord.model_construct(**data)

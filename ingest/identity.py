@@ -78,7 +78,7 @@ class CustomerFacts:
     authoritative: bool = False
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: each is one future customer
 class _Pending:
     facts: CustomerFacts
     alias: _Pending | int | None = None

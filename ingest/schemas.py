@@ -12,6 +12,7 @@ from rootline.errors import InputError
 
 __all__ = [
     "CANONICAL_FIELDS",
+    "CRM_FIELDS",
     "CustomerEventRecord",
     "CustomerRecord",
     "CustomerSource",
@@ -101,4 +102,14 @@ CANONICAL_FIELDS = tuple(
     f
     for f in InteractionRecord.model_fields
     if f not in {"extra", "line", "customer_turns", "source_digest"}
+)
+
+#: Fields ``--map`` may name in customer and customer-event files.
+CRM_FIELDS = tuple(
+    dict.fromkeys(
+        f
+        for model in (CustomerRecord, CustomerEventRecord)
+        for f in model.model_fields
+        if f not in {"extra", "line"}
+    )
 )

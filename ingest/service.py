@@ -18,8 +18,9 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from rootline.db import utcnow
 from rootline.errors import InputError
-from rootline.ingest.cleaning import clean_subject, clean_text
+from rootline.ingest.cleaning import clean_subject, clean_text, redact_pii
 from rootline.ingest.columns import detect_columns
 from rootline.ingest.convert import build_record
 from rootline.ingest.identity import (
@@ -182,37 +183,78 @@ def _digest(rec: InteractionRecord | CustomerEventRecord, salt: str) -> str:
 def body_clean(rec: InteractionRecord, redact: bool = True) -> str:
     """What the models read of a record: its subject and the customer's own words, cleaned."""
     turns = rec.customer_turns if rec.customer_turns is not None else [rec.body]
-    parts = [clean_subject(rec.subject) if rec.subject else ""]
-    parts += [clean_text(t, redact=redact) for t in turns]
-    text = " ".join(p for p in parts if p)
-    if redact and rec.subject:
-        # The subject is cleaned without the body; its personal data must go too.
-        from rootline.ingest.cleaning import redact_pii
+    subject = clean_subject(rec.subject) if rec.subject else ""
+    if subject and redact:
+        subject = redact_pii(subject)
+    parts = [subject, *(clean_text(t, redact=redact) for t in turns)]
+    return " ".join(p for p in parts if p)
 
-        text = redact_pii(text)
-    return text
+
+def _text(value: str | None, size: int | None = None) -> str | None:
+    # PostgreSQL stores no NUL characters; readers of nested formats may pass them through.
+    if value and "\x00" in value:
+        value = value.replace("\x00", "")
+    return value[:size] if value and size else value
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {str(k).replace("\x00", ""): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def _row(
     rec: InteractionRecord, source: str, customer_id: int | None, digest: str, redact: bool
 ) -> dict[str, Any]:
+    extra = rec.extra
+    if extra and any(type(v) is not str or "\x00" in v for v in extra.values()):
+        extra = _json_safe(extra)
     return {
         "source": source,
         "external_id": rec.external_id,
         "channel": rec.channel[:32],
         "customer_id": customer_id,
-        "subject": rec.subject,
-        "body_raw": rec.body,
-        "body_clean": body_clean(rec, redact),
+        "subject": _text(rec.subject),
+        "body_raw": _text(rec.body) or "",
+        "body_clean": _text(body_clean(rec, redact)) or "",
         "created_at": rec.created_at,
         "resolved_at": rec.resolved_at,
-        "status": _cut(rec.status, 32),
+        "status": _text(rec.status, 32),
         "csat": rec.csat,
-        "agent": _cut(rec.agent, 255),
-        "tags": rec.tags,
-        "extra": rec.extra,
+        "agent": _text(rec.agent, 255),
+        "tags": [t.replace("\x00", "") for t in rec.tags],
+        "extra": extra,
         "content_hash": digest,
     }
+
+
+_JSON_COLUMNS = frozenset({"tags", "extra"})
+
+
+def _insert_rows(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows at once: COPY on PostgreSQL, one executemany elsewhere."""
+    now = utcnow()
+    for row in rows:
+        row["ingested_at"] = now
+    conn = session.connection()
+    if conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg":
+        conn.execute(table.insert(), rows)
+        return
+    from psycopg.types.json import Jsonb
+
+    names = list(rows[0])
+    columns = ", ".join(f'"{n}"' for n in names)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([Jsonb(row[n]) if n in _JSON_COLUMNS else row[n] for n in names])
+    finally:
+        cursor.close()
 
 
 def _existing(
@@ -260,7 +302,7 @@ def _write_interactions(
         else:
             inserts.append(row)
     if inserts:
-        session.execute(sa.insert(Interaction), inserts)
+        _insert_rows(session, Interaction.__table__, inserts)
     if updates:
         session.execute(sa.update(Interaction), updates)
     report.inserted += len(inserts)

@@ -57,6 +57,18 @@ class Settings(BaseSettings):
         "the data size.",
     )
     random_seed: int = Field(default=42, description="Seed for every random step of clustering.")
+    redact_pii: bool = Field(
+        default=True,
+        description="Replace e-mail addresses, phone, card and IBAN numbers and similar personal "
+        "data with typed placeholders in the text models read.",
+    )
+    phone_region: str | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="Two-letter region (e.g. GB) for phone numbers written without a country "
+        "code, so they match the same number written in E.164 form.",
+    )
     problem_auto_threshold: float = Field(
         default=70.0,
         ge=0,

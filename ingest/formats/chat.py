@@ -115,6 +115,7 @@ def conversation_record(conv: dict[str, Any], where: str, number: int) -> Intera
             except ValueError as exc:
                 raise bad(f"turn {i + 1}: {exc}", "turns.time") from None
             started = started or when
+            stamp = when.isoformat() if when else stamp
         label = f"{role.capitalize()}{f' ({name})' if name else ''}"
         lines.append(f"[{stamp}] {label}: {text}" if stamp is not None else f"{label}: {text}")
         if role == "customer":
