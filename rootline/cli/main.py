@@ -87,28 +87,57 @@ def main(
 @app.command()
 def ingest(
     ctx: typer.Context,
-    paths: Annotated[list[Path], typer.Argument(help="Files to read.", show_default=False)],
-    fmt: Annotated[str, typer.Option("--format", help="auto, csv, tsv, jsonl or json.")] = "auto",
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or folders of .eml files.", show_default=False)
+    ],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="auto, csv, tsv, jsonl, json, eml, mbox, chat-json, zendesk, freshdesk, "
+            "intercom, customers or events.",
+        ),
+    ] = "auto",
     mapping: Annotated[
         list[str] | None, typer.Option("--map", help="COL=FIELD, to name a column's meaning.")
     ] = None,
     source: Annotated[
         str | None, typer.Option("--source", help="Source name (default: the file name).")
     ] = None,
+    skip_bad: Annotated[
+        bool,
+        typer.Option("--skip-bad", help="Keep the good records; write bad ones to a reject file."),
+    ] = False,
+    rejects: Annotated[
+        Path | None,
+        typer.Option("--rejects", help="Reject file (default: <input>.rejects.jsonl)."),
+    ] = None,
 ) -> None:
-    """Load interactions from files; re-loading the same file adds nothing."""
+    """Load interactions, customers or customer events; re-loading the same file adds nothing."""
     from rootline.ingest.columns import parse_mapping
-    from rootline.pipeline import ingest_paths
+    from rootline.ingest.service import IngestOptions, IngestReport, ingest_file
 
     state = _state(ctx)
     parsed = parse_mapping(mapping or [])
+    options = IngestOptions(
+        redact_pii=state.settings.redact_pii,
+        phone_region=state.settings.phone_region,
+        skip_bad=skip_bad,
+        rejects_path=rejects,
+    )
+    report = IngestReport()
     with progress_bar() as bar, session_scope(state.sessions) as session:
         task = bar.add_task("ingesting", total=None)
-        report = ingest_paths(session, paths, fmt=fmt, mapping=parsed, source=source,
-                              progress=lambda k: bar.advance(task, k))
+        for path in paths:
+            ingest_file(session, path, fmt=fmt, mapping=parsed, source=source, report=report,
+                        progress=lambda k: bar.advance(task, k), options=options)
     out_console.print(
         f"read {report.read}, inserted {report.inserted}, updated {report.updated}, "
         f"unchanged {report.unchanged}, new customers {report.customers_created}"
+        + (f", events {report.events_inserted + report.events_updated}"
+           if report.events_inserted or report.events_updated else "")
+        + (f", rejected {report.rejected} (see {', '.join(report.rejects_files)})"
+           if report.rejected else "")
     )
 
 
