@@ -37,8 +37,13 @@ ISSUES = [
     "how do I cancel my subscription before the next renewal",
 ]
 GREETINGS = ["Hi,", "Hello team,", "Dear support,", "Good morning,", ""]
-SIGNOFFS = ["Thanks,\n{name}", "Best regards,\n{name}\n+44 20 7946 {d:04d}", "Cheers\n{name}",
-            "{name}\nSent from my iPhone", ""]
+SIGNOFFS = [
+    "Thanks,\n{name}",
+    "Best regards,\n{name}\n+44 20 7946 {d:04d}",
+    "Cheers\n{name}",
+    "{name}\nSent from my iPhone",
+    "",
+]
 CHANNELS = ["email", "chat", "web", "phone"]
 
 
@@ -49,20 +54,47 @@ def generate(path: Path, rows: int, seed: int = 1) -> None:
     customers = max(1, rows // 20)
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["ticket_id", "created_at", "channel", "customer_email", "subject",
-                    "description", "csat", "intent"])
+        w.writerow(
+            [
+                "ticket_id",
+                "created_at",
+                "channel",
+                "customer_email",
+                "subject",
+                "description",
+                "csat",
+                "intent",
+            ]
+        )
         for i in range(rows):
             k = rng.randrange(len(ISSUES))
             issue = ISSUES[k].format(n=rng.randint(10000, 99999), d=rng.randint(1, 28))
             name = f"Customer {rng.randrange(customers)}"
-            body = "\n\n".join(p for p in (
-                rng.choice(GREETINGS), issue, rng.choice(SIGNOFFS).format(name=name, d=i % 10000),
-                "On Mon, 3 Nov 2026 at 10:02, Support <help@shop.example> wrote:\n> Thanks for "
-                "contacting us." if rng.random() < 0.3 else "",
-            ) if p)
-            w.writerow([f"T{i:08d}", (start + timedelta(seconds=31 * i)).isoformat(),
-                        rng.choice(CHANNELS), f"user{rng.randrange(customers)}@example.com",
-                        issue[:40], body, rng.choice(["", "1", "2", "3", "4", "5"]), f"k{k}"])
+            body = "\n\n".join(
+                p
+                for p in (
+                    rng.choice(GREETINGS),
+                    issue,
+                    rng.choice(SIGNOFFS).format(name=name, d=i % 10000),
+                    "On Mon, 3 Nov 2026 at 10:02, Support <help@shop.example> wrote:\n> Thanks for "
+                    "contacting us."
+                    if rng.random() < 0.3
+                    else "",
+                )
+                if p
+            )
+            w.writerow(
+                [
+                    f"T{i:08d}",
+                    (start + timedelta(seconds=31 * i)).isoformat(),
+                    rng.choice(CHANNELS),
+                    f"user{rng.randrange(customers)}@example.com",
+                    issue[:40],
+                    body,
+                    rng.choice(["", "1", "2", "3", "4", "5"]),
+                    f"k{k}",
+                ]
+            )
 
 
 def run_one(url: str, csv_path: Path) -> dict[str, object]:
@@ -82,17 +114,25 @@ def run_one(url: str, csv_path: Path) -> dict[str, object]:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     peak_mb = usage.ru_maxrss / 1024
     cpu = usage.ru_utime + usage.ru_stime - cpu_before
-    return {"rows": report.read, "inserted": report.inserted,
-            "customers": report.customers_created, "seconds": round(seconds, 1),
-            # CPU time of this process: on a shared machine, rows/s by CPU shows our own cost.
-            "cpu_seconds": round(cpu, 1), "rows_per_cpu_s": round(report.read / cpu),
-            "rows_per_s": round(report.read / seconds), "peak_mb": round(peak_mb)}
+    return {
+        "rows": report.read,
+        "inserted": report.inserted,
+        "customers": report.customers_created,
+        "seconds": round(seconds, 1),
+        # CPU time of this process: on a shared machine, rows/s by CPU shows our own cost.
+        "cpu_seconds": round(cpu, 1),
+        "rows_per_cpu_s": round(report.read / cpu),
+        "rows_per_s": round(report.read / seconds),
+        "peak_mb": round(peak_mb),
+    }
 
 
 def _child(target: str, url: str, csv_path: Path) -> dict[str, object]:
     out = subprocess.run(
         [sys.executable, __file__, "--child", target, "--url", url, "--csv", str(csv_path)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if out.returncode != 0:
         return {"error": (out.stderr.strip().splitlines() or ["failed"])[-1]}
@@ -102,8 +142,11 @@ def _child(target: str, url: str, csv_path: Path) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test",
-                        help="server to create the temporary database on ('' to skip)")
+    parser.add_argument(
+        "--pg-url",
+        default="postgresql://postgres@127.0.0.1:5432/test",
+        help="server to create the temporary database on ('' to skip)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--csv", type=Path, help=argparse.SUPPRESS)
@@ -139,7 +182,8 @@ def main() -> None:
                 admin.dispose()
     targets = [v for v in (result.get("sqlite"), result.get("postgresql")) if isinstance(v, dict)]
     result["target_met"] = all(
-        "error" not in t and t["rows_per_s"] >= 10_000 and t["peak_mb"] < 1024 for t in targets)
+        "error" not in t and t["rows_per_s"] >= 10_000 and t["peak_mb"] < 1024 for t in targets
+    )
     print(json.dumps(result))
 
 

@@ -138,11 +138,42 @@ _CALLBACK = re.compile(
     re.I,
 )
 # Substrings without which the pattern cannot match: a cheap test before the costly search.
-_PLEASANTRY_HINTS = ("hope", "thank", "look", "help", "assistance", "advice", "advise",
-                     "let me know", "sorry")
-_SIGNOFF_HINTS = ("regard", "best", "wish", "cheers", "thank", "thx", "ty", "sincerely",
-                  "yours", "respectfully", "care", "soon", "br", "kr", "rgds", "mfg", "grüß",
-                  "cordialement", "bien", "saludo", "atentamente", "grazie", "merci")
+_PLEASANTRY_HINTS = (
+    "hope",
+    "thank",
+    "look",
+    "help",
+    "assistance",
+    "advice",
+    "advise",
+    "let me know",
+    "sorry",
+)
+_SIGNOFF_HINTS = (
+    "regard",
+    "best",
+    "wish",
+    "cheers",
+    "thank",
+    "thx",
+    "ty",
+    "sincerely",
+    "yours",
+    "respectfully",
+    "care",
+    "soon",
+    "br",
+    "kr",
+    "rgds",
+    "mfg",
+    "grüß",
+    "cordialement",
+    "bien",
+    "saludo",
+    "atentamente",
+    "grazie",
+    "merci",
+)
 _CALLBACK_HINTS = ("reach me", "call me", "contact me", "text me", "ring me", "phone me")
 _TRACKING_HINTS = ("ref:", "ticket", "request", "case", "[")
 _SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|fw|fwd|aw|wg|tr|sv|vs)\s*(?:\[\d+\])?\s*:\s*)+", re.I)

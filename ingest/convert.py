@@ -89,7 +89,8 @@ _TEXT_FIELDS = frozenset(
 
 #: Every field of a record with its default, so ``model_construct`` has nothing to look up.
 _RECORD_DEFAULTS: dict[str, Any] = {
-    name: info.default for name, info in InteractionRecord.model_fields.items()
+    name: info.default
+    for name, info in InteractionRecord.model_fields.items()
     if info.default_factory is None and not info.is_required()
 }
 
@@ -165,6 +166,8 @@ def convert_field(field: str, value: Any) -> Any:
         if isinstance(value, datetime):
             return value if value.tzinfo else value.replace(tzinfo=UTC)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ValueError(f"not a date: {value!r}")
             value = str(int(value))
         if not isinstance(value, str):
             raise ValueError(f"not a date: {str(value)[:40]!r}")
@@ -212,7 +215,7 @@ def build_record(
             continue
         try:
             converted = convert_field(target, value)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             raise InputError(str(exc), path=path, line=line, field=col) from None
         if converted is not None:
             data[target] = converted

@@ -24,6 +24,11 @@ _FRESHDESK_STATUS = {2: "open", 3: "pending", 4: "resolved", 5: "closed"}
 _ZENDESK_CSAT = {"good": 5.0, "bad": 1.0}
 
 
+def _key(value: Any) -> str | int | None:
+    """A user id usable as a dict key; ids of the wrong type match nobody."""
+    return value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+
+
 class _Fields:
     """Reads typed fields of one export object; every error names the field's path."""
 
@@ -94,14 +99,14 @@ def zendesk_record(
     if ticket_id is None:
         raise f.error("missing ticket id", "id")
     requester_id = ticket.get("requester_id")
-    requester = users.get(requester_id) or (
+    requester = users.get(_key(requester_id)) or (
         ticket.get("requester") if isinstance(ticket.get("requester"), dict) else {}
     )
 
     def read(c: dict[str, Any]) -> tuple[str, str, str, Any] | None:
         if c.get("public") is False:
             return None  # internal notes are not the customer's words, nor shown to them
-        author = users.get(c.get("author_id"), {})
+        author = users.get(_key(c.get("author_id")), {})
         role = "customer" if c.get("author_id") == requester_id else "agent"
         return (
             role,
@@ -124,7 +129,7 @@ def zendesk_record(
         if isinstance(ticket.get("satisfaction_rating"), dict)
         else None
     )
-    assignee = users.get(ticket.get("assignee_id"), {}).get("name")
+    assignee = users.get(_key(ticket.get("assignee_id")), {}).get("name")
     return InteractionRecord(
         external_id=ticket_id,
         subject=f.get("subject") or f.get("raw_subject"),
@@ -282,16 +287,17 @@ def read_helpdesk(path: Path, fmt: str) -> Iterator[InteractionRecord | Rejected
         # Zendesk exports sideload users beside tickets; read them first to name requesters.
         import json
 
-        with open_text(path) as fh:
-            head = fh.read(1)
-        if head == "{":
-            try:
+        try:
+            with open_text(path) as fh:
+                first = fh.read(1)
+            data = None
+            if first == "{":  # a list or JSON lines has no sideloaded users
                 with open_text(path) as fh:
                     data = json.load(fh)
-                if isinstance(data, dict) and isinstance(data.get("users"), list):
-                    users = {u.get("id"): u for u in data["users"] if isinstance(u, dict)}
-            except (ValueError, UnicodeDecodeError, RecursionError):
-                pass  # iter_json_objects reports it with a line number
+        except (ValueError, UnicodeDecodeError, RecursionError, OSError, EOFError):
+            data = None  # iter_json_objects reports what is wrong, with a line number
+        if isinstance(data, dict) and isinstance(data.get("users"), list):
+            users = {_key(u.get("id")): u for u in data["users"] if isinstance(u, dict)}
     jsonl = path.name.lower().removesuffix(".gz").endswith((".jsonl", ".ndjson"))
     for number, obj in iter_json_objects(path, "jsonl" if jsonl else "json"):
         if isinstance(obj, Rejected):
