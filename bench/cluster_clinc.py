@@ -103,8 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="random subset of N texts")
     parser.add_argument("--seed", type=int, default=42, help="seed of the subset and clusterer")
-    parser.add_argument("--embeddings-cache", type=Path, default=None,
-                        help="reuse/store vectors in PATH.npy (encode seconds kept beside it)")
+    parser.add_argument(
+        "--embeddings-cache",
+        type=Path,
+        default=None,
+        help="reuse/store vectors in PATH.npy (encode seconds kept beside it)",
+    )
     parser.add_argument("--bertopic", action="store_true", help="also run BERTopic if installed")
     args = parser.parse_args(argv)
 

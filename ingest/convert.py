@@ -5,6 +5,7 @@ Each converter raises ``ValueError`` with a short reason; callers add the file, 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -144,7 +145,13 @@ def parse_number(value: Any) -> float:
 
 def normalise_channel(value: Any) -> str:
     """The channel Rootline reports for a channel name found in an export."""
-    key = re.sub(r"[\s-]+", "_", str(value).strip().lower())
+    return _channel(str(value))
+
+
+@functools.lru_cache(maxsize=1024)
+def _channel(value: str) -> str:
+    # An export uses a handful of channel names a million times: work each out once.
+    key = re.sub(r"[\s-]+", "_", value.strip().lower())
     return CHANNELS.get(key, key[:32] or "other")
 
 

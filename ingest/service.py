@@ -241,6 +241,9 @@ def _insert_rows(session: Session, table: sa.Table, rows: list[dict[str, Any]]) 
     for row in rows:
         row["ingested_at"] = now
     conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        _sqlite_executemany(conn, table, rows)
+        return
     if conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg":
         conn.execute(table.insert(), rows)
         return
@@ -255,6 +258,27 @@ def _insert_rows(session: Session, table: sa.Table, rows: list[dict[str, Any]]) 
                 copy.write_row([Jsonb(row[n]) if n in _JSON_COLUMNS else row[n] for n in names])
     finally:
         cursor.close()
+
+
+def _sqlite_executemany(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """One driver-level executemany, values converted by the column types' own processors.
+
+    This skips SQLAlchemy's per-row statement machinery, a third of the insert time.
+    """
+    names = list(rows[0])
+    processors = [table.c[n].type.bind_processor(conn.dialect) for n in names]
+    sql = (
+        f'INSERT INTO "{table.name}" ({", ".join(f"{chr(34)}{n}{chr(34)}" for n in names)}) '
+        f"VALUES ({', '.join('?' for _ in names)})"
+    )
+    params = [
+        tuple(
+            p(row[n]) if p is not None and row[n] is not None else row[n]
+            for n, p in zip(names, processors, strict=True)
+        )
+        for row in rows
+    ]
+    conn.exec_driver_sql(sql, params)
 
 
 def _existing(
