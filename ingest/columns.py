@@ -119,9 +119,9 @@ def detect_columns(
         if fld in taken:
             continue
         for alias in aliases:
-            col = by_norm.get(alias)
-            if col is not None and col not in result:
-                result[col] = fld
+            found = by_norm.get(alias)
+            if found is not None and found not in result:
+                result[found] = fld
                 taken.add(fld)
                 break
     for col in columns:

@@ -109,6 +109,7 @@ def parse_datetime(value: str) -> datetime:
         if _UNIX.fullmatch(text):
             seconds = float(text) / (1000 if len(text) >= 12 and "." not in text else 1)
             return datetime.fromtimestamp(seconds, tz=UTC)
+        dt: datetime | None
         try:
             dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
@@ -123,6 +124,8 @@ def parse_datetime(value: str) -> datetime:
                 dt = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError, OSError):
         raise ValueError(f"not a date: {value[:40]!r}") from None
+    if not isinstance(dt, datetime):
+        raise ValueError(f"not a date: {value[:40]!r}")
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TypeAlias
 
 from rootline.errors import InputError
 from rootline.ingest.convert import parse_datetime
@@ -39,7 +40,7 @@ FORMATS = (
 )
 
 #: What a reader yields.
-Item = InteractionRecord | CustomerRecord | CustomerEventRecord | Rejected
+Item: TypeAlias = InteractionRecord | CustomerRecord | CustomerEventRecord | Rejected
 
 _EXTENSIONS = (
     (".csv", "csv"),

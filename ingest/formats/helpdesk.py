@@ -24,6 +24,11 @@ _FRESHDESK_STATUS = {2: "open", 3: "pending", 4: "resolved", 5: "closed"}
 _ZENDESK_CSAT = {"good": 5.0, "bad": 1.0}
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one: exports omit or null them."""
+    return value if isinstance(value, dict) else {}
+
+
 def _key(value: Any) -> str | int | None:
     """A user id usable as a dict key; ids of the wrong type match nobody."""
     return value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
@@ -99,9 +104,7 @@ def zendesk_record(
     if ticket_id is None:
         raise f.error("missing ticket id", "id")
     requester_id = ticket.get("requester_id")
-    requester = users.get(_key(requester_id)) or (
-        ticket.get("requester") if isinstance(ticket.get("requester"), dict) else {}
-    )
+    requester = users.get(_key(requester_id)) or _obj(ticket.get("requester"))
 
     def read(c: dict[str, Any]) -> tuple[str, str, str, Any] | None:
         if c.get("public") is False:
@@ -179,7 +182,7 @@ def freshdesk_record(ticket: dict[str, Any], where: str, number: int) -> Interac
 
     description = f.get("description_text") or strip_html(f.get("description") or "")
     lines, customer, _ = _turns(f.get("conversations", "list") or [], f, "conversations", read)
-    requester = ticket.get("requester") if isinstance(ticket.get("requester"), dict) else {}
+    requester = _obj(ticket.get("requester"))
     status = ticket.get("status")
     source = ticket.get("source")
     return InteractionRecord(
@@ -222,8 +225,8 @@ def intercom_record(conv: dict[str, Any], where: str, number: int) -> Interactio
     conv_id = f.get("id")
     if conv_id is None:
         raise f.error("missing conversation id", "id")
-    source = conv.get("source") if isinstance(conv.get("source"), dict) else {}
-    author = source.get("author") if isinstance(source.get("author"), dict) else {}
+    source = _obj(conv.get("source"))
+    author = _obj(source.get("author"))
     first = {
         "author": author,
         "body": source.get("body") or "",
@@ -240,16 +243,14 @@ def intercom_record(conv: dict[str, Any], where: str, number: int) -> Interactio
     def read(p: dict[str, Any]) -> tuple[str, str, str, Any] | None:
         if p.get("part_type") not in (None, "comment", "open") or not p.get("body"):
             return None  # notes, assignments and closes are not part of the conversation
-        who = p.get("author") if isinstance(p.get("author"), dict) else {}
+        who = _obj(p.get("author"))
         role = "customer" if who.get("type") in {"user", "lead", "contact"} else "agent"
         return role, who.get("name") or "", p["body"], p.get("created_at")
 
     lines, customer, agents = _turns([first, *(parts or [])], f, "conversation_parts", read)
-    rating = (
-        conv.get("conversation_rating") if isinstance(conv.get("conversation_rating"), dict) else {}
-    )
+    rating = _obj(conv.get("conversation_rating"))
     tags = conv.get("tags", {}).get("tags", []) if isinstance(conv.get("tags"), dict) else []
-    stats = conv.get("statistics") if isinstance(conv.get("statistics"), dict) else {}
+    stats = _obj(conv.get("statistics"))
     return InteractionRecord(
         external_id=conv_id,
         subject=strip_html(source["subject"])
