@@ -105,8 +105,11 @@ class _Rejects:
         if self.path is None:
             return
         if self._fh is None:
-            self._fh = self.path.open("w", encoding="utf-8")
-            self.report.rejects_files.append(str(self.path))
+            # Several inputs may share one --rejects file within a run; a new run starts it anew.
+            seen = str(self.path) in self.report.rejects_files
+            self._fh = self.path.open("a" if seen else "w", encoding="utf-8")
+            if not seen:
+                self.report.rejects_files.append(str(self.path))
         err = item.error
         self._fh.write(
             json.dumps(

@@ -194,3 +194,13 @@ def test_wrong_types_and_missing_fields_fail_clearly(value: object, fmt: str) ->
         body = json.dumps(value) if fmt != "jsonl" else json.dumps(value).replace("\n", " ")
         path.write_text(body if fmt != "json" else json.dumps([value]), encoding="utf-8")
         _consume(path, fmt)
+
+
+def test_one_rejects_file_collects_every_input(session: Session, tmp_path: Path) -> None:
+    target = tmp_path / "bad.jsonl"
+    target.write_text("stale\n")
+    options = IngestOptions(skip_bad=True, rejects_path=target)
+    report = ingest_file(session, write_csv(tmp_path / "a.csv", _bad_rows()), options=options)
+    ingest_file(session, write_csv(tmp_path / "b.csv", _bad_rows()), options=options, report=report)
+    lines = [json.loads(x) for x in target.read_text().splitlines()]
+    assert [Path(r["file"]).name for r in lines] == ["a.csv", "a.csv", "b.csv", "b.csv"]
