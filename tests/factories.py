@@ -157,3 +157,32 @@ def load_themed(session, per_theme: int = 30, seed: int = 0, prefix: str = "X", 
         InteractionFactory(external_id=f"{prefix}{i}", body_clean=text, extra={"intent": theme})
         for i, (text, theme) in enumerate(themed_texts(per_theme, seed, themes))
     ]
+
+
+def timeline_texts(seed: int = 0, weeks: int = 12, spike: str | None = "password_reset",
+                   factor: float = 3.0, end: datetime | None = None,
+                   rates: dict[str, float] | None = None) -> list[tuple[str, str, datetime]]:
+    """(text, theme, created_at) over ``weeks`` weeks ending the day before ``end``.
+
+    Each theme's weekly volume is Poisson around its rate (default 12-30 a week); the
+    ``spike`` theme's rate is multiplied by ``factor`` in the last week only.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    end = end or datetime(2026, 12, 1, tzinfo=UTC)
+    rates = rates or dict(zip(THEME_WORDS, [15.0, 20.0, 12.0, 25.0, 18.0, 30.0], strict=True))
+    words_rng = random.Random(seed)
+    out = []
+    for theme, rate in rates.items():
+        for day in range(7 * weeks):
+            at = end - timedelta(days=7 * weeks - day)
+            boost = factor if theme == spike and day >= 7 * (weeks - 1) else 1.0
+            for _ in range(rng.poisson(rate * boost / 7)):
+                words = THEME_WORDS[theme]
+                picked = words_rng.sample(words, words_rng.randint(4, 6)) + \
+                    words_rng.sample(FILLER, words_rng.randint(3, 6))
+                words_rng.shuffle(picked)
+                minute = int(rng.integers(0, 24 * 60))
+                out.append((" ".join(picked), theme, at + timedelta(minutes=minute)))
+    return out
