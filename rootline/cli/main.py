@@ -184,13 +184,16 @@ def themes(
 
     with session_scope(_state(ctx).sessions) as session:
         items = list_themes(session, include_inactive=all_)
+        proposed = [] if all_ else list_themes(session, statuses=("proposed",))
     if as_json:
         out_console.print_json(json.dumps([t.model_dump(exclude={"examples"}) for t in items]))
         return
-    table = Table("id", "size", "title", "keywords", "status")
-    for t in items:
-        table.add_row(str(t.id), str(t.size), t.title, ", ".join(t.keywords[:6]), t.status)
-    out_console.print(table)
+    for title, rows in (("themes", items), ("proposed themes (rootline theme accept ID)", proposed)):
+        if rows or title == "themes":
+            table = Table("id", "size", "title", "keywords", "status", title=title)
+            for t in rows:
+                table.add_row(str(t.id), str(t.size), t.title, ", ".join(t.keywords[:6]), t.status)
+            out_console.print(table)
 
 
 @app.command()
@@ -282,6 +285,10 @@ def demo(
 from rootline.cli.problems import register as _register_problems  # noqa: E402
 
 _register_problems(app)
+
+from rootline.cli.themes import register as _register_themes  # noqa: E402
+
+_register_themes(app)
 
 
 def run() -> None:
