@@ -113,16 +113,22 @@ class CTfidfLabeler:
         min_df = max(2, int(0.15 * size))
         phrases = [t for t in freq if freq[t] >= min(min_df, max(1, size // 2))]
 
-        def phrase_score(term: str) -> float:
-            n = term.count(" ") + 1
-            return weight(term) * (1.0 + 0.35 * (n - 1))
+        top = set(keywords[:5])
 
-        best = max(phrases, key=lambda t: (phrase_score(t), t), default=None)
-        title = best if best else " ".join(keywords[:3])
-        if best and best.count(" ") == 0 and len(keywords) > 1:
-            second = next((kw for kw in keywords if kw != best), None)
-            if second:
-                title = f"{best} / {second}"
+        def phrase_score(term: str) -> float:
+            # Longer phrases read like a support lead's name for the theme; covering more of
+            # the top keywords means the phrase says what the whole theme is about.
+            words = term.split()
+            covered = len(top.intersection(words))
+            return weight(term) * (1.0 + 0.35 * (len(words) - 1)) * (1.0 + 0.25 * covered)
+
+        multi = [t for t in phrases if " " in t]
+        best = max(multi, key=lambda t: (phrase_score(t), t), default=None)
+        if best is None and len(keywords) > 1:
+            # No phrase is said often enough: two keywords, in the order members say them.
+            a, b = keywords[0], keywords[1]
+            best = f"{b} {a}" if freq[f"{b} {a}"] > freq[f"{a} {b}"] else f"{a} {b}"
+        title = best or (keywords[0] if keywords else "")
         return Label(title=title or "(no words)", keywords=keywords)
 
 
