@@ -102,6 +102,25 @@ class Settings(BaseSettings):
     worker_interval: float = Field(
         default=60.0, gt=0, description="Seconds between two passes of `rootline worker`."
     )
+    session_https_only: bool = Field(
+        default=False,
+        description="Send the session cookie only over https (set it when the web app is "
+        "served behind https).",
+    )
+    session_max_age: int = Field(
+        default=12 * 3600, ge=60, description="Seconds a web sign-in lasts."
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1,
+        description="Failed sign-ins per e-mail and address before further tries are refused.",
+    )
+    login_window_minutes: int = Field(
+        default=15, ge=1, description="Minutes over which failed sign-ins are counted."
+    )
+    demo_password: str = Field(
+        default="rootline-demo",
+        description="Password of the demo users `rootline demo` creates in the demo database.",
+    )
 
     def resolved_database_url(self) -> str:
         """The database URL, falling back to the SQLite file in ``data_dir``."""

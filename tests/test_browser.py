@@ -13,6 +13,7 @@ from rootline.config import Settings
 from rootline.db import make_engine, make_session_factory, migrate, session_scope
 from rootline.ingest.service import ingest_file
 from rootline.pipeline import cluster
+from rootline.web.accounts import ensure_user
 from tests.factories import themed_csv, write_csv
 from tests.live_server import serve
 
@@ -20,6 +21,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+PASSWORD = "browser-secret-1"
+
+
+def sign_in(page, base: str, email: str, password: str = PASSWORD) -> None:  # type: ignore[no-untyped-def]
+    """Sign in through the form, as a person would."""
+    page.goto(f"{base}/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url(f"{base}/themes*")
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +65,7 @@ def loaded_engine(tmp_path: Path, settings: Settings) -> Iterator[Engine]:
         ingest_file(session, path)
         ingest_file(session, hostile)
         cluster(session, settings)
+        ensure_user(session, "lead@example.com", "support_lead", PASSWORD)
     yield engine
     engine.dispose()
 
@@ -62,6 +74,7 @@ def test_browse_themes_and_open_one(browser, loaded_engine: Engine, settings: Se
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with serve(settings, loaded_engine) as base:
         page = browser.new_page()
+        sign_in(page, base, "lead@example.com")
         page.goto(f"{base}/themes")
         assert page.locator("h1").first.inner_text().strip() != ""
         links = page.locator("a[href^='/themes/']")

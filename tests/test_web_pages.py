@@ -2,6 +2,7 @@
 
 Pages are fetched with ``TestClient`` and parsed with BeautifulSoup. Requests share the test's
 rolled-back ``session`` through a dependency override, so each test sees only its own rows.
+The ``client`` is signed in as an admin; ``login`` signs a client in with any role.
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ from rootline.clustering.models import ClusteringRun, Theme, ThemeMembership
 from rootline.clustering.stats import weekly_counts
 from rootline.config import Settings
 from rootline.ingest.models import Interaction
+from rootline.rootcause.models import User
+from rootline.web.accounts import ensure_user
 from rootline.web.app import create_app
 from rootline.web.deps import get_session
 
 MONDAY = datetime(2026, 9, 7, 10, 0, tzinfo=UTC)
+PASSWORD = "correct horse battery"
 XSS = "<script>alert(1)</script>"
 
 
@@ -135,10 +139,38 @@ def app(settings: Settings, engine: Engine, session: Session) -> FastAPI:
     return web
 
 
+def csrf_of(client: TestClient, url: str = "/login") -> str:
+    """The CSRF token a page's forms carry."""
+    soup = BeautifulSoup(client.get(url).text, "html.parser")
+    field = soup.find("input", attrs={"name": "csrf_token"})
+    assert field is not None, f"no CSRF field on {url}"
+    return str(field["value"])
+
+
+def login(client: TestClient, session: Session, role: str = "admin",
+          email: str | None = None) -> User:
+    """Create (or refresh) a user with ``role`` and sign ``client`` in as them."""
+    user = ensure_user(session, email or f"{role}@example.com", role, PASSWORD)
+    session.flush()
+    response = client.post("/login", data={"email": user.email, "password": PASSWORD,
+                                           "csrf_token": csrf_of(client), "next": "/"},
+                           follow_redirects=False)
+    assert response.status_code == 303, response.text[:300]
+    return user
+
+
 @pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
+def anonymous(app: FastAPI) -> Iterator[TestClient]:
+    """A client nobody has signed in with."""
     with TestClient(app) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def client(anonymous: TestClient, session: Session) -> TestClient:
+    """A client signed in as an admin."""
+    login(anonymous, session, "admin")
+    return anonymous
 
 
 @pytest.fixture
@@ -155,7 +187,8 @@ def _soup(client: TestClient, url: str, status: int = 200) -> BeautifulSoup:
 
 def _rows(soup: BeautifulSoup) -> list[list[str]]:
     return [
-        [td.get_text(" ", strip=True) for td in tr.find_all("td")]
+        # The selection checkbox (for moving contacts) is not a column of data.
+        [td.get_text(" ", strip=True) for td in tr.find_all("td") if "pick" not in td.get("class", [])]
         for tr in soup.select("table.contacts tbody tr")
     ]
 
@@ -166,14 +199,19 @@ def test_root_redirects_to_themes(client: TestClient) -> None:
     assert response.headers["location"] == "/themes"
 
 
-def test_themes_page_ranks_themes_by_size_with_keywords_totals_and_run(
+def test_themes_page_ranks_themes_by_impact_with_keywords_totals_and_run(
     client: TestClient, data: Seeded
 ) -> None:
     soup = _soup(client, "/themes")
     cards = soup.select("li.theme-card")
     titles = [c.h3.get_text(strip=True) for c in cards]
-    assert titles == ["Card declined at checkout", "Password reset link"]  # retired left out
+    # Retired themes are left out; the rest are ranked by impact score, highest first.
+    assert sorted(titles) == ["Card declined at checkout", "Password reset link"]
+    scores = [float(c.select_one(".score strong").get_text()) for c in cards]
+    assert scores == sorted(scores, reverse=True)
+    cards = sorted(cards, key=lambda c: c.h3.get_text(strip=True))
     assert cards[0].h3.a["href"] == f"/themes/{data.card}"
+    assert cards[0].select_one("svg.spark polyline") is not None
     assert [li.get_text() for li in cards[0].select("ul.keywords li")] == [
         "card",
         "declined",
@@ -356,11 +394,13 @@ def test_base_page_loads_only_local_assets(client: TestClient) -> None:
     assert soup.find("script", src="/static/vendor/htmx/htmx.min.js") is not None
 
 
-def test_real_sessions_serve_health_and_pages(settings: Settings, engine: Engine) -> None:
+def test_real_sessions_serve_health_and_ask_to_sign_in(settings: Settings, engine: Engine) -> None:
     with TestClient(create_app(settings, engine)) as client:
         assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}
-        assert client.get("/themes").status_code == 200
-        assert client.get("/api/themes").status_code == 200
+        response = client.get("/themes", follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == "/login?next=/themes"
+        assert client.get("/login").status_code == 200
+        assert client.get("/api/themes").status_code == 401
 
 
 class _FakeSession:

@@ -1,31 +1,44 @@
 """The web app factory: the composition root of the web layer.
 
 ``create_app`` gets settings and a migrated engine from its caller (the CLI, the tests) and
-wires the session factory, templates, static files, routes and error pages. Importing this
-module does nothing else.
+wires the session factory, sign-in sessions, permissions, templates, static files, routes and
+error pages. Importing this module does nothing else; the embedder for semantic search is
+built on first use, from the settings, unless the caller hands one in.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
 
 import jinja2
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 
 import rootline
 from rootline.config import Settings
 from rootline.db import make_session_factory
-from rootline.errors import NotFoundError
-from rootline.web.routes import api, pages
+from rootline.errors import ConflictError, NotFoundError, RootlineError
+from rootline.web.cache import FigureCache
+from rootline.web.permissions import (
+    AuthRequired,
+    Forbidden,
+    allowed,
+    authorize,
+    can_see_pii,
+    csrf_token,
+)
+from rootline.web.routes import admin, api, api_work, auth, pages, problems, work
 
 __all__ = ["create_app"]
 
@@ -54,6 +67,17 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def _auth_context(request: Request) -> dict[str, Any]:
+    user = getattr(request.state, "user", None)
+    return {
+        "current_user": user,
+        "csrf_token": csrf_token(request) if "session" in request.scope else "",
+        "can": lambda name: allowed(user, name),
+        "see_pii": can_see_pii(user),
+        "flash": request.session.pop("flash", None) if "session" in request.scope else None,
+    }
+
+
 def _templates() -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_HERE / "templates"),
@@ -65,7 +89,7 @@ def _templates() -> Jinja2Templates:
     )
     env.filters.update(when=_when, day=_day, percent=_percent, count=_count)
     env.globals["version"] = rootline.__version__
-    return Jinja2Templates(env=env)
+    return Jinja2Templates(env=env, context_processors=[_auth_context])
 
 
 def _wants_json(request: Request) -> bool:
@@ -81,7 +105,38 @@ def _error_page(request: Request, status_code: int, message: str) -> Response:
     )
 
 
+def _back(request: Request) -> str | None:
+    """The page a form was posted from, if it is one of ours (never another site)."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc and referer.netloc != request.url.netloc:
+        return None
+    return (referer.path + (f"?{referer.query}" if referer.query else "")) or None
+
+
 def _install_error_pages(app: FastAPI) -> None:
+    @app.exception_handler(AuthRequired)
+    async def sign_in_first(request: Request, exc: AuthRequired) -> Response:
+        if _wants_json(request) or request.headers.get("authorization"):
+            return JSONResponse({"detail": "sign in or send an API token"}, status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"})
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> Response:
+        return _error_page(request, 403, exc.message)
+
+    @app.exception_handler(RootlineError)
+    async def refused(request: Request, exc: RootlineError) -> Response:
+        status = 404 if isinstance(exc, NotFoundError) else 409 if isinstance(
+            exc, ConflictError) else 400
+        back = _back(request)
+        if request.method == "POST" and not _wants_json(request) and back and status != 404:
+            # A refused form goes back to its page with the reason on top, input intact.
+            request.session["flash"] = {"kind": "error", "text": str(exc)}
+            return RedirectResponse(back, status_code=303)
+        return _error_page(request, status, str(exc))
+
     @app.exception_handler(NotFoundError)
     async def not_found(request: Request, exc: NotFoundError) -> Response:
         return _error_page(request, 404, str(exc))
@@ -105,11 +160,16 @@ def _install_error_pages(app: FastAPI) -> None:
 
 
 def _install_docs(app: FastAPI) -> None:
-    @app.get("/docs", include_in_schema=False)
+    @app.get("/openapi.json", include_in_schema=False, name="openapi")
+    def openapi() -> JSONResponse:
+        # Served by a route of ours, so the permission check covers it like every other.
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, name="docs")
     def docs() -> HTMLResponse:
         # FastAPI's default page pulls Swagger UI from a CDN; ours is vendored under /static.
         return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
+            openapi_url="/openapi.json",
             title=f"{app.title} API",
             swagger_js_url=f"{_SWAGGER}/swagger-ui-bundle.js",
             swagger_css_url=f"{_SWAGGER}/swagger-ui.css",
@@ -118,12 +178,14 @@ def _install_docs(app: FastAPI) -> None:
         )
 
 
-def create_app(settings: Settings, engine: Engine) -> FastAPI:
+def create_app(settings: Settings, engine: Engine, embedder: Any | None = None) -> FastAPI:
     """Build the Rootline web app around an already migrated database.
 
     Args:
         settings: The settings the caller read; kept on ``app.state.settings``.
         engine: A migrated engine; each request gets its own session from it.
+        embedder: The embedder for semantic search; default: built from the settings
+            (``rootline.pipeline.build_embedder``) on the first search that needs it.
 
     Returns:
         The FastAPI application, ready for uvicorn or a test client.
@@ -134,13 +196,27 @@ def create_app(settings: Settings, engine: Engine) -> FastAPI:
         version=rootline.__version__,
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,
+        # Every route, page or API, passes the permission table (rootline.web.permissions).
+        dependencies=[Depends(authorize)],
+    )
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="rootline_session",
+        max_age=settings.session_max_age,
+        same_site="lax",
+        https_only=settings.session_https_only,
     )
     app.state.settings = settings
+    app.state.embedder = embedder
+    app.state.figures = FigureCache(ttl=60.0)
+    app.state.search_index = FigureCache(ttl=600.0, size=2)
     app.state.sessions = make_session_factory(engine)
     app.state.templates = _templates()
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     _install_error_pages(app)
     _install_docs(app)
-    app.include_router(pages.router)
-    app.include_router(api.router)
+    for module in (auth, pages, problems, work, admin, api, api_work):
+        app.include_router(module.router)
     return app

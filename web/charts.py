@@ -94,3 +94,69 @@ def weekly_bar_chart(
         first_label=weeks[0].week_start.isoformat(),
         last_label=weeks[-1].week_start.isoformat(),
     )
+
+
+@dataclass(frozen=True)
+class Sparkline:
+    """A tiny trend line: SVG points and the figures for a text alternative."""
+
+    width: int
+    height: int
+    points: str
+    counts: list[int]
+
+    @property
+    def summary(self) -> str:
+        """Words for screen readers: first, last and busiest week."""
+        if not self.counts:
+            return "no contacts"
+        return (f"{len(self.counts)} weeks: {self.counts[0]} contacts in the first, "
+                f"{self.counts[-1]} in the last, {max(self.counts)} at most")
+
+
+def sparkline(counts: Sequence[int], *, width: int = 120, height: int = 28) -> Sparkline:
+    """A polyline through weekly counts, scaled to the busiest week (flat at the bottom when
+    every week is empty)."""
+    counts = list(counts)
+    if not counts:
+        return Sparkline(width, height, "", [])
+    peak = max(counts) or 1
+    step = width / max(len(counts) - 1, 1)
+    pad = 2.0
+    points = " ".join(
+        f"{i * step:.1f},{pad + (height - 2 * pad) * (1 - c / peak):.1f}"
+        for i, c in enumerate(counts)
+    )
+    return Sparkline(width, height, points, counts)
+
+
+@dataclass(frozen=True)
+class RateBar:
+    """One bar of a before/after chart."""
+
+    label: str
+    x: float
+    y: float
+    width: float
+    height: float
+    value: float
+    text: str
+
+
+def before_after_chart(
+    before: float | None, after: float | None, *, width: int = 320, height: int = 160
+) -> list[RateBar]:
+    """Two bars, contacts per day before and after a fix, on one scale (empty without data)."""
+    if before is None or after is None:
+        return []
+    top, axis = 18.0, 22.0
+    plot = height - top - axis
+    peak = max(before, after) or 1.0
+    slot = width / 2
+    bars = []
+    for i, (label, value) in enumerate((("before the fix", before), ("after the fix", after))):
+        h = max(plot * value / peak, 1.0)
+        bars.append(RateBar(label=label, x=round(i * slot + slot * 0.2, 1),
+                            y=round(top + plot - h, 1), width=round(slot * 0.6, 1),
+                            height=round(h, 1), value=value, text=f"{value:.2f}/day"))
+    return bars

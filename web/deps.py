@@ -6,7 +6,9 @@ them only through these dependencies, so tests can override them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import csv
+import io
+from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -14,7 +16,18 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
 
-__all__ = ["PageRenderer", "Renderer", "SessionDep", "get_renderer", "get_session"]
+__all__ = [
+    "PageRenderer",
+    "Renderer",
+    "SessionDep",
+    "csv_response",
+    "flash",
+    "get_embedder",
+    "get_figures",
+    "get_renderer",
+    "get_session",
+    "wants_csv",
+]
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -57,3 +70,52 @@ def get_renderer(request: Request) -> PageRenderer:
 # "function" scope: commit before the response goes out, so a failed commit is a 500.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 Renderer = Annotated[PageRenderer, Depends(get_renderer)]
+
+
+def flash(request: Request, text: str, kind: str = "ok") -> None:
+    """A one-line message shown on the next page the user sees."""
+    request.session["flash"] = {"kind": kind, "text": text}
+
+
+def get_figures(request: Request) -> Any:
+    """The app's cache of costly figures (``rootline.web.cache.FigureCache``)."""
+    return request.app.state.figures
+
+
+def get_embedder(request: Request) -> Any:
+    """The embedder for semantic search, built from the settings on first use."""
+    if request.app.state.embedder is None:
+        from rootline.pipeline import build_embedder
+
+        request.app.state.embedder = build_embedder(request.app.state.settings)
+    return request.app.state.embedder
+
+
+def wants_csv(request: Request) -> bool:
+    """Whether the page was asked for as CSV (``?format=csv``)."""
+    return request.query_params.get("format") == "csv"
+
+
+def csv_response(name: str, header: list[str], rows: Iterable[Iterable[Any]]) -> Response:
+    """A CSV download; cells that a spreadsheet would run as a formula are quoted with '.
+
+    Args:
+        name: The file name offered to the browser, without extension.
+        header: The column names.
+        rows: The rows, in order.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_cell(v) for v in row])
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

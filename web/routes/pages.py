@@ -1,63 +1,152 @@
-"""HTML pages: the theme overview and one theme's detail."""
+"""Theme pages: the dashboard (themes ranked by impact), one theme, and its review actions."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from rootline.clustering import service, stats
-from rootline.web.charts import weekly_bar_chart
-from rootline.web.deps import Renderer, SessionDep
+from rootline.clustering import curation, service, stats
+from rootline.clustering.alerts import theme_alerts
+from rootline.clustering.history import theme_history
+from rootline.errors import InputError
+from rootline.rootcause.impact import theme_impact
+from rootline.rootcause.knowledge import known_errors_for_theme
+from rootline.rootcause.service import create_problem
+from rootline.web import queries
+from rootline.web.cache import FigureCache, data_fingerprint
+from rootline.web.charts import sparkline, weekly_bar_chart
+from rootline.web.deps import (
+    Renderer,
+    SessionDep,
+    csv_response,
+    flash,
+    get_figures,
+    wants_csv,
+)
 from rootline.web.paging import Pager
+from rootline.web.permissions import CurrentUser
 
-__all__ = ["router"]
+__all__ = ["dashboard_filters", "router"]
 
 PAGE_SIZE = 50
+THEMES_PER_PAGE = 50
 EXAMPLES_PER_THEME = 3
 CHART_WEEKS = 12
 
 router = APIRouter(include_in_schema=False)
+Figures = Annotated[FigureCache, Depends(get_figures)]
+ThemeId = Annotated[int, Path(ge=1)]
 
 
-@router.get("/")
+def _date(value: str, name: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{value!r} is not a date (YYYY-MM-DD)", field=name) from None
+
+
+def dashboard_filters(
+    date_from: Annotated[str, Query(max_length=10)] = "",
+    date_to: Annotated[str, Query(max_length=10)] = "",
+    channel: Annotated[str, Query(max_length=32)] = "",
+    source: Annotated[str, Query(max_length=64)] = "",
+    segment: Annotated[str, Query(max_length=64)] = "",
+    status: Annotated[str, Query(pattern="^(|active|proposed|noise)$")] = "",
+) -> queries.Filters:
+    """The dashboard filters from the query string (shared by the page and the API)."""
+    return queries.Filters(_date(date_from, "date_from"), _date(date_to, "date_to"),
+                           channel, source, segment, status or "active")
+
+
+def ranked_themes(session: SessionDep, figures: FigureCache,
+                  filters: queries.Filters) -> tuple[queries.Dashboard, dict[int, object]]:
+    """The dashboard figures and the alerts by theme, from the cache when the data is unchanged."""
+    fp = data_fingerprint(session)
+    board = figures.get(("dashboard", fp, filters), lambda: queries.dashboard(session, filters))
+    alerts = figures.get(("alerts", fp), lambda: {a.theme_id: a for a in theme_alerts(session)})
+    return board, alerts
+
+
+@router.get("/", name="home")
 def home() -> RedirectResponse:
-    """The theme overview is the front page."""
+    """The theme dashboard is the front page."""
     return RedirectResponse("/themes", status_code=307)
 
 
 @router.get("/themes", name="themes_page")
-def themes_page(session: SessionDep, render: Renderer) -> Response:
-    """Active themes, largest first, with totals and the latest clustering run."""
-    themes = service.list_themes(session)
+def themes_page(
+    request: Request,
+    session: SessionDep,
+    render: Renderer,
+    figures: Figures,
+    filters: Annotated[queries.Filters, Depends(dashboard_filters)],
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    """Themes ranked by impact score, with trend, alerts, filters and totals."""
+    board, alerts = ranked_themes(session, figures, filters)
+    if wants_csv(request):
+        return csv_response("themes", [
+            "theme_id", "title", "status", "impact_score", "contacts", "customers",
+            "repeat_contact_rate", "mean_csat", "value_at_risk", "trend", "alert", "keywords",
+        ], ([r.id, r.title, r.status, r.impact.score, r.impact.contacts,
+             r.impact.unique_customers, r.impact.repeat_contact_rate, r.impact.mean_csat,
+             r.impact.value_at_risk, r.impact.trend,
+             getattr(alerts.get(r.id), "kind", ""), " ".join(r.keywords)] for r in board.rows))
+    pager = Pager(number=page, size=THEMES_PER_PAGE, total=len(board.rows), path="/themes",
+                  params=filters.params())
+    shown = board.rows[pager.offset:pager.offset + THEMES_PER_PAGE]
+    ids = [r.id for r in shown]
     return render(
         "themes.html",
-        themes=themes,
-        examples=stats.example_previews(session, [t.id for t in themes], EXAMPLES_PER_THEME),
-        overview=stats.overview(session),
+        board=board,
+        rows=shown,
+        pager=pager,
+        sparks={r.id: sparkline(r.weeks) for r in shown},
+        alerts=alerts,
+        problems=queries.problems_by_theme(session, ids),
+        examples=stats.example_previews(session, ids, EXAMPLES_PER_THEME),
         run=stats.latest_run(session),
+        filters=filters,
+        options=figures.get(("options", data_fingerprint(session)),
+                            lambda: queries.filter_options(session)),
+        csv_url=pager.url(1) + ("&" if "?" in pager.url(1) else "?") + "format=csv",
     )
 
 
 @router.get("/themes/{theme_id}", name="theme_page")
 def theme_page(
+    request: Request,
     session: SessionDep,
     render: Renderer,
-    theme_id: Annotated[int, Path(ge=1)],
+    figures: Figures,
+    theme_id: ThemeId,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     q: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
-    """One theme: its examples, weekly volume and its contacts, paged and searchable."""
+    """One theme: figures, examples, weekly volume, problem, history and its contacts."""
     theme = service.get_theme(session, theme_id)
     query = q.strip()
+    if wants_csv(request):
+        _, everything = service.theme_interactions(session, theme_id, limit=100_000,
+                                                   query=query or None)
+        return csv_response(f"theme-{theme_id}", [
+            "source", "external_id", "created_at", "channel", "csat", "status", "text"],
+            ([i.source, i.external_id, i.created_at, i.channel, i.csat, i.status, i.body_clean]
+             for i in everything))
     total, interactions = service.theme_interactions(
         session, theme_id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, query=query or None
     )
     pager = Pager(
         number=page, size=PAGE_SIZE, total=total, path=f"/themes/{theme_id}", params={"q": query}
     )
+    fp = data_fingerprint(session)
+    alerts = figures.get(("alerts", fp), lambda: {a.theme_id: a for a in theme_alerts(session)})
     return render(
         "theme.html",
         theme=theme,
@@ -65,4 +154,82 @@ def theme_page(
         pager=pager,
         q=query,
         chart=weekly_bar_chart(stats.weekly_counts(session, theme_id, CHART_WEEKS)),
+        impact=figures.get(("impact", fp, theme_id), lambda: theme_impact(session, theme_id)),
+        alert=alerts.get(theme_id),
+        problem=queries.problems_by_theme(session, [theme_id]).get(theme_id),
+        known_errors=known_errors_for_theme(session, theme_id),
+        history=theme_history(session, theme_id)[-10:],
+        choices=queries.theme_choices(session, exclude=theme_id),
     )
+
+
+# --- review actions (support leads) --------------------------------------------------------
+
+@router.post("/themes/{theme_id}/rename", name="theme_rename")
+def theme_rename(request: Request, session: SessionDep, user: CurrentUser, theme_id: ThemeId,
+                 title: Annotated[str, Form(max_length=255)]) -> Response:
+    """Give the theme a title people understand; relabelling keeps it."""
+    curation.rename_theme(session, theme_id, title, actor=user.email)
+    flash(request, "Theme renamed.")
+    return RedirectResponse(f"/themes/{theme_id}", status_code=303)
+
+
+@router.post("/themes/{theme_id}/merge", name="theme_merge")
+def theme_merge(request: Request, session: SessionDep, user: CurrentUser, theme_id: ThemeId,
+                target_id: Annotated[int, Form(ge=1)]) -> Response:
+    """Merge this theme into another; its contacts move there."""
+    target = curation.merge_themes(session, theme_id, target_id, actor=user.email)
+    flash(request, f"Theme {theme_id} merged into this one.")
+    return RedirectResponse(f"/themes/{target.id}", status_code=303)
+
+
+@router.post("/themes/{theme_id}/split", name="theme_split")
+def theme_split(request: Request, session: SessionDep, user: CurrentUser,
+                theme_id: ThemeId) -> Response:
+    """Re-cluster the theme's contacts into two or more new themes."""
+    from rootline.pipeline import build_clusterer
+
+    children = curation.split_theme(session, theme_id, build_clusterer(request.app.state.settings),
+                                    actor=user.email)
+    flash(request, f"Theme {theme_id} split into " + ", ".join(f"#{c.id}" for c in children) + ".")
+    return RedirectResponse(f"/themes/{children[0].id}", status_code=303)
+
+
+@router.post("/themes/{theme_id}/move", name="theme_move")
+def theme_move(request: Request, session: SessionDep, user: CurrentUser, theme_id: ThemeId,
+               target_id: Annotated[int, Form(ge=1)],
+               interaction_ids: Annotated[list[int] | None, Form()] = None) -> Response:
+    """Move the selected contacts of this theme to another theme."""
+    curation.move_interactions(session, interaction_ids or [], target_id, actor=user.email)
+    flash(request, f"{len(interaction_ids or [])} contact(s) moved to theme {target_id}.")
+    return RedirectResponse(f"/themes/{theme_id}", status_code=303)
+
+
+@router.post("/themes/{theme_id}/noise", name="theme_noise")
+def theme_noise(request: Request, session: SessionDep, user: CurrentUser,
+                theme_id: ThemeId) -> Response:
+    """Mark the group as "not a theme"."""
+    curation.mark_noise(session, theme_id, actor=user.email)
+    flash(request, "Marked as not a theme.")
+    return RedirectResponse(f"/themes/{theme_id}", status_code=303)
+
+
+@router.post("/themes/{theme_id}/accept", name="theme_accept")
+def theme_accept(request: Request, session: SessionDep, user: CurrentUser,
+                 theme_id: ThemeId) -> Response:
+    """Accept a proposed theme as a real one."""
+    curation.accept_proposed(session, theme_id, actor=user.email)
+    flash(request, "Theme accepted.")
+    return RedirectResponse(f"/themes/{theme_id}", status_code=303)
+
+
+@router.post("/themes/{theme_id}/promote", name="theme_promote")
+def theme_promote(request: Request, session: SessionDep, user: CurrentUser, theme_id: ThemeId,
+                  title: Annotated[str, Form(max_length=255)] = "",
+                  tags: Annotated[str, Form(max_length=255)] = "") -> Response:
+    """Promote the theme to a problem, measured and routed to its owner teams."""
+    problem = create_problem(session, [theme_id], title=title.strip() or None,
+                             tags=tags.replace(",", " ").split(), actor=user.email,
+                             webhook_url=request.app.state.settings.webhook_url)
+    flash(request, f"Problem #{problem.id} created and routed: {problem.routing_explanation}")
+    return RedirectResponse(f"/problems/{problem.id}", status_code=303)

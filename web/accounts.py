@@ -1,0 +1,165 @@
+"""Web accounts: sign-in with rate limiting, passwords, API tokens.
+
+Users and roles belong to ``rootline.rootcause`` (``User``, ``teams.create_user``); this module
+adds what only the web app needs. Functions take a Session and flush; the caller commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from rootline.db import utcnow
+from rootline.errors import InputError, NotFoundError
+from rootline.rootcause.audit import record
+from rootline.rootcause.models import User
+from rootline.rootcause.teams import create_user
+from rootline.web.models import ApiToken, LoginAttempt
+from rootline.web.security import (
+    MIN_PASSWORD_LENGTH,
+    hash_password,
+    hash_token,
+    needs_rehash,
+    new_api_token,
+    verify_password,
+)
+
+__all__ = [
+    "LoginResult",
+    "create_token",
+    "ensure_user",
+    "list_tokens",
+    "revoke_token",
+    "set_password",
+    "sign_in",
+    "user_for_token",
+]
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """The outcome of a sign-in: the user, or why not."""
+
+    user: User | None
+    throttled: bool = False
+
+
+def _recent_failures(session: Session, username: str, address: str, since: datetime) -> int:
+    return session.scalar(
+        sa.select(sa.func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.username == username, LoginAttempt.address == address,
+            LoginAttempt.succeeded.is_(False), LoginAttempt.at >= since)
+    ) or 0
+
+
+def sign_in(
+    session: Session,
+    email: str,
+    password: str,
+    address: str,
+    *,
+    max_failures: int = 5,
+    window: timedelta = timedelta(minutes=15),
+    now: datetime | None = None,
+) -> LoginResult:
+    """Check an e-mail and password, counting failures per e-mail and client address.
+
+    After ``max_failures`` failures within ``window`` every try is refused (even with the
+    right password) until the oldest failure leaves the window, so guessing is slow.
+    """
+    now = now or utcnow()
+    username = email.strip().lower()[:255]
+    address = (address or "unknown")[:64]
+    if _recent_failures(session, username, address, now - window) >= max_failures:
+        return LoginResult(None, throttled=True)
+    user = session.scalar(sa.select(User).where(User.email == username))
+    ok = verify_password(user.password_hash if user else None, password)
+    ok = ok and user is not None and user.active
+    session.add(LoginAttempt(username=username, address=address, succeeded=ok, at=now))
+    if ok and user is not None and user.password_hash and needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    session.flush()
+    return LoginResult(user if ok else None)
+
+
+def set_password(session: Session, user: User, password: str, *, actor: str) -> None:
+    """Give a user a new password.
+
+    Raises:
+        InputError: if the password is shorter than 8 characters.
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InputError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters",
+                         field="password")
+    user.password_hash = hash_password(password)
+    session.flush()
+    record(session, actor, "user", user.id, "set_password")
+
+
+def ensure_user(session: Session, email: str, role: str, password: str, *, name: str = "",
+                actor: str = "system") -> User:
+    """The user with this e-mail (created if missing) with this role and password."""
+    user = session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        user = create_user(session, email, name, role, actor=actor)
+    elif user.role != role:
+        record(session, actor, "user", user.id, "update", "role", user.role, role)
+        user.role = role
+    user.active = True
+    set_password(session, user, password, actor=actor)
+    return user
+
+
+def create_token(session: Session, user: User, name: str, *, actor: str) -> tuple[ApiToken, str]:
+    """A new API token for ``user``. Returns the row and the token, which is not kept.
+
+    Raises:
+        InputError: if the name is empty.
+    """
+    name = name.strip()
+    if not name:
+        raise InputError("an API token needs a name", field="name")
+    token = new_api_token()
+    row = ApiToken(user_id=user.id, name=name[:128], token_hash=hash_token(token),
+                   prefix=token[:10])
+    session.add(row)
+    session.flush()
+    record(session, actor, "api_token", row.id, "create", new={"user": user.email, "name": name})
+    return row, token
+
+
+def list_tokens(session: Session) -> list[ApiToken]:
+    """Every API token, newest first, with its user."""
+    return list(session.scalars(sa.select(ApiToken).order_by(ApiToken.id.desc())))
+
+
+def revoke_token(session: Session, token_id: int, *, actor: str) -> ApiToken:
+    """Stop a token from working.
+
+    Raises:
+        NotFoundError: if there is no such token.
+    """
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFoundError(f"no API token {token_id}")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.flush()
+        record(session, actor, "api_token", row.id, "revoke")
+    return row
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """The active user a bearer token belongs to, or None for an unknown or revoked token."""
+    row = session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is None or row.revoked_at is not None or not row.user.active:
+        return None
+    now = utcnow()
+    last = row.last_used_at
+    # Written at most once a minute, so a busy API client does not write on every call.
+    if last is None or now - (last if last.tzinfo else last.replace(tzinfo=now.tzinfo)) > timedelta(minutes=1):
+        row.last_used_at = now
+    return row.user

@@ -1,0 +1,338 @@
+"""Read-only queries the pages need and no service offers yet, each in one or two statements.
+
+The figures themselves come from the services (``rootline.rootcause.impact.measure_impact``
+scores the contacts loaded here); this module only loads rows, filtered and in bulk, so list
+pages run a fixed number of queries however many themes or problems there are.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from rootline.clustering.embedding import text_hash
+from rootline.clustering.models import EmbeddingCache, Theme, ThemeMembership
+from rootline.ingest.models import Customer, CustomerIdentity, Interaction
+from rootline.rootcause.impact import Contact, Impact, measure_impact
+from rootline.rootcause.models import Problem, ProblemTheme
+
+__all__ = [
+    "CustomerView",
+    "Filters",
+    "SemanticIndex",
+    "ThemeRow",
+    "board_problems",
+    "customer_view",
+    "dashboard",
+    "data_horizon",
+    "filter_options",
+    "keyword_search",
+    "problems_by_theme",
+    "semantic_index",
+    "theme_choices",
+]
+
+SPARK_WEEKS = 12
+THEME_STATUS_CHOICES = ("active", "proposed", "noise")
+
+
+def _aware(ts: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; they were stored as UTC.
+    if ts is None:
+        return None
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The dashboard's filters; empty strings mean "any"."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    channel: str = ""
+    source: str = ""
+    segment: str = ""
+    status: str = "active"
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether any filter other than the theme status is set."""
+        return bool(self.date_from or self.date_to or self.channel or self.source or self.segment)
+
+    def params(self) -> dict[str, str]:
+        """The filters as query parameters, for links that keep them."""
+        return {
+            "date_from": self.date_from.isoformat() if self.date_from else "",
+            "date_to": self.date_to.isoformat() if self.date_to else "",
+            "channel": self.channel, "source": self.source, "segment": self.segment,
+            "status": "" if self.status == "active" else self.status,
+        }
+
+    def apply(self, stmt: Any) -> Any:
+        """Add the contact filters to a statement that selects from ``Interaction``."""
+        if self.date_from:
+            stmt = stmt.where(Interaction.created_at >= datetime.combine(self.date_from, time(), UTC))
+        if self.date_to:
+            end = datetime.combine(self.date_to + timedelta(days=1), time(), UTC)
+            stmt = stmt.where(Interaction.created_at < end)
+        if self.channel:
+            stmt = stmt.where(Interaction.channel == self.channel)
+        if self.source:
+            stmt = stmt.where(Interaction.source == self.source)
+        if self.segment:
+            stmt = stmt.where(Interaction.customer_id.in_(
+                sa.select(Customer.id).where(Customer.segment == self.segment)))
+        return stmt
+
+
+@dataclass
+class ThemeRow:
+    """One theme on the dashboard: its figures under the filters and its weekly trend."""
+
+    id: int
+    title: str
+    keywords: list[str]
+    size: int
+    status: str
+    impact: Impact
+    weeks: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Dashboard:
+    """The ranked themes and the totals under the filters."""
+
+    rows: list[ThemeRow]
+    contacts: int
+    themed: int
+    customers: int
+    value_at_risk: float
+    week_starts: list[date]
+
+    @property
+    def unthemed(self) -> int:
+        """Contacts under the filters in no theme of the chosen status."""
+        return self.contacts - self.themed
+
+    @property
+    def unthemed_share(self) -> float:
+        """Share (0..1) of contacts in no theme; 0 when there are none."""
+        return self.unthemed / self.contacts if self.contacts else 0.0
+
+
+def data_horizon(session: Session) -> datetime | None:
+    """The newest contact's time: trends and sparklines end there, not today."""
+    return _aware(session.scalar(sa.select(sa.func.max(Interaction.created_at))))
+
+
+def dashboard(session: Session, filters: Filters) -> Dashboard:
+    """Themes of ``filters.status`` ranked by impact score, with 12-week sparklines, in three
+    queries: totals, every member contact's figures, and the themes themselves."""
+    horizon = data_horizon(session)
+    totals = filters.apply(
+        sa.select(sa.func.count(), sa.func.count(sa.distinct(ThemeMembership.interaction_id)))
+        .select_from(Interaction)
+        .outerjoin(ThemeMembership, sa.and_(
+            ThemeMembership.interaction_id == Interaction.id,
+            ThemeMembership.theme_id.in_(
+                sa.select(Theme.id).where(Theme.status == filters.status)))))
+    contacts, themed = session.execute(totals).one()
+    rows = session.execute(filters.apply(
+        sa.select(ThemeMembership.theme_id, Interaction.customer_id, Interaction.created_at,
+                  Interaction.resolved_at, Interaction.csat, Customer.value)
+        .select_from(ThemeMembership)
+        .join(Interaction, Interaction.id == ThemeMembership.interaction_id)
+        .join(Theme, Theme.id == ThemeMembership.theme_id)
+        .outerjoin(Customer, Customer.id == Interaction.customer_id)
+        .where(Theme.status == filters.status)
+    ).execution_options(yield_per=10_000))
+    by_theme: dict[int, list[Contact]] = defaultdict(list)
+    for theme_id, customer_id, created, resolved, csat, value in rows:
+        by_theme[theme_id].append(Contact(customer_id, created, resolved, csat, value))
+    last_week = (horizon.date() - timedelta(days=horizon.weekday())) if horizon else None
+    starts = ([last_week - timedelta(weeks=SPARK_WEEKS - 1 - i) for i in range(SPARK_WEEKS)]
+              if last_week else [])
+    themes = session.scalars(sa.select(Theme).where(Theme.status == filters.status)).all()
+    out = []
+    customers: set[int] = set()
+    value = 0.0
+    for theme in themes:
+        group = by_theme.get(theme.id, [])
+        if filters.narrowed and not group:
+            continue
+        weeks = [0] * len(starts)
+        for c in group:
+            at = _aware(c.created_at)
+            if at is None or last_week is None:
+                continue
+            k = SPARK_WEEKS - 1 - (last_week - (at.date() - timedelta(days=at.weekday()))).days // 7
+            if 0 <= k < SPARK_WEEKS:
+                weeks[k] += 1
+            if c.customer_id is not None and c.customer_id not in customers:
+                customers.add(c.customer_id)
+                value += c.customer_value or 0.0
+        out.append(ThemeRow(theme.id, theme.title, list(theme.keywords or []), theme.size,
+                            theme.status, measure_impact(group, horizon), weeks))
+    out.sort(key=lambda r: (-r.impact.score, -r.size, r.id))
+    return Dashboard(out, int(contacts or 0), int(themed or 0), len(customers), value, starts)
+
+
+def filter_options(session: Session) -> dict[str, list[str]]:
+    """The values each dashboard filter can take."""
+    def values(col: Any) -> list[str]:
+        return [v for v in session.scalars(sa.select(col).where(col.is_not(None))
+                                           .group_by(col).order_by(col)) if v]
+
+    return {"channel": values(Interaction.channel), "source": values(Interaction.source),
+            "segment": values(Customer.segment), "status": list(THEME_STATUS_CHOICES)}
+
+
+def problems_by_theme(session: Session, theme_ids: list[int]) -> dict[int, tuple[int, str]]:
+    """For each theme, its newest problem not closed as won't fix: (problem id, state)."""
+    if not theme_ids:
+        return {}
+    rows = session.execute(
+        sa.select(ProblemTheme.theme_id, Problem.id, Problem.state)
+        .join(Problem, Problem.id == ProblemTheme.problem_id)
+        .where(ProblemTheme.theme_id.in_(theme_ids), Problem.state != "closed_wont_fix")
+        .order_by(Problem.id)
+    )
+    return {tid: (pid, state) for tid, pid, state in rows}
+
+
+def theme_choices(session: Session, exclude: int | None = None) -> list[tuple[int, str]]:
+    """(id, title) of themes a theme can be merged into or contacts moved to."""
+    stmt = (sa.select(Theme.id, Theme.title).where(Theme.status.in_(["active", "proposed"]))
+            .order_by(Theme.title, Theme.id))
+    if exclude is not None:
+        stmt = stmt.where(Theme.id != exclude)
+    return [(i, t) for i, t in session.execute(stmt)]
+
+
+def board_problems(session: Session, *, team_id: int | None = None,
+                   priority: str = "") -> list[Problem]:
+    """Problems for the board, with teams and themes loaded up front (no query per card)."""
+    stmt = sa.select(Problem).options(selectinload(Problem.business_team),
+                                      selectinload(Problem.is_team))
+    if team_id is not None:
+        stmt = stmt.where(sa.or_(Problem.business_team_id == team_id, Problem.is_team_id == team_id))
+    if priority:
+        stmt = stmt.where(Problem.priority == priority)
+    return list(session.scalars(stmt.order_by(Problem.priority, Problem.impact_score.desc(),
+                                              Problem.id.desc())))
+
+
+@dataclass
+class CustomerView:
+    """A unified customer: identities, and every interaction across sources with its theme."""
+
+    customer: Customer
+    identities: list[CustomerIdentity]
+    interactions: list[tuple[Interaction, int | None, str | None]]
+    sources: list[str]
+
+
+def customer_view(session: Session, customer_id: int, limit: int = 500) -> CustomerView | None:
+    """The customer (following merges to the surviving record), or None."""
+    customer = session.get(Customer, customer_id)
+    seen = set()
+    while customer is not None and customer.merged_into_id and customer.id not in seen:
+        seen.add(customer.id)
+        customer = session.get(Customer, customer.merged_into_id)
+    if customer is None:
+        return None
+    identities = list(session.scalars(sa.select(CustomerIdentity).where(
+        CustomerIdentity.customer_id == customer.id).order_by(CustomerIdentity.kind,
+                                                             CustomerIdentity.value)))
+    rows = session.execute(
+        sa.select(Interaction, Theme.id, Theme.title)
+        .outerjoin(ThemeMembership, ThemeMembership.interaction_id == Interaction.id)
+        .outerjoin(Theme, Theme.id == ThemeMembership.theme_id)
+        .where(Interaction.customer_id == customer.id)
+        .order_by(Interaction.created_at.desc().nulls_last(), Interaction.id.desc())
+        .limit(limit)
+    ).all()
+    interactions = [(i, tid, title) for i, tid, title in rows]
+    sources = sorted({i.source for i, _, _ in interactions}
+                     | {x.source for x in identities if x.source})
+    return CustomerView(customer, identities, interactions, sources)
+
+
+def _with_theme(session: Session, stmt: Any) -> list[tuple[Interaction, int | None, str | None]]:
+    rows = session.execute(
+        stmt.add_columns(Theme.id, Theme.title)
+        .outerjoin(ThemeMembership, ThemeMembership.interaction_id == Interaction.id)
+        .outerjoin(Theme, Theme.id == ThemeMembership.theme_id)
+    ).all()
+    return [(i, tid, title) for i, tid, title in rows]
+
+
+def keyword_search(session: Session, query: str, limit: int = 50
+                   ) -> list[tuple[Interaction, int | None, str | None]]:
+    """Newest interactions whose clean text or subject contains every word of ``query``."""
+    stmt = sa.select(Interaction)
+    for word in query.lower().split()[:8]:
+        like = f"%{word}%"
+        stmt = stmt.where(sa.or_(sa.func.lower(Interaction.body_clean).like(like),
+                                 sa.func.lower(sa.func.coalesce(Interaction.subject, "")).like(like)))
+    stmt = stmt.order_by(Interaction.created_at.desc().nulls_last(), Interaction.id.desc())
+    return _with_theme(session, stmt.limit(limit))
+
+
+@dataclass(frozen=True)
+class SemanticIndex:
+    """Interaction ids and their unit vectors under one model, for nearest-neighbour search."""
+
+    slug: str
+    ids: np.ndarray
+    vectors: np.ndarray
+
+    def nearest(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The ``k`` interactions most similar (cosine) to the query vector."""
+        if not len(self.ids):
+            return []
+        q = np.asarray(query, dtype=np.float32).ravel()
+        q = q / max(float(np.linalg.norm(q)), 1e-12)
+        scores = self.vectors @ q
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(int(self.ids[i]), float(scores[i])) for i in top]
+
+
+def semantic_index(session: Session, slug: str) -> SemanticIndex:
+    """Every interaction whose clean text has a cached vector under model ``slug``."""
+    ids_by_hash: dict[str, list[int]] = defaultdict(list)
+    for iid, text in session.execute(sa.select(Interaction.id, Interaction.body_clean)
+                                     .execution_options(yield_per=20_000)):
+        ids_by_hash[text_hash(text or "")].append(iid)
+    ids: list[int] = []
+    vecs: list[np.ndarray] = []
+    found = session.execute(sa.select(EmbeddingCache.text_hash, EmbeddingCache.vector)
+                            .where(EmbeddingCache.model_slug == slug)
+                            .execution_options(yield_per=20_000))
+    for h, blob in found:
+        for iid in ids_by_hash.get(h, ()):
+            ids.append(iid)
+            vecs.append(np.frombuffer(blob, dtype=np.float32))
+    if not vecs:
+        return SemanticIndex(slug, np.zeros(0, dtype=np.int64), np.zeros((0, 1), np.float32))
+    matrix = np.stack(vecs)
+    matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    return SemanticIndex(slug, np.asarray(ids, dtype=np.int64), matrix)
+
+
+def interactions_by_id(session: Session, ids: list[int]
+                       ) -> list[tuple[Interaction, int | None, str | None]]:
+    """Interactions with their themes, in the order of ``ids``."""
+    if not ids:
+        return []
+    rows = {i.id: (i, tid, t) for i, tid, t in _with_theme(
+        session, sa.select(Interaction).where(Interaction.id.in_(ids)))}
+    return [rows[i] for i in ids if i in rows]
