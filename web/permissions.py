@@ -219,19 +219,17 @@ async def authorize(request: Request, session: SessionDep) -> None:
     user = user_for_token(session, header[7:].strip()) if by_token else _user_from_cookie(
         request, session)
     request.state.user = user
-    if by_token and user is None:
+    if user is None and (by_token or name not in PUBLIC):
         raise AuthRequired()
     # A cookie is sent by the browser on its own; only our forms know the token.
     if (request.method not in _SAFE_METHODS and not by_token
             and not check_csrf(request.session.get("csrf"), await _form_token(request))):
         raise Forbidden("the form was out of date or not sent by Rootline (CSRF check); "
-                            "reload the page and try again")
+                        "reload the page and try again")
     if name in PUBLIC:
         return
-    if user is None:
-        raise AuthRequired()
-    if user.role not in PERMISSIONS.get(name, frozenset()):
-        raise Forbidden(f"your role ({user.role}) may not do this")
+    if user is None or user.role not in PERMISSIONS.get(name, frozenset()):
+        raise Forbidden(f"your role ({getattr(user, 'role', 'none')}) may not do this")
 
 
 def app_routes(routes: Iterable[Any]) -> Iterator[tuple[str, str, frozenset[str]]]:
