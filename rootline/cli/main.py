@@ -246,12 +246,14 @@ def serve(
     _serve(_state(ctx), host, port)
 
 
-def _serve(state: AppState, host: str | None, port: int | None) -> None:
+def _serve(state: AppState, host: str | None, port: int | None,
+           demo_users: list[dict[str, str]] | None = None) -> None:
     import uvicorn
 
     from rootline.web.app import create_app
 
     web = create_app(state.settings, state.engine)
+    web.state.demo_users = demo_users or []  # shown on the sign-in page of the demo only
     host = host or state.settings.host
     port = port or state.settings.port
     err_console.print(f"serving on http://{host}:{port}  (Ctrl+C to stop)")
@@ -278,8 +280,15 @@ def demo(
             for path, source in demo_paths():
                 ingest_many(session, [path], source=source, progress=lambda k: bar.advance(task, k))
         cluster_job(state.sessions, state.settings, full=True, progress=_cluster_progress(bar))
+    from rootline.cli.users import create_demo_users
+
+    with session_scope(state.sessions) as session:
+        accounts = create_demo_users(session, state.settings.demo_password)
+    for account in accounts:
+        out_console.print(f"demo sign-in: {account['email']} ({account['role']}) "
+                          f"password {account['password']}", markup=False)
     if not no_serve:
-        _serve(state, host, port)
+        _serve(state, host, port, accounts)
 
 
 from rootline.cli.problems import register as _register_problems  # noqa: E402
@@ -289,6 +298,8 @@ _register_problems(app)
 from rootline.cli.themes import register as _register_themes  # noqa: E402
 
 _register_themes(app)
+
+import rootline.cli.users  # noqa: E402, F401  (adds `users create-admin` to the users group)
 
 
 def run() -> None:

@@ -1,0 +1,79 @@
+"""``rootline users create-admin`` and the demo's sign-in accounts.
+
+Adds to the ``users`` command group of ``rootline.cli.problems`` (which has ``users add``),
+so all user commands stay under one name.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from typing import Annotated
+
+import typer
+from sqlalchemy.orm import Session
+
+from rootline.cli.console import out_console
+from rootline.cli.problems import users_app
+from rootline.db import session_scope
+from rootline.errors import InputError
+
+__all__ = ["DEMO_USERS", "create_admin", "create_demo_users"]
+
+#: One demo account per role: (e-mail, role, name).
+DEMO_USERS = (
+    ("admin@demo.rootline.dev", "admin", "Avery Admin"),
+    ("lead@demo.rootline.dev", "support_lead", "Sam Support-Lead"),
+    ("is@demo.rootline.dev", "is_owner", "Ivy IS-Owner"),
+    ("product@demo.rootline.dev", "product_owner", "Pat Product-Owner"),
+    ("viewer@demo.rootline.dev", "viewer", "Vic Viewer"),
+)
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != first:
+        raise InputError("the passwords do not match")
+    return first
+
+
+@users_app.command("create-admin")
+def create_admin(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Option("--email", help="The admin's e-mail (their sign-in).")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from the first line "
+                           "of standard input instead of prompting.")
+    ] = False,
+) -> None:
+    """Create the first admin (or make an existing user an admin) with a password."""
+    from rootline.web.accounts import ensure_user
+
+    password = _read_password(password_stdin)
+    with session_scope(ctx.obj.sessions) as session:
+        user = ensure_user(session, email, "admin", password, actor="cli")
+        out_console.print(f"admin {user.email} (user {user.id}) can now sign in", markup=False)
+
+
+def create_demo_users(session: Session, password: str) -> list[dict[str, str]]:
+    """Create one account per role with a known password. Only for the demo database.
+
+    The IS and product owners join the triage team, which gets every problem no routing
+    rule matches, so they can work on the demo's problems.
+
+    Returns:
+        The accounts as ``{"email", "role", "password"}``, to print and show on the sign-in page.
+    """
+    from rootline.rootcause.teams import add_member, triage_team
+    from rootline.web.accounts import ensure_user
+
+    triage = triage_team(session)
+    out = []
+    for email, role, name in DEMO_USERS:
+        user = ensure_user(session, email, role, password, name=name, actor="demo")
+        if role in {"is_owner", "product_owner"}:
+            add_member(session, triage, user, actor="demo")
+        out.append({"email": email, "role": role, "password": password})
+    return out
