@@ -135,6 +135,25 @@ def merge_customers(session: Session, survivor_id: int, absorbed_id: int) -> Non
 
 
 def _known(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return _known_keys(session, keys)
+    # One index probe per key: an IN list is planned as a scan once the table has grown
+    # inside the load's transaction, where statistics still say it is empty.
+    known: dict[tuple[str, str], int] = {}
+    for kind in {k for k, _ in keys}:
+        values = [v for k, v in keys if k == kind]
+        rows = conn.exec_driver_sql(
+            "SELECT i.value, i.customer_id FROM customer_identity i "
+            "JOIN unnest(%(values)s::text[]) AS wanted(v) ON i.value = wanted.v "
+            "WHERE i.kind = %(kind)s",
+            {"values": values, "kind": kind},
+        )
+        known.update({(kind, v): cid for v, cid in rows})
+    return known
+
+
+def _known_keys(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
     known: dict[tuple[str, str], int] = {}
     for kind in {k for k, _ in keys}:
         values = sorted(v for k, v in keys if k == kind)
@@ -264,7 +283,11 @@ def _update_existing(
     for start in range(0, len(ids), _CHUNK):
         for row in session.execute(
             sa.select(
-                Customer.id, Customer.name, Customer.segment, Customer.value, Customer.account_owner
+                Customer.id,
+                Customer.name,
+                Customer.segment,
+                Customer.value,
+                Customer.account_owner,
             ).where(Customer.id.in_(ids[start : start + _CHUNK]))
         ):
             current[row.id] = dict(row._mapping)

@@ -287,14 +287,23 @@ def _sqlite_executemany(conn: sa.Connection, table: sa.Table, rows: list[dict[st
 def _existing(
     session: Session, model: Any, source: str, ids: list[str]
 ) -> dict[str, tuple[int, str]]:
-    return {
-        ext: (iid, digest)
-        for iid, ext, digest in session.execute(
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        # Probing the (source, external_id) index once per id stays fast as the table grows
+        # inside the load's transaction; an IN list is planned as a scan of the whole source.
+        rows = conn.exec_driver_sql(
+            f'SELECT t.id, t.external_id, t.content_hash FROM "{model.__tablename__}" t '
+            "JOIN unnest(%(ids)s::text[]) AS wanted(ext) ON t.external_id = wanted.ext "
+            "WHERE t.source = %(source)s",
+            {"ids": ids, "source": source},
+        )
+    else:
+        rows = session.execute(
             sa.select(model.id, model.external_id, model.content_hash).where(
                 model.source == source, model.external_id.in_(ids)
             )
         )
-    }
+    return {ext: (iid, digest) for iid, ext, digest in rows}
 
 
 def _write_interactions(
