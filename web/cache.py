@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from rootline.clustering.models import ClusteringRun, EmbeddingCache, Theme, ThemeEvent
 from rootline.ingest.models import Interaction
 
-__all__ = ["FigureCache", "data_fingerprint"]
+__all__ = ["FigureCache", "data_fingerprint", "vectors_fingerprint"]
 
 T = TypeVar("T")
 
@@ -35,6 +35,15 @@ def data_fingerprint(session: Session) -> tuple[Any, ...]:
         sa.select(sa.func.max(ThemeEvent.id)).scalar_subquery(),
         sa.select(sa.func.max(Theme.id)).scalar_subquery(),
         sa.select(sa.func.max(Theme.updated_at)).scalar_subquery(),
+        sa.select(sa.func.max(EmbeddingCache.id)).scalar_subquery(),
+    )).one())
+
+
+def vectors_fingerprint(session: Session) -> tuple[Any, ...]:
+    """What the semantic search index depends on: the interactions and the cached vectors."""
+    return tuple(session.execute(sa.select(
+        sa.select(sa.func.max(Interaction.id)).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(Interaction).scalar_subquery(),
         sa.select(sa.func.max(EmbeddingCache.id)).scalar_subquery(),
     )).one())
 

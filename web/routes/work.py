@@ -10,7 +10,7 @@ from starlette.responses import Response
 from rootline.errors import NotFoundError
 from rootline.rootcause.service import my_tasks, ux_backlog
 from rootline.web import queries
-from rootline.web.cache import data_fingerprint
+from rootline.web.cache import vectors_fingerprint
 from rootline.web.deps import Renderer, SessionDep, csv_response, get_embedder, wants_csv
 from rootline.web.permissions import CurrentUser, can_see_pii
 
@@ -62,7 +62,7 @@ def search(request: Request, session: SessionDep, q: str, mode: str) -> dict[str
     semantic: list[tuple[Any, int | None, str | None, float]] = []
     if mode in ("both", "semantic"):
         embedder = get_embedder(request)
-        key = ("semantic", data_fingerprint(session), embedder.slug)
+        key = ("semantic", vectors_fingerprint(session), embedder.slug)
         index = request.app.state.search_index.get(
             key, lambda: queries.semantic_index(session, embedder.slug))
         hits = index.nearest(embedder.encode([q])[0], SEARCH_LIMIT)
