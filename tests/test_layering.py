@@ -90,3 +90,17 @@ def test_importing_the_cli_loads_no_model_or_web_stack() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_every_package_folder_is_packaged() -> None:
+    """A normal (non-editable) install ships every folder that holds an ``__init__.py``."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    setuptools = config["tool"]["setuptools"]
+    listed = set(setuptools["packages"])
+    for folder, name in PACKAGES.items():
+        assert setuptools["package-dir"][name] == folder
+        for init in (ROOT / folder).rglob("__init__.py"):
+            parts = init.parent.relative_to(ROOT / folder).parts
+            assert ".".join([name, *parts]) in listed, f"{init.parent} is not in [tool.setuptools]"
