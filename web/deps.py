@@ -16,6 +16,8 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
 
+from rootline.db import session_scope
+
 __all__ = [
     "PageRenderer",
     "Renderer",
@@ -37,15 +39,8 @@ def get_session(request: Request) -> Iterator[Session]:
         A session from the app's session factory, closed when the route is done.
     """
     factory: sessionmaker[Session] = request.app.state.sessions
-    session = factory()
-    try:
+    with session_scope(factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 class PageRenderer:
