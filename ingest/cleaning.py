@@ -182,10 +182,15 @@ _SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|fw|fwd|aw|wg|tr|sv|vs)\s*(?:\[\d+\])
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.I)
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b")
-_CARD = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
+_CARD = re.compile(r"(?<!\w[-/])\b\d(?:[ -]?\d){12,18}\b")
 _SSN = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
 _IPV4 = re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b")
-_PHONE = re.compile(r"(?<![\w+])(?:\+|00|\()?\d(?:[\s.()\-/]{0,2}\d){6,16}(?![\w])|\+\d{1,3}[\s(]")
+# A digit run glued to a letter prefix ("BC-10483921", "X/1234567-B") or after "#" is an order,
+# ticket or part id, not a phone number.
+_PHONE = re.compile(
+    r"(?<![\w+#])(?<!\w[-/])(?:\+|00|\()?\d(?:[\s.()\-/]{0,2}\d){6,16}(?!\w|[-/][A-Za-z])"
+    r"|\+\d{1,3}[\s(]"
+)
 _NON_DIGIT = re.compile(r"\D")
 _SPACES = re.compile(r"\s+")
 _UPPER_PAIR = re.compile(r"[A-Z]{2}\d{2}")

@@ -49,7 +49,7 @@ __all__ = [
 
 _BATCH = 2000
 #: Bumped when cleaning changes, so re-ingesting refreshes ``body_clean``.
-_CLEANING_VERSION = "2"
+_CLEANING_VERSION = "3"
 
 
 @dataclass
