@@ -95,3 +95,44 @@ def test_browse_themes_and_open_one(browser, loaded_engine: Engine, settings: Se
             seen_literal = seen_literal or "<script>window.pwned=1</script>" in page.inner_text("body")
         assert seen_literal, "the hostile text should be shown, as text, on some theme page"
         page.close()
+
+
+def test_keyboard_only_sign_in_and_navigation(browser, loaded_engine: Engine,  # type: ignore[no-untyped-def]
+                                              settings: Settings) -> None:
+    """Sign in, skip to the content and move between pages with the keyboard alone."""
+    with serve(settings, loaded_engine) as base:
+        page = browser.new_page()
+        page.goto(f"{base}/login")
+        # The e-mail field has the focus on arrival, so typing starts at once.
+        assert page.evaluate("document.activeElement.id") == "email"
+        page.keyboard.type("lead@example.com")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.id") == "password"
+        page.keyboard.type(PASSWORD)
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"{base}/themes*")
+        # The first Tab reaches the skip link, which is visible when focused and jumps to main.
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.className") == "skip-link"
+        assert page.locator(".skip-link").is_visible()
+        outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        shadow = page.evaluate("getComputedStyle(document.activeElement).boxShadow")
+        assert outline != "none" or shadow != "none", "focused links must show focus"
+        page.keyboard.press("Enter")
+        assert page.evaluate("location.hash") == "#main"
+        # Tab through the main navigation to the problem board and open it with Enter.
+        for _ in range(20):
+            if page.evaluate("document.activeElement.getAttribute('href')") == "/problems":
+                break
+            page.keyboard.press("Tab")
+        else:  # the board may sit before the skip target; start again from the top
+            page.goto(f"{base}/themes")
+            for _ in range(20):
+                page.keyboard.press("Tab")
+                if page.evaluate("document.activeElement.getAttribute('href')") == "/problems":
+                    break
+        assert page.evaluate("document.activeElement.getAttribute('href')") == "/problems"
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"{base}/problems")
+        assert page.locator("h1").first.inner_text().strip() != ""
+        page.close()
