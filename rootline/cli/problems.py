@@ -22,7 +22,8 @@ from rootline.errors import InputError
 if TYPE_CHECKING:
     from rootline.cli.main import AppState
 
-__all__ = ["problems_app", "register", "rules_app", "teams_app", "users_app", "worker"]
+__all__ = ["problems_app", "register", "rules_app", "sla_app", "task_app", "teams_app",
+           "users_app", "worker"]
 
 problems_app = typer.Typer(help="Problems: themes promoted to owned root-cause work.",
                            no_args_is_help=True)
@@ -30,8 +31,11 @@ rules_app = typer.Typer(help="Routing rules that send problems to owner teams.",
                         no_args_is_help=True)
 teams_app = typer.Typer(help="Business, IS and triage teams.", no_args_is_help=True)
 users_app = typer.Typer(help="People who own problems and tasks.", no_args_is_help=True)
+task_app = typer.Typer(help="Tasks under a problem.", no_args_is_help=True)
+sla_app = typer.Typer(help="Service levels per priority.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+_OPEN_TASK_STATES = frozenset({"open", "in_progress"})
 VersionOpt = Annotated[
     int | None, typer.Option("--version", help="The version you saw; refused if it changed.")
 ]
@@ -59,7 +63,15 @@ def _date(text: str, option: str) -> date:
         raise InputError(f"{option} must be a date YYYY-MM-DD, not {text!r}") from None
 
 
-def _show(problem: Any) -> None:
+def _sla(session: Any, problem: Any) -> list[dict[str, Any]]:
+    from rootline.rootcause.sla import policies, sla_status
+
+    policy = policies(session)[problem.priority]
+    return [{"stage": stage, "due_at": due.isoformat(), "done": done}
+            for stage, due, done in sla_status(problem, policy)]
+
+
+def _show(problem: Any, sla: list[dict[str, Any]]) -> None:
     from rootline.rootcause.schemas import ProblemOut
 
     out = ProblemOut.of(problem, detail=True)
@@ -75,6 +87,8 @@ def _show(problem: Any) -> None:
                          ("tags", ", ".join(out.tags))):
         if value:
             lines.append(f"{label}: {value}")
+    lines += [f"SLA {c['stage'].replace('_', ' ')} due {c['due_at'][:16].replace('T', ' ')} UTC"
+              f"{' (done)' if c['done'] else ''}" for c in sla]
     lines += [f"task {t.id} [{t.state}] {t.title} due {t.due_date or '-'}" for t in out.tasks]
     lines += [f"{c.created_at:%Y-%m-%d %H:%M} {c.author}: {c.body}" for c in out.comments]
     out_console.print("\n".join(lines), markup=False, highlight=False)
@@ -130,7 +144,7 @@ def list_(
 
 @problems_app.command("show")
 def show(ctx: typer.Context, problem_id: int, as_json: JsonOpt = False) -> None:
-    """Show a problem with its routing, tasks, comments (and, with --json, its audit trail)."""
+    """Show a problem: routing, SLA clocks, tasks, comments (--json adds the audit trail)."""
     from rootline.rootcause.audit import history
     from rootline.rootcause.schemas import AuditOut, ProblemOut
     from rootline.rootcause.service import get_problem
@@ -139,11 +153,12 @@ def show(ctx: typer.Context, problem_id: int, as_json: JsonOpt = False) -> None:
         problem = get_problem(session, problem_id)
         if as_json:
             data = ProblemOut.of(problem, detail=True).model_dump(mode="json")
+            data["sla"] = _sla(session, problem)
             data["audit"] = [AuditOut.of(e).model_dump(mode="json")
                              for e in history(session, "problem", problem_id)]
             _print_json(data)
             return
-        _show(problem)
+        _show(problem, _sla(session, problem))
 
 
 @problems_app.command("transition")
@@ -276,8 +291,8 @@ def comment(ctx: typer.Context, problem_id: int, text: str) -> None:
         add_comment(session, problem_id, text, actor=_actor())
 
 
-@problems_app.command("task")
-def task(
+@task_app.command("add")
+def task_add(
     ctx: typer.Context,
     problem_id: int,
     title: str,
@@ -294,6 +309,119 @@ def task(
         added = add_task(session, problem_id, title, owner_team=team, owner_user_id=owner,
                          due_date=_date(due, "--due") if due else None, actor=_actor())
         out_console.print(f"task {added.id} added to problem {problem_id}", markup=False)
+
+
+@task_app.command("list")
+def task_list(
+    ctx: typer.Context,
+    problem_id: Annotated[int | None, typer.Argument(help="The problem's tasks.")] = None,
+    user: Annotated[str | None, typer.Option(
+        help="Instead: this person's tasks (theirs, and their teams' unassigned ones).")] = None,
+    include_done: Annotated[bool, typer.Option("--all", help="Also done and cancelled.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the open tasks of a problem or of a person, earliest due first."""
+    from rich.table import Table
+
+    from rootline.rootcause.models import Team, User
+    from rootline.rootcause.schemas import TaskOut
+    from rootline.rootcause.service import get_problem, my_tasks
+    from rootline.rootcause.teams import user_by_email
+
+    if (problem_id is None) == (user is None):
+        raise InputError("give a PROBLEM_ID or --user EMAIL")
+    with session_scope(_state(ctx).sessions) as session:
+        if user is not None:
+            tasks = my_tasks(session, user_by_email(session, user).id, include_done)
+        else:
+            tasks = [t for t in get_problem(session, problem_id or 0).tasks
+                     if include_done or t.state in _OPEN_TASK_STATES]
+            tasks.sort(key=lambda t: (t.due_date is None, t.due_date or date.max, t.id))
+        items = []
+        for t in tasks:
+            team = session.get(Team, t.owner_team_id) if t.owner_team_id else None
+            owner = session.get(User, t.owner_user_id) if t.owner_user_id else None
+            items.append({**TaskOut.of(t).model_dump(mode="json"),
+                          "owner_team": team.name if team else None,
+                          "owner_user": owner.email if owner else None})
+    if as_json:
+        _print_json(items)
+        return
+    table = Table("id", "problem", "state", "title", "team", "owner", "due")
+    for i in items:
+        table.add_row(str(i["id"]), str(i["problem_id"]), i["state"], i["title"],
+                      i["owner_team"] or "-", i["owner_user"] or "-", i["due_date"] or "-")
+    out_console.print(table)
+
+
+@task_app.command("done")
+def task_done(
+    ctx: typer.Context,
+    task_ids: Annotated[list[int], typer.Argument(metavar="TASK_ID...", help="Tasks done.")],
+    cancel: Annotated[bool, typer.Option("--cancel", help="Cancelled, not done.")] = False,
+) -> None:
+    """Mark tasks done (or cancelled with --cancel)."""
+    from rootline.rootcause.service import set_task_state
+
+    state = "cancelled" if cancel else "done"
+    with session_scope(_state(ctx).sessions) as session:
+        for task_id in task_ids:
+            set_task_state(session, task_id, state, actor=_actor())
+    for task_id in task_ids:
+        out_console.print(f"task {task_id} {state}", markup=False)
+
+
+@sla_app.command("list")
+def sla_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """The SLA of each priority: hours to assess, to find the root cause, to fix."""
+    from rich.table import Table
+
+    from rootline.rootcause.sla import DEFAULT_POLICIES, policies
+
+    with session_scope(_state(ctx).sessions) as session:
+        table_ = policies(session)
+    items = [{"priority": prio, "hours_to_assess": float(p.assess),
+              "hours_to_root_cause": float(p.root_cause), "hours_to_fix": float(p.fix),
+              "default": p == DEFAULT_POLICIES[prio]} for prio, p in sorted(table_.items())]
+    if as_json:
+        _print_json(items)
+        return
+    table = Table("priority", "assess (h)", "root cause (h)", "fix (h)", "")
+    for i in items:
+        table.add_row(i["priority"], f"{i['hours_to_assess']:g}", f"{i['hours_to_root_cause']:g}",
+                      f"{i['hours_to_fix']:g}", "default" if i["default"] else "set")
+    out_console.print(table)
+
+
+def _hours(help_: str) -> Any:
+    return typer.Option(help=f"Hours {help_}; default: unchanged.")
+
+
+@sla_app.command("set")
+def sla_set(
+    ctx: typer.Context,
+    priority: Annotated[str, typer.Argument(help="P1, P2, P3 or P4.")],
+    assess: Annotated[float | None, _hours("to assess a new problem")] = None,
+    root_cause: Annotated[float | None, _hours("to find the root cause")] = None,
+    fix: Annotated[float | None, _hours("to fix (resolve) it")] = None,
+) -> None:
+    """Set the SLA of a priority; the clocks of open problems follow at the next check."""
+    from rootline.rootcause.sla import Policy, policies, set_policy
+
+    if assess is None and root_cause is None and fix is None:
+        raise InputError("give --assess, --root-cause and/or --fix HOURS")
+    priority = priority.strip().upper()
+    with session_scope(_state(ctx).sessions) as session:
+        current = policies(session).get(priority)
+        if current is None:
+            raise InputError(f"priority must be one of {', '.join(sorted(policies(session)))}, "
+                             f"not {priority!r}")
+        new = Policy(assess=current.assess if assess is None else assess,
+                     root_cause=current.root_cause if root_cause is None else root_cause,
+                     fix=current.fix if fix is None else fix)
+        set_policy(session, priority, new, actor=_actor())
+    out_console.print(f"{priority}: assess {new.assess:g} h, root cause {new.root_cause:g} h, "
+                      f"fix {new.fix:g} h", markup=False)
 
 
 @problems_app.command("backlog")
@@ -434,6 +562,10 @@ def worker(
 
 def register(app: typer.Typer) -> None:
     """Add these commands to the root ``rootline`` app."""
+    problems_app.add_typer(task_app, name="task")
+    problems_app.add_typer(sla_app, name="sla")
+    # Routing rules belong to the problem workflow: also reachable as `rootline problems rules`.
+    problems_app.add_typer(rules_app, name="rules")
     app.add_typer(problems_app, name="problems")
     app.add_typer(rules_app, name="rules")
     app.add_typer(teams_app, name="teams")
