@@ -1,22 +1,37 @@
 """Emerging and spiking themes: which themes grow faster than their own past says they should.
 
-The test, per theme, on counts of contacts by ``Interaction.created_at``:
+The test, per theme, on counts of contacts by ``Interaction.created_at`` (whole UTC days):
 
-- **Windows.** The recent window is the 7 days ending on ``as_of`` (inclusive). The baseline is
-  up to ``baseline_weeks`` (8) whole 7-day weeks before it, counting only weeks that start on
-  or after the theme's first contact, so a young theme is not compared with weeks in which it
-  did not exist. A theme needs at least 2 baseline weeks to be tested.
-- **Spike.** With ``x`` contacts in the recent week and ``S`` in ``k`` baseline weeks, the
-  null hypothesis is that the recent weekly rate is at most ``null_ratio`` (default 1: no
-  rise at all) times the baseline rate. Conditional on the total ``n = x + S``, ``x`` is then binomial with
-  ``p0 = null_ratio / (k + null_ratio)`` (the exact test for comparing two Poisson rates,
-  which also accounts for the baseline being an estimate). Week-to-week noise beyond Poisson
-  is allowed for quasi-Poisson style: when the baseline weeks' variance ``v`` exceeds their
-  mean ``m``, ``x`` and ``n`` are divided by ``v / m`` first. The one-sided p-value is
-  ``P(X >= x)``. A theme is flagged when ``p <= alpha / n_tested`` (Bonferroni over the themes
-  tested in the run, so the chance of any false alarm in a run is at most ``alpha`` = 5%),
-  and the rise is material: ``x`` is at least ``min_ratio`` (2x) the baseline mean and at
-  least ``min_count`` (5) contacts.
+- **Windows.** Each theme is tested over several recent windows, by default the last 7, 14 and
+  21 days ending on ``as_of`` (whole weeks, so the weekday pattern cancels out), so a rise that
+  started two or three weeks ago is seen in full rather than diluted. Each window has its own
+  baseline, taken strictly before it: up to ``baseline_weeks`` (8) whole 7-day weeks ending the
+  day before the window starts, counting only weeks that start on or after the theme's first
+  contact (a young theme is not compared with weeks in which it did not exist). A window is
+  tested when it has at least 2 baseline weeks.
+- **Spike test.** With ``x`` contacts in a window of ``w`` days and ``S`` in ``k`` baseline
+  weeks, the null hypothesis is that the window's rate is at most ``null_ratio`` (1: no rise)
+  times ``f`` times the baseline rate, where ``f`` is the change in overall contact volume (see
+  below). Conditional on ``n = x + S``, ``x`` is then binomial with
+  ``p0 = e / (e + k)``, ``e = null_ratio * f * w / 7`` (the exact conditional test for two
+  Poisson rates, which also accounts for the baseline being an estimate). Week-to-week noise
+  beyond Poisson is allowed for quasi-Poisson style: when the baseline weeks' variance ``v``
+  exceeds their mean ``m``, ``x`` and ``n`` are divided by ``v / m`` first. The one-sided
+  p-value is ``P(X >= x)``.
+- **Volume normalisation.** ``f`` is how much all contacts rose in the window against its
+  baseline: the pooled ratio (window count over the count the baseline predicts) of the themes
+  whose own ratio is in the interquartile range, among the themes (at least 10) with at least
+  ``min_count`` contacts predicted, and never below 1. It follows a rise of all contacts (a
+  seasonal peak, growth) and ignores the few themes that spike, appear or get fixed, which would
+  move a plain total; the floor at 1 means normalising can only make the test stricter, never
+  raise false alarms when volume falls. Pass ``normalise=False`` to compare raw rates.
+- **False alarms.** All (theme, window) tests of a run form one family, controlled by Holm's
+  step-down procedure at ``alpha`` = 5%: sorted by p-value, the i-th smallest (from 0) is
+  rejected while ``p <= alpha / (m - i)``, with ``m`` the number of tests. The chance that any
+  theme whose rate did not rise is flagged in a run is at most ``alpha`` (family-wise), however
+  the windows overlap. A rejected window is an alert when the rise is also material: ``x`` is at
+  least ``min_ratio`` (2x) the count the baseline predicts and at least ``min_count`` (5).
+  A theme is reported once, with its strongest window (smallest p-value).
 - **New.** A theme whose first contact is within ``new_days`` (14) of ``as_of`` and that has at
   least ``min_count`` contacts is new. It has no baseline, so its p-value is ``P(X >= x)`` for
   a Poisson with one contact a week over its age: how unlikely its volume would be for a
@@ -41,18 +56,26 @@ from rootline.clustering.models import Theme, ThemeMembership
 from rootline.ingest.models import Interaction
 
 __all__ = [
+    "DEFAULT_WINDOWS",
     "Alert",
     "ThemeVolume",
+    "WindowTest",
     "find_alerts",
+    "holm_thresholds",
     "latest_contact_day",
     "spike_p_value",
     "theme_alerts",
     "theme_volumes",
+    "volume_factor",
 ]
 
 _WATCHED = ("active", "proposed")
 #: The p-values are floored here so a score stays finite and readable.
 _MIN_P = 1e-300
+#: Recent windows tested by default, in days (whole weeks).
+DEFAULT_WINDOWS: tuple[int, ...] = (7, 14, 21)
+#: Themes needed to estimate the overall volume change; with fewer, it is taken as 1.
+_MIN_REFERENCE_THEMES = 10
 
 
 @dataclass(frozen=True)
@@ -67,8 +90,34 @@ class ThemeVolume:
 
 
 @dataclass(frozen=True)
+class WindowTest:
+    """One recent window of one theme tested against the baseline weeks just before it.
+
+    ``baseline_mean`` is the count the baseline predicts for a window this long (times the
+    volume factor), so ``ratio = recent_count / baseline_mean``. ``threshold`` is the Holm
+    threshold the p-value met, None when the test was not rejected.
+    """
+
+    days: int
+    recent_count: int
+    baseline_count: int
+    baseline_weeks: int
+    baseline_mean: float
+    volume_factor: float
+    ratio: float
+    p_value: float
+    threshold: float | None
+    fired: bool
+
+
+@dataclass(frozen=True)
 class Alert:
-    """One emerging (``new``) or spiking (``spike``) theme and the figures behind the call."""
+    """One emerging (``new``) or spiking (``spike``) theme and the figures behind the call.
+
+    For a spike the figures are those of the window that fired (``window_days``); ``windows``
+    holds every window tested for the theme. ``tests`` is the size of the family the false-alarm
+    rate is controlled over and ``method`` how (``holm``). A new theme's window is its age.
+    """
 
     theme_id: int
     title: str
@@ -81,34 +130,122 @@ class Alert:
     p_value: float
     threshold: float
     first_seen: date
+    window_days: int = 7
+    baseline_count: int = 0
+    volume_factor: float = 1.0
+    tests: int = 0
+    method: str = "holm"
+    windows: tuple[WindowTest, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
+        """The alert as JSON-ready data (``rootline alerts --json``)."""
         out = asdict(self)
         out["first_seen"] = self.first_seen.isoformat()
+        out["windows"] = [asdict(w) for w in self.windows]
         return out
 
 
-def spike_p_value(recent: int, baseline: Sequence[int], null_ratio: float = 1.0) -> float:
-    """One-sided p-value that ``recent`` exceeds ``null_ratio`` times the baseline weekly rate.
-
-    The conditional binomial test of two Poisson rates, with quasi-Poisson scaling when the
-    baseline weeks are overdispersed (see the module docstring).
-    """
+def _p_values(recent: np.ndarray, total: np.ndarray, p0: np.ndarray) -> np.ndarray:
     from scipy import stats
 
+    p = stats.binom.sf(recent - 1, total, p0)
+    return np.where(recent <= 0, 1.0, p)
+
+
+def _dispersion(baseline: Sequence[int]) -> float:
     k = len(baseline)
-    total = recent + int(sum(baseline))
-    mean = float(np.mean(baseline)) if k else 0.0
-    var = float(np.var(baseline, ddof=1)) if k > 1 else mean
-    phi = var / mean if mean > 0 and var > mean else 1.0
-    x, n = round(recent / phi), round(total / phi)
-    if x <= 0:
-        return 1.0
-    return float(stats.binom.sf(x - 1, n, null_ratio / (k + null_ratio)))
+    mean = sum(baseline) / k if k else 0.0
+    var = sum((c - mean) ** 2 for c in baseline) / (k - 1) if k > 1 else mean
+    return var / mean if mean > 0 and var > mean else 1.0
+
+
+def spike_p_value(recent: int, baseline: Sequence[int], null_ratio: float = 1.0, *,
+                  window_days: int = 7, volume_factor: float = 1.0) -> float:
+    """One-sided p-value that ``recent`` exceeds the rate the baseline weeks predict.
+
+    ``recent`` is the count of a ``window_days`` window and ``baseline`` the weekly counts
+    before it. The conditional binomial test of two Poisson rates, with quasi-Poisson scaling
+    when the baseline weeks are overdispersed (see the module docstring).
+    """
+    phi = _dispersion(baseline)
+    x, n = round(recent / phi), round((recent + int(sum(baseline))) / phi)
+    exposure = null_ratio * volume_factor * window_days / 7
+    p0 = exposure / (exposure + len(baseline))
+    return float(_p_values(np.array([x]), np.array([n]), np.array([p0]))[0])
+
+
+def holm_thresholds(p_values: Sequence[float], alpha: float) -> list[float | None]:
+    """Holm's step-down procedure: the threshold each p-value met, or None if not rejected.
+
+    Sorted ascending, the i-th p-value (from 0) of ``m`` is rejected while it is at most
+    ``alpha / (m - i)``; the first one above its threshold stops the procedure.
+    """
+    m = len(p_values)
+    out: list[float | None] = [None] * m
+    for rank, i in enumerate(np.argsort(np.asarray(p_values, dtype=float), kind="stable")):
+        threshold = alpha / (m - rank)
+        if p_values[i] > threshold:
+            break
+        out[int(i)] = threshold
+    return out
 
 
 def _score(p: float) -> float:
     return round(-math.log10(max(p, _MIN_P)), 3)
+
+
+def _baseline_weeks(cumulative: Sequence[int], age: int, window: int, weeks: int) -> list[int]:
+    """Whole weeks just before the window, newest first, none before the theme's first day.
+
+    ``cumulative`` is the running total of the daily counts with a leading 0; ``age`` is the
+    number of days from the first contact to ``as_of``.
+    """
+    out = []
+    days = len(cumulative) - 1
+    for w in range(1, weeks + 1):
+        end = days - window - 7 * (w - 1)
+        start = end - 7
+        if start < 0 or window + 7 * w - 1 > age:
+            break
+        out.append(cumulative[end] - cumulative[start])
+    return out
+
+
+def volume_factor(pairs: Iterable[tuple[int, Sequence[int]]], window: int,
+                  min_expected: float = 5.0) -> float:
+    """How much overall contact volume rose in a window, never below 1.
+
+    ``pairs`` are (window count, baseline weekly counts) of the themes; only themes whose
+    baseline predicts at least ``min_expected`` contacts in the window take part, and at least
+    ``_MIN_REFERENCE_THEMES`` of them are needed (with fewer a tide cannot be told from noise).
+    The factor is the pooled ratio (window count over predicted count) of the themes whose own
+    ratio lies in the interquartile range, so the few themes that spike, appear or get fixed do
+    not move it, and larger themes, whose ratios are less noisy, weigh more.
+    """
+    recent, expected = [], []
+    for count, baseline in pairs:
+        predicted = sum(baseline) / len(baseline) * window / 7 if len(baseline) else 0.0
+        if predicted >= min_expected:
+            recent.append(count)
+            expected.append(predicted)
+    if len(recent) < _MIN_REFERENCE_THEMES:
+        return 1.0
+    counts, predicted_counts = np.array(recent, dtype=float), np.array(expected)
+    ratios = counts / predicted_counts
+    low, high = np.quantile(ratios, [0.25, 0.75])
+    middle = (ratios >= low) & (ratios <= high)
+    return max(1.0, float(counts[middle].sum() / predicted_counts[middle].sum()))
+
+
+def _new_alert(vol: ThemeVolume, age: int, alpha: float, min_count: int) -> Alert | None:
+    from scipy import stats
+
+    count = int(vol.daily[-(age + 1):].sum())
+    if count < min_count:
+        return None
+    p = float(stats.poisson.sf(count - 1, (age + 1) / 7))
+    return Alert(vol.theme_id, vol.title, "new", _score(p), count, 0.0, 0, None, p, alpha,
+                 vol.first_seen, window_days=age + 1)
 
 
 def find_alerts(
@@ -121,42 +258,70 @@ def find_alerts(
     min_count: int = 5,
     new_days: int = 14,
     baseline_weeks: int = 8,
+    windows: Sequence[int] = DEFAULT_WINDOWS,
+    normalise: bool = True,
 ) -> list[Alert]:
-    """Emerging and spiking themes, strongest first (the test is in the module docstring)."""
-    from scipy import stats
+    """Emerging and spiking themes, strongest first (the test is in the module docstring).
 
-    tested: list[tuple[ThemeVolume, int, list[int]]] = []
+    Each volume's ``daily`` must cover ``max(windows) + 7 * baseline_weeks`` days for every
+    baseline week to count; shorter series are tested on the weeks they have.
+    """
     alerts: list[Alert] = []
+    spiking: list[ThemeVolume] = []
     for vol in volumes:
-        recent = int(vol.daily[-7:].sum())
         age = (as_of - vol.first_seen).days
         if 0 <= age < new_days:
-            count = int(vol.daily[-(age + 1):].sum())
-            if count >= min_count:
-                p = float(stats.poisson.sf(count - 1, (age + 1) / 7))
-                alerts.append(Alert(vol.theme_id, vol.title, "new", _score(p), count, 0.0, 0,
-                                    None, p, alpha, vol.first_seen))
+            if (alert := _new_alert(vol, age, alpha, min_count)) is not None:
+                alerts.append(alert)
+        else:
+            spiking.append(vol)
+
+    # (theme index, window, recent, baseline weeks) of every test in the family
+    cases: list[tuple[int, int, int, list[int]]] = []
+    factors: dict[int, float] = {}
+    cumulative = [[0, *np.cumsum(vol.daily).tolist()] for vol in spiking]
+    ages = [(as_of - vol.first_seen).days for vol in spiking]
+    for window in windows:
+        found = []
+        for i, running in enumerate(cumulative):
+            weeks = _baseline_weeks(running, ages[i], window, baseline_weeks)
+            if len(weeks) >= 2:
+                found.append((i, window, running[-1] - running[-1 - window], weeks))
+        cases.extend(found)
+        factors[window] = (volume_factor(((c[2], c[3]) for c in found), window, min_count)
+                           if normalise else 1.0)
+    if not cases:
+        return sorted(alerts, key=lambda a: (-a.score, a.theme_id))
+
+    phi = np.array([_dispersion(c[3]) for c in cases])
+    recent = np.array([c[2] for c in cases], dtype=float)
+    total = recent + np.array([sum(c[3]) for c in cases], dtype=float)
+    exposure = np.array([null_ratio * factors[c[1]] * c[1] / 7 for c in cases])
+    k = np.array([len(c[3]) for c in cases], dtype=float)
+    p_values = _p_values(np.round(recent / phi), np.round(total / phi), exposure / (exposure + k))
+    thresholds = holm_thresholds(list(p_values), alpha)
+
+    per_theme: dict[int, list[WindowTest]] = defaultdict(list)
+    for (i, window, x, weeks), p, threshold in zip(cases, p_values, thresholds, strict=True):
+        expected = sum(weeks) / len(weeks) * window / 7 * factors[window]
+        ratio = x / max(expected, 0.5 * window / 7)
+        fired = threshold is not None and x >= min_count and ratio >= min_ratio
+        per_theme[i].append(WindowTest(window, x, int(sum(weeks)), len(weeks), round(expected, 3),
+                                       round(factors[window], 3), round(ratio, 3), float(p),
+                                       threshold, fired))
+    for i, tests in per_theme.items():
+        fired = [t for t in tests if t.fired]
+        if not fired:
             continue
-        weeks = []
-        for w in range(1, baseline_weeks + 1):
-            end = len(vol.daily) - 7 * w
-            start = end - 7
-            if start < 0 or as_of - timedelta(days=7 * w + 6) < vol.first_seen:
-                break
-            weeks.append(int(vol.daily[start:end].sum()))
-        if len(weeks) >= 2:
-            tested.append((vol, recent, weeks))
-    threshold = alpha / max(len(tested), 1)
-    for vol, recent, weeks in tested:
-        mean = float(np.mean(weeks))
-        ratio = recent / max(mean, 0.5)
-        if recent < min_count or ratio < min_ratio:
-            continue
-        p = spike_p_value(recent, weeks, null_ratio)
-        if p <= threshold:
-            alerts.append(Alert(vol.theme_id, vol.title, "spike", _score(p), recent,
-                                round(mean, 3), len(weeks), round(ratio, 3), p, threshold,
-                                vol.first_seen))
+        best = min(fired, key=lambda t: (t.p_value, t.days))
+        vol = spiking[i]
+        alerts.append(Alert(vol.theme_id, vol.title, "spike", _score(best.p_value),
+                            best.recent_count, best.baseline_mean, best.baseline_weeks,
+                            best.ratio, best.p_value, float(best.threshold or 0.0),
+                            vol.first_seen, window_days=best.days,
+                            baseline_count=best.baseline_count,
+                            volume_factor=best.volume_factor, tests=len(cases),
+                            windows=tuple(tests)))
     return sorted(alerts, key=lambda a: (-a.score, a.theme_id))
 
 
@@ -208,8 +373,9 @@ def theme_alerts(session: Session, as_of: date | None = None, **options: Any) ->
     """Emerging and spiking themes as of a day (default: the newest themed contact's day).
 
     ``options`` go to ``find_alerts`` (alpha, min_ratio, null_ratio, min_count, new_days,
-    baseline_weeks).
+    baseline_weeks, windows, normalise).
     """
     as_of = as_of or latest_contact_day(session) or datetime.now(UTC).date()
     weeks = int(options.get("baseline_weeks", 8))
-    return find_alerts(theme_volumes(session, as_of, 7 * (weeks + 1)), as_of, **options)
+    longest = max(options.get("windows", DEFAULT_WINDOWS))
+    return find_alerts(theme_volumes(session, as_of, longest + 7 * weeks), as_of, **options)

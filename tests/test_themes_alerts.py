@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -9,7 +10,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from rootline.clustering.alerts import ThemeVolume, find_alerts, spike_p_value, theme_alerts
+from rootline.clustering.alerts import (
+    ThemeVolume,
+    find_alerts,
+    holm_thresholds,
+    spike_p_value,
+    theme_alerts,
+    volume_factor,
+)
 from rootline.clustering.models import Theme, ThemeMembership
 from rootline.ingest.models import Interaction
 
@@ -40,7 +48,9 @@ def test_tripled_theme_is_the_top_alert_and_nothing_else_is_flagged(dispersion: 
         assert [a.theme_id for a in alerts] == [3], f"seed {seed}: {alerts}"
         top = alerts[0]
         assert top.kind == "spike" and top.ratio is not None and top.ratio >= 2
-        assert top.p_value <= top.threshold == pytest.approx(0.05 / 8)
+        # Holm over 8 themes x 3 windows: the strongest test meets alpha / 24.
+        assert top.tests == 24 and top.method == "holm"
+        assert top.p_value <= top.threshold == pytest.approx(0.05 / 24)
 
 
 @pytest.mark.parametrize("dispersion", [None, 20.0])
@@ -63,6 +73,11 @@ def test_p_value_is_the_conditional_binomial_and_wider_with_overdispersion() -> 
     assert spike_p_value(30, [10, 10, 10]) == pytest.approx(stats.binom.sf(29, 60, 1 / 4))
     assert spike_p_value(30, [2, 18, 10]) > spike_p_value(30, [10, 10, 10])
     assert spike_p_value(0, [10, 10]) == 1.0
+    # A 14-day window against 2 baseline weeks: equal exposures, p0 = 1/2.
+    assert spike_p_value(20, [10, 10], window_days=14) == pytest.approx(stats.binom.sf(19, 40, 0.5))
+    # A 1.5x rise of all contacts asks 1.5x more of the theme.
+    assert spike_p_value(20, [10, 10], window_days=7, volume_factor=1.5) == pytest.approx(
+        stats.binom.sf(19, 40, 1.5 / 3.5))
 
 
 def test_new_theme_is_flagged_and_young_themes_are_not_spikes() -> None:
@@ -102,3 +117,97 @@ def test_alerts_from_the_database_on_a_12_week_timeline(session: Session) -> Non
     assert [a.theme_id for a in alerts] == [themes["password_reset"].id]
     assert alerts[0].as_dict()["first_seen"] < "2026-09-10"
     assert theme_alerts(session, as_of=date(2026, 11, 20)) == []
+
+
+def test_holm_steps_down_and_stops_at_the_first_miss() -> None:
+    assert holm_thresholds([0.001, 0.02, 0.04], 0.05) == pytest.approx([0.05 / 3, 0.05 / 2, 0.05])
+    found = holm_thresholds([0.01, 0.04, 0.03, 0.5], 0.05)
+    assert found[0] == pytest.approx(0.05 / 4) and found[1:] == [None, None, None]
+    assert holm_thresholds([], 0.05) == []
+
+
+def test_each_window_is_tested_against_the_weeks_strictly_before_it() -> None:
+    daily = np.ones(77, dtype=np.int64)
+    daily[-14:] = 3  # the rise started 14 days ago
+    alerts = find_alerts([ThemeVolume(1, "rise", "active", daily, AS_OF - timedelta(days=300))],
+                         AS_OF, normalise=False)
+    windows = {w.days: w for w in alerts[0].windows}
+    assert (windows[14].recent_count, windows[14].baseline_count, windows[14].baseline_weeks) == \
+        (42, 56, 8)
+    assert windows[14].baseline_mean == 14 and windows[14].ratio == 3
+    # The 7-day window's baseline holds the first week of the rise, the 21-day one none of it.
+    assert (windows[7].recent_count, windows[7].baseline_count) == (21, 49 + 21)
+    assert (windows[21].recent_count, windows[21].baseline_count) == (42 + 7, 56)
+    top = alerts[0]
+    assert top.kind == "spike" and top.window_days == 14 and top.baseline_count == 56
+    data = top.as_dict()
+    assert {w["days"] for w in data["windows"]} == {7, 14, 21}
+    assert data["window_days"] == 14 and data["tests"] == 3 and data["first_seen"] == "2026-02-03"
+
+
+def _story(seed: int, rise_days: int, factor: float, n_themes: int = 20,
+           declining: int | None = None, fix_days: int = 30) -> list[ThemeVolume]:
+    """``n_themes`` themes over 77 days; theme 0 rises ``factor`` times over the last
+    ``rise_days`` days, theme ``declining`` falls to a tenth ``fix_days`` days ago."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for tid in range(n_themes):
+        lam = np.full(77, rng.uniform(0.5, 8.0))
+        if tid == 0 and rise_days:
+            lam[-rise_days:] *= factor
+        if tid == declining:
+            lam[-fix_days:] *= 0.1
+        out.append(ThemeVolume(tid, f"t{tid}", "active", rng.poisson(lam),
+                               AS_OF - timedelta(days=400)))
+    return out
+
+
+def test_a_rise_spread_over_two_or_three_weeks_is_found_in_a_longer_window() -> None:
+    found = 0
+    for seed in range(40):
+        # Like the demo's checkout theme: 3.5x from 17 days before the last day of data.
+        story = _story(seed, rise_days=17, factor=3.5)
+        story[0] = replace(story[0], daily=np.random.default_rng(seed).poisson(
+            np.r_[np.full(60, 1.6), np.full(17, 1.6 * 3.5)]))
+        alerts = find_alerts(story, AS_OF)
+        assert all(a.theme_id == 0 for a in alerts), f"seed {seed}: {alerts}"
+        if alerts:
+            found += 1
+            assert alerts[0].window_days in (14, 21) and alerts[0].ratio >= 2
+    assert found >= 38
+
+
+def test_a_declining_theme_is_never_a_spike() -> None:
+    for seed in range(30):
+        for fix_days in (3, 10, 20, 30, 45, 60):
+            alerts = find_alerts(_story(seed, 0, 1.0, declining=1, fix_days=fix_days), AS_OF,
+                                 min_ratio=1.0)
+            assert 1 not in {a.theme_id for a in alerts}, (seed, fix_days)
+
+
+@pytest.mark.parametrize("min_ratio", [2.0, 1.0])
+def test_false_alarm_rate_over_200_stable_themes_is_at_most_alpha(min_ratio: float) -> None:
+    """Holm over 200 themes x 3 windows: at most a 5% chance per run of flagging any of them,
+    even without the 2x materiality floor (``min_ratio=1`` leaves the test alone)."""
+    runs, alarms = 100, 0
+    for seed in range(runs):
+        alerts = find_alerts(_story(seed, 0, 1.0, n_themes=200), AS_OF, min_ratio=min_ratio)
+        alarms += bool(alerts)
+    assert alarms / runs <= 0.05
+
+
+def test_a_rise_of_all_contacts_is_not_a_spike_unless_normalising_is_off() -> None:
+    story = _story(3, 0, 1.0, n_themes=30)
+    tide = [replace(v, daily=v.daily + np.random.default_rng(v.theme_id).poisson(
+        np.r_[np.zeros(63), np.full(14, v.daily.mean() * 1.5)])) for v in story]
+    # The pooled ratio of the middle half: the 2 outliers (a spike, a fix) do not count.
+    pairs = [(25, [10] * 8)] * 9 + [(20, [8] * 8), (100, [10] * 8), (1, [10] * 8)]
+    assert volume_factor(pairs, 7) == pytest.approx(2.5)
+    assert volume_factor(pairs[:9], 7) == 1.0  # too few themes to tell a tide from noise
+    assert volume_factor([(5, [10] * 8)] * 12, 7) == 1.0  # never below 1
+    assert find_alerts(tide, AS_OF) == []
+    assert len(find_alerts(tide, AS_OF, normalise=False)) >= 5
+    # A theme that rises 6x during the tide still stands out.
+    tide[0] = replace(tide[0], daily=tide[0].daily + np.r_[np.zeros(63, dtype=np.int64),
+                                                           np.full(14, 15)])
+    assert [a.theme_id for a in find_alerts(tide, AS_OF)] == [0]

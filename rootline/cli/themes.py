@@ -142,7 +142,11 @@ def alerts(
         typer.Option("--as-of", help="Day to judge, YYYY-MM-DD (default: the newest contact's)."),
     ] = None,
 ) -> None:
-    """Emerging and spiking themes, strongest first."""
+    """Emerging and spiking themes, strongest first.
+
+    Spikes: the last 7, 14 and 21 days, each against the 8 weeks before it (exact conditional
+    Poisson test, Holm at 5% over themes x windows, at least a 2x rise).
+    """
     from rootline.clustering.alerts import theme_alerts
 
     day = None
@@ -159,7 +163,8 @@ def alerts(
     if not found:
         out_console.print("no emerging or spiking themes")
     for a in found:
-        figures = (f"{a.recent_count} in the last week vs {a.baseline_mean} a week before"
+        figures = (f"{a.recent_count} in the last {a.window_days} days vs {a.baseline_mean} "
+                   f"expected from the {a.baseline_weeks} weeks before, {a.ratio}x"
                    if a.kind == "spike" else f"{a.recent_count} since {a.first_seen}")
         out_console.print(f"{a.kind:5} theme {a.theme_id} score {a.score}: {a.title} "
                           f"({figures}, p={a.p_value:.2g})", markup=False)
