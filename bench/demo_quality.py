@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
+from rootline.clustering.embedding import embed_with_cache
 from rootline.clustering.labels import CTfidfLabeler
 from rootline.clustering.metrics import score_themes
 from rootline.clustering.models import Theme, ThemeMembership
@@ -71,7 +72,8 @@ def relabel(session: Any, settings: Settings) -> dict[int, dict[str, Any]]:
     texts = [r[0] for r in rows]
     tids = sorted({int(r[1]) for r in rows})
     labels = np.searchsorted(tids, [int(r[1]) for r in rows])
-    names = CTfidfLabeler().label(texts, labels)
+    vectors, _ = embed_with_cache(session, build_embedder(settings), texts)
+    names = CTfidfLabeler().label(texts, labels, vectors=vectors)
     return {tid: {"title": names[k].title, "keywords": names[k].keywords}
             for k, tid in enumerate(tids)}
 
