@@ -14,19 +14,23 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from rootline.clustering.embedding import text_hash
 from rootline.clustering.models import EmbeddingCache, Theme, ThemeMembership
+from rootline.clustering.stats import WeekCount
 from rootline.ingest.models import Customer, CustomerIdentity, Interaction
 from rootline.rootcause.impact import Contact, Impact, measure_impact
-from rootline.rootcause.models import Problem, ProblemTheme
+from rootline.rootcause.models import Problem, ProblemTheme, Team
 
 __all__ = [
+    "BoardCard",
     "CustomerView",
     "Filters",
     "SemanticIndex",
+    "ThemeFigures",
     "ThemeRow",
+    "board_cards",
     "board_problems",
     "customer_view",
     "dashboard",
@@ -36,6 +40,8 @@ __all__ = [
     "problems_by_theme",
     "semantic_index",
     "theme_choices",
+    "theme_contacts",
+    "theme_figures",
 ]
 
 SPARK_WEEKS = 12
@@ -183,6 +189,73 @@ def dashboard(session: Session, filters: Filters) -> Dashboard:
     return Dashboard(out, int(contacts or 0), int(themed or 0), len(customers), value, starts)
 
 
+@dataclass(frozen=True)
+class ThemeFigures:
+    """A theme page's costly figures: its impact and its contacts per week."""
+
+    impact: Impact
+    weeks: list[WeekCount]
+
+
+def theme_figures(session: Session, theme_id: int, weeks: int = SPARK_WEEKS) -> ThemeFigures:
+    """The theme's impact and weekly volume from one read of its contacts.
+
+    The same figures as ``rootline.rootcause.impact.theme_impact`` (trend windows ending at
+    the theme's newest contact) and ``rootline.clustering.stats.weekly_counts`` (``weeks``
+    Monday weeks ending with the week of the newest contact of any theme, days in UTC), which
+    would read the theme's contacts twice.
+    """
+    contacts = [Contact(*row) for row in session.execute(
+        sa.select(Interaction.customer_id, Interaction.created_at, Interaction.resolved_at,
+                  Interaction.csat, Customer.value)
+        .select_from(ThemeMembership)
+        .join(Interaction, Interaction.id == ThemeMembership.interaction_id)
+        .outerjoin(Customer, Customer.id == Interaction.customer_id)
+        .where(ThemeMembership.theme_id == theme_id))]
+    newest = session.scalar(sa.select(sa.func.max(Interaction.created_at)))
+    counts: list[WeekCount] = []
+    if newest is not None:
+        # The window as weekly_counts draws it: from the newest time as the driver returns it.
+        last = newest.date() - timedelta(days=newest.weekday())
+        first = last - timedelta(weeks=weeks - 1)
+        per_week: dict[date, int] = defaultdict(int)
+        for c in contacts:
+            at = _aware(c.created_at)
+            if at is not None:
+                day = at.date()
+                per_week[day - timedelta(days=day.weekday())] += 1
+        counts = [WeekCount(week_start=w, count=per_week.get(w, 0))
+                  for w in (first + timedelta(weeks=i) for i in range(weeks))]
+    return ThemeFigures(measure_impact(contacts), counts)
+
+
+def theme_contacts(session: Session, theme_id: int, *, offset: int = 0, limit: int = 50,
+                   query: str | None = None) -> tuple[int, list[Interaction]]:
+    """A page of a theme's contacts, newest first, and how many there are (or match ``query``).
+
+    The same rows as ``rootline.clustering.service.theme_interactions``, read more cheaply:
+    without a query the total comes from the membership index alone, and the page is chosen
+    on ids and dates before the few whole rows shown are loaded.
+    """
+    members = sa.select(ThemeMembership.interaction_id).where(
+        ThemeMembership.theme_id == theme_id)
+    ranked = (sa.select(Interaction.id)
+              .join(ThemeMembership, ThemeMembership.interaction_id == Interaction.id)
+              .where(ThemeMembership.theme_id == theme_id))
+    if query:
+        ranked = ranked.where(sa.func.lower(Interaction.body_clean).like(f"%{query.lower()}%"))
+        total = session.scalar(sa.select(sa.func.count()).select_from(ranked.subquery())) or 0
+    else:
+        total = session.scalar(sa.select(sa.func.count()).select_from(members.subquery())) or 0
+    ids = list(session.scalars(
+        ranked.order_by(Interaction.created_at.desc().nulls_last(), Interaction.id.desc())
+        .offset(offset).limit(limit)))
+    if not ids:
+        return total, []
+    rows = {i.id: i for i in session.scalars(sa.select(Interaction).where(Interaction.id.in_(ids)))}
+    return total, [rows[i] for i in ids if i in rows]
+
+
 def filter_options(session: Session) -> dict[str, list[str]]:
     """The values each dashboard filter can take."""
     def values(col: Any) -> list[str]:
@@ -226,6 +299,44 @@ def board_problems(session: Session, *, team_id: int | None = None,
         stmt = stmt.where(Problem.priority == priority)
     return list(session.scalars(stmt.order_by(Problem.priority, Problem.impact_score.desc(),
                                               Problem.id.desc())))
+
+
+@dataclass(frozen=True)
+class BoardCard:
+    """What the board shows of one problem: a handful of columns, not the whole row."""
+
+    id: int
+    title: str
+    state: str
+    priority: str
+    impact_score: float
+    business_team: str | None
+    is_team: str | None
+    created_at: datetime
+    fixed_at: datetime | None
+
+
+def board_cards(session: Session, *, team_id: int | None = None,
+                priority: str = "") -> list[BoardCard]:
+    """The board's problems in one query: the columns it shows and its owner teams' names.
+
+    Same order and filters as ``board_problems``, without loading the problems' JSON figures
+    and themes (the board shows neither).
+    """
+    business = aliased(Team)
+    it = aliased(Team)
+    stmt = (sa.select(Problem.id, Problem.title, Problem.state, Problem.priority,
+                      Problem.impact_score, business.name, it.name, Problem.created_at,
+                      Problem.fixed_at)
+            .outerjoin(business, business.id == Problem.business_team_id)
+            .outerjoin(it, it.id == Problem.is_team_id))
+    if team_id is not None:
+        stmt = stmt.where(sa.or_(Problem.business_team_id == team_id, Problem.is_team_id == team_id))
+    if priority:
+        stmt = stmt.where(Problem.priority == priority)
+    rows = session.execute(stmt.order_by(Problem.priority, Problem.impact_score.desc(),
+                                         Problem.id.desc()))
+    return [BoardCard(*row) for row in rows]
 
 
 @dataclass
@@ -273,22 +384,38 @@ def _with_theme(session: Session, stmt: Any) -> list[tuple[Interaction, int | No
     return [(i, tid, title) for i, tid, title in rows]
 
 
+def _has_fts(session: Session) -> bool:
+    """Whether the SQLite trigram table of migration 0006 exists (FTS5 may be missing)."""
+    return session.scalar(sa.text(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'interaction_fts'")) == 1
+
+
 def keyword_search(session: Session, query: str, limit: int = 50
                    ) -> list[tuple[Interaction, int | None, str | None]]:
     """Newest interactions whose clean text contains every word of ``query``.
 
-    The clean text starts with the subject, so one column is searched, not two.
+    The clean text starts with the subject, so one column is searched, not two. A trigram
+    index narrows the rows when there is one (migration 0006): PostgreSQL's ``pg_trgm`` GIN
+    index serves ``ILIKE`` itself; on SQLite the FTS5 trigram table proposes candidates and
+    the same ``LIKE`` conditions decide, so the matches are those of a full scan.
     """
     # SQLite's LIKE ignores (ASCII) case already; lower() on every row would double the scan.
     sqlite = session.get_bind().dialect.name == "sqlite"
+    words = query.lower().split()[:8]
     stmt = sa.select(Interaction.id)
-    for word in query.lower().split()[:8]:
+    for word in words:
         like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(Interaction.body_clean.like(like, escape="\\") if sqlite
                           else Interaction.body_clean.ilike(like, escape="\\"))
+    # Trigrams need three characters; FTS5 hands LIKE to the index only without ESCAPE.
+    indexable = [w for w in words if len(w) >= 3 and not set(w) & set("%_\\")]
+    if sqlite and indexable and _has_fts(session):
+        fts = sa.table("interaction_fts", sa.column("rowid"), sa.column("body_clean"))
+        stmt = stmt.where(Interaction.id.in_(sa.select(fts.c.rowid).where(
+            *(fts.c.body_clean.like(f"%{w}%") for w in indexable))))
     # Sorting on an expression keeps the planner off the created_at index: walking that index
-    # and checking each row costs a random read per row, where one sequential scan of the
-    # table and a top-N sort of the matches is several times faster (SQLite and PostgreSQL).
+    # and checking each row costs a random read per row, where sorting the matches (all of
+    # them, from the trigram index or one sequential scan) is several times faster.
     # The themes are joined afterwards, to the page of ids only.
     newest = sa.func.coalesce(Interaction.created_at, Interaction.created_at)
     ids = list(session.scalars(stmt.order_by(newest.desc().nulls_last(), Interaction.id.desc())
