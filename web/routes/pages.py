@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse
+from markupsafe import Markup
 from starlette.responses import Response
 
 from rootline.clustering import curation, service, stats
 from rootline.clustering.alerts import theme_alerts
 from rootline.clustering.history import theme_history
 from rootline.errors import InputError
-from rootline.rootcause.impact import theme_impact
 from rootline.rootcause.knowledge import known_errors_for_theme
 from rootline.rootcause.service import create_problem
 from rootline.web import queries
@@ -139,7 +139,7 @@ def theme_page(
             "source", "external_id", "created_at", "channel", "csat", "status", "text"],
             ([i.source, i.external_id, i.created_at, i.channel, i.csat, i.status, i.body_clean]
              for i in everything))
-    total, interactions = service.theme_interactions(
+    total, interactions = queries.theme_contacts(
         session, theme_id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, query=query or None
     )
     pager = Pager(
@@ -147,20 +147,31 @@ def theme_page(
     )
     fp = data_fingerprint(session)
     alerts = figures.get(("alerts", fp), lambda: {a.theme_id: a for a in theme_alerts(session)})
+    measured = figures.get(("theme", fp, theme_id),
+                           lambda: queries.theme_figures(session, theme_id, CHART_WEEKS))
+    choices = queries.theme_choices(session, exclude=theme_id)
     return render(
         "theme.html",
         theme=theme,
         interactions=interactions,
         pager=pager,
         q=query,
-        chart=weekly_bar_chart(stats.weekly_counts(session, theme_id, CHART_WEEKS)),
-        impact=figures.get(("impact", fp, theme_id), lambda: theme_impact(session, theme_id)),
+        chart=weekly_bar_chart(measured.weeks),
+        impact=measured.impact,
         alert=alerts.get(theme_id),
         problem=queries.problems_by_theme(session, [theme_id]).get(theme_id),
         known_errors=known_errors_for_theme(session, theme_id),
         history=theme_history(session, theme_id)[-10:],
-        choices=queries.theme_choices(session, exclude=theme_id),
+        choices=choices,
+        choice_options=_options(choices),
     )
+
+
+def _options(choices: list[tuple[int, str]]) -> Markup:
+    # Hundreds of themes fill two selects; one escaped string, built once, renders several
+    # times faster than a template loop over the same (id, title) pairs.
+    option = Markup('<option value="{0}">#{0} {1}</option>')
+    return Markup("").join(option.format(i, title) for i, title in choices)
 
 
 # --- review actions (support leads) --------------------------------------------------------

@@ -49,15 +49,14 @@ def board_page(
     priority: Annotated[str, Query(pattern="^(|P1|P2|P3|P4)$")] = "",
 ) -> Response:
     """Problems by state, one column per state, filtered by team and priority."""
-    items = queries.board_problems(session, team_id=team, priority=priority)
+    items = queries.board_cards(session, team_id=team, priority=priority)
     if wants_csv(request):
         return csv_response("problems", [
             "problem_id", "title", "state", "priority", "impact_score", "business_team",
             "is_team", "created_at", "fixed_at"],
-            ([p.id, p.title, p.state, p.priority, p.impact_score,
-              p.business_team.name if p.business_team else "", p.is_team.name if p.is_team else "",
-              p.created_at, p.fixed_at] for p in items))
-    columns: dict[str, list[Problem]] = {s: [] for s in STATES}
+            ([p.id, p.title, p.state, p.priority, p.impact_score, p.business_team or "",
+              p.is_team or "", p.created_at, p.fixed_at] for p in items))
+    columns: dict[str, list[queries.BoardCard]] = {s: [] for s in STATES}
     for p in items:
         columns[p.state].append(p)
     params = "&".join(f"{k}={v}" for k, v in (("team", team or ""), ("priority", priority)) if v)
