@@ -9,17 +9,26 @@ session, so each test sees only its own rows.
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from rootline.config import Settings
 from rootline.ingest.models import CustomerIdentity, Interaction
+from rootline.rootcause.notify import sign
 from rootline.web.accounts import create_token, ensure_user, revoke_token
+from rootline.web.app import create_app
+from rootline.web.deps import get_session
 from rootline.web.routes import ingest_api
 from tests.test_web_pages import (  # noqa: F401  (fixtures)
     PASSWORD,
@@ -187,3 +196,51 @@ def test_the_endpoint_is_documented(client: TestClient, app: FastAPI) -> None:
     spec = client.get("/openapi.json").json()["paths"]["/api/ingest"]["post"]
     assert spec["requestBody"]["content"]["application/json"]["example"]["source"] == "zendesk"
     assert {"413", "422"} <= set(spec["responses"])
+
+
+class _SignedSettings(Settings):
+    ingest_secret: str | None = None
+
+
+@pytest.fixture
+def signed(engine: Engine, session: Session, tmp_path: Path) -> Iterator[TestClient]:
+    """A client of an app configured with an ingest secret."""
+    settings = _SignedSettings(data_dir=tmp_path, embedder="hashing", ingest_secret="s3cret",
+                               _env_file=None)  # type: ignore[call-arg]
+    web = create_app(settings, engine)
+
+    def _test_session() -> Iterator[Session]:
+        yield session
+        session.flush()
+
+    web.dependency_overrides[get_session] = _test_session
+    with TestClient(web) as test_client:
+        yield test_client
+
+
+def test_with_an_ingest_secret_calls_must_be_signed_and_fresh(
+        signed: TestClient, session: Session) -> None:
+    auth = _token(session)
+    body = json.dumps({"source": "zendesk", "interactions": BATCH}).encode()
+
+    def post(secret: str, stamp: int, payload: bytes = body) -> Any:
+        headers = {**auth, "Content-Type": "application/json",
+                   "X-Rootline-Timestamp": str(stamp),
+                   "X-Rootline-Signature": "sha256=" + sign(secret, str(stamp), payload)}
+        return signed.post("/api/ingest", content=payload, headers=headers)
+
+    now = int(time.time())
+    unsigned = signed.post("/api/ingest", content=body,
+                           headers={**auth, "Content-Type": "application/json"})
+    assert unsigned.status_code == 401
+    assert unsigned.json()["detail"][0]["loc"] == ["header", "X-Rootline-Timestamp"]
+    wrong = post("guess", now)
+    assert wrong.status_code == 401 and "X-Rootline-Signature" in wrong.json()["detail"][0]["msg"]
+    assert post("s3cret", now - 3600).status_code == 401  # a replayed old call
+    tampered = body.replace(b"refund", b"REFUND")
+    headers = {**auth, "Content-Type": "application/json", "X-Rootline-Timestamp": str(now),
+               "X-Rootline-Signature": "sha256=" + sign("s3cret", str(now), body)}
+    assert signed.post("/api/ingest", content=tampered, headers=headers).status_code == 401
+    assert _rows(session) == {}
+    ok = post("s3cret", now)
+    assert ok.status_code == 200 and ok.json()["inserted"] == 2

@@ -6,13 +6,18 @@ record writes nothing and the 422 names its index and field. Re-sending a batch 
 a changed record with the same source and external id is updated in place.
 
 Who may push is decided by the permission table (``api_ingest``); a bearer API token is the
-intended client, a signed-in browser needs the CSRF header like every other POST.
+intended client, a signed-in browser needs the CSRF header like every other POST. When an
+ingest secret is configured, every call must also be signed the way Rootline signs its own
+webhooks: ``X-Rootline-Signature: sha256=<hex HMAC-SHA256 of "{timestamp}.{body}">`` with
+``X-Rootline-Timestamp`` (Unix seconds, at most five minutes off), so a leaked token alone
+cannot push data and a captured call cannot be replayed later.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -24,9 +29,10 @@ from starlette.responses import Response
 from rootline.errors import InputError
 from rootline.ingest.columns import detect_columns
 from rootline.ingest.service import IngestOptions, IngestReport, ingest_batch
+from rootline.rootcause.notify import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from rootline.web.deps import SessionDep
 
-__all__ = ["MAX_BODY_BYTES", "MAX_RECORDS", "router"]
+__all__ = ["MAX_BODY_BYTES", "MAX_RECORDS", "SIGNATURE_TOLERANCE", "router"]
 
 router = APIRouter()
 
@@ -35,6 +41,8 @@ MAX_RECORDS = 1000
 #: Bytes one call may carry (checked before the body is parsed).
 MAX_BODY_BYTES = 10 * 1024 * 1024
 _MAX_SOURCE = 64
+#: How far a signed call's timestamp may be from the server's clock, in seconds.
+SIGNATURE_TOLERANCE = 300
 _ITEM = re.compile(r"item (\d+)")
 
 _RECORD_EXAMPLE = {
@@ -63,6 +71,7 @@ _OPENAPI_BODY: dict[str, Any] = {
     },
 }
 _RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No valid API token, or (with an ingest secret) no valid signature."},
     413: {"description": f"More than {MAX_RECORDS} records or {MAX_BODY_BYTES} bytes."},
     422: {"description": "A record (by index, from 0) or field is invalid; nothing was written."},
 }
@@ -72,10 +81,10 @@ class _Refused(Exception):
     """A request this route answers with an error status and a FastAPI-shaped detail list."""
 
     def __init__(self, status: int, msg: str, loc: list[str | int], kind: str,
-                 **extra: Any) -> None:
+                 where: str = "body", **extra: Any) -> None:
         super().__init__(msg)
         self.status = status
-        self.detail = {"loc": ["body", *loc], "msg": msg, "type": kind, **extra}
+        self.detail = {"loc": [where, *loc], "msg": msg, "type": kind, **extra}
 
     def response(self) -> JSONResponse:
         return JSONResponse({"detail": [self.detail]}, status_code=self.status)
@@ -98,6 +107,20 @@ async def _read_body(request: Request) -> bytes:
             raise _too_large(f"the body has more than {MAX_BODY_BYTES} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _check_signature(request: Request, raw: bytes, secret: str) -> None:
+    """Refuse (401) a call that is not signed with the ingest secret, or signed too long ago."""
+    stamp = request.headers.get(TIMESTAMP_HEADER, "")
+    given = request.headers.get(SIGNATURE_HEADER, "")
+    if not stamp.isdigit() or abs(time.time() - int(stamp)) > SIGNATURE_TOLERANCE:
+        raise _Refused(401, f"{TIMESTAMP_HEADER} must be the Unix time of the call, within "
+                       f"{SIGNATURE_TOLERANCE} seconds", [TIMESTAMP_HEADER], "signature",
+                       where="header")
+    if not verify_signature(secret, stamp, raw, given):
+        raise _Refused(401, f"{SIGNATURE_HEADER} is missing or wrong: expected sha256=<hex "
+                       "HMAC-SHA256 of \"{timestamp}.{body}\" under the ingest secret>",
+                       [SIGNATURE_HEADER], "signature", where="header")
 
 
 def _check_source(value: Any, index: int | None = None) -> str:
@@ -220,8 +243,13 @@ async def push_interactions(
     """
     settings = request.app.state.settings
     options = IngestOptions(redact_pii=settings.redact_pii, phone_region=settings.phone_region)
+    # ``ingest_secret`` is optional: without it the API token alone authenticates the call.
+    secret = getattr(settings, "ingest_secret", None)
     try:
-        batch_source, records = _parse(await _read_body(request), source)
+        raw = await _read_body(request)
+        if secret:
+            _check_signature(request, raw, secret)
+        batch_source, records = _parse(raw, source)
         groups = _by_source(batch_source, records)
         # The body is read on the event loop; the database work runs in a worker thread.
         reports = await run_in_threadpool(_ingest, session, groups, options)
