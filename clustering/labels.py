@@ -72,11 +72,10 @@ FILLER_WORDS = frozenset(
     ticket query enquiry inquiry question questions issue issues problem problems help
     appreciate quick reply respond response asap urgent urgently frustrating frustrated
     disappointed disappointing annoyed upset sorry waiting wait second third time times asking
-    again today yesterday tomorrow morning afternoon evening week weeks day days month months
-    hour hours minute minutes ago soon possible able sure unfortunately however anyway also
+    again today yesterday tomorrow morning afternoon evening ago soon possible able sure unfortunately however anyway also
     according apparently basically actually literally thanks assistance support team
     hope hoping wondering wonder looking look trying tried try would like mr mrs ms miss sir
-    madam name number opened checked transferred verified escalated raised logged confirmed
+    madam opened checked transferred verified escalated raised logged confirmed
     collected reissued unblocked removed ordered placed advised offered processed
     monday tuesday wednesday thursday friday saturday sunday weekend tonight
     january february march april may june july august september october november december
@@ -153,13 +152,14 @@ def _is_content(word: str) -> bool:
 
 def _parse(text: str, max_words: int, cased: Counter[str]) -> _Doc:
     doc = _Doc()
-    segments: list[tuple[list[str], bool]] = []
+    segments: list[tuple[list[str], str]] = []
     current: list[str] = []
     for m in _PIECE.finditer(text.translate(_QUOTES)):
         word = m.group("word")
         if word is None:
             if current:
-                segments.append((current, m.group("id") is not None or m.group(0) == ":"))
+                end = "id" if m.group("id") is not None else m.group(0)
+                segments.append((current, end))
             current = []
             continue
         low = word.lower()
@@ -168,8 +168,8 @@ def _parse(text: str, max_words: int, cased: Counter[str]) -> _Doc:
         if word.isupper() and len(word) > 1:
             cased["^" + low] += 1
     if current:
-        segments.append((current, False))
-    for words, ends_at_id in segments:
+        segments.append((current, ""))
+    for words, end in segments:
         for w in words:
             if _is_content(kw := _keyword_form(w)) and len(kw) > 2:
                 doc.words.add(kw)
@@ -183,7 +183,8 @@ def _parse(text: str, max_words: int, cased: Counter[str]) -> _Doc:
                     continue
                 phrase = tuple(words[i : j + 1])
                 doc.phrases.add(phrase)
-                if ends_at_id and j == last:
+                # "Topic: ..." and "Order number: ..." are fields of a form, not what is said.
+                if end == ":" or (end == "id" and j == last):
                     doc.before_id.add(phrase)
     return doc
 
@@ -207,7 +208,7 @@ class CTfidfLabeler:
             on very large themes.
     """
 
-    def __init__(self, n_keywords: int = 8, max_phrase: int = 6, max_docs: int = 600) -> None:
+    def __init__(self, n_keywords: int = 8, max_phrase: int = 6, max_docs: int = 500) -> None:
         self.n_keywords = n_keywords
         self.max_phrase = max_phrase
         self.max_docs = max_docs

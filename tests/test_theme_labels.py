@@ -66,14 +66,17 @@ def generated_themes(
             if rng.random() < 0.5:  # a web form header every theme shares
                 parts.append("Contact form: Web shop Order number: BC-[PHONE] Topic: Web shop "
                              "Message:")
-            if rng.random() < 0.75:
+            roll = rng.random()
+            if roll < 0.5:
                 parts.append(str(rng.choice(FRAMES)).format(p=phrase) + ".")
+            elif roll < 0.75:  # the same words, not as one phrase
+                parts.append(", ".join(reversed(phrase.split())) + ".")
             parts.append(_sentence(rng, OWN_WORDS[c] + SHARED, 4) + ".")
-            if c == 0 and rng.random() < 0.9:  # stock phrase said by one theme only
+            if c == 0 and rng.random() < 0.95:  # stock phrase said by one theme only
                 parts.append("It has not moved according to my account.")
-            if c == 1 and rng.random() < 0.9:  # an identifier said by one theme only
+            if c == 1 and rng.random() < 0.95:  # an identifier said by one theme only
                 parts.append(f"Card ending {rng.integers(1000, 9999)}.")
-            if c == 2 and rng.random() < 0.9:
+            if c == 2 and rng.random() < 0.95:
                 parts.append("Can you tell me what is going on?")
             if rng.random() < 0.4:
                 parts.append("I'd appreciate a quick reply. My e-mail is [EMAIL].")
