@@ -7,7 +7,8 @@ with typed placeholders. ``body_raw`` is kept untouched elsewhere; this module o
 ``body_clean``.
 
 The work is line based: a message is cut at the first line that starts quoted history or a
-footer, then greeting lines are dropped from the top and signature lines from the bottom.
+footer, a web-form dump or pasted chat is reduced to the customer's words (``forms``), then
+greeting lines are dropped from the top and signature lines from the bottom.
 """
 
 from __future__ import annotations
@@ -15,10 +16,14 @@ from __future__ import annotations
 import html
 import re
 
+from rootline.ingest.forms import form_message, form_subject_topic
+
 __all__ = [
     "PLACEHOLDERS",
     "clean_subject",
     "clean_text",
+    "form_message",
+    "form_subject_topic",
     "iban_ok",
     "luhn_ok",
     "redact_pii",
@@ -331,6 +336,12 @@ def clean_text(text: str, *, redact: bool = True) -> str:
         m = _CUT_LINE.search(text)
         if m and m.start() > 0:
             text = text[: m.start()]
+    if ":" in text:
+        # A web-form dump or a pasted chat: only the customer's words go on.
+        form = form_message(text)
+        if form is not None:
+            text = form
+    if "\n" in text:
         lines = [ln for ln in text.split("\n") if not ln.lstrip().startswith(">")]
         lines = _drop_signature(lines)
         text = "\n".join(lines)

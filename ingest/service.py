@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from rootline.db import utcnow
 from rootline.errors import InputError
-from rootline.ingest.cleaning import clean_subject, clean_text, redact_pii
+from rootline.ingest.cleaning import clean_subject, clean_text, form_subject_topic, redact_pii
 from rootline.ingest.columns import detect_columns
 from rootline.ingest.convert import build_record
 from rootline.ingest.identity import (
@@ -49,7 +49,7 @@ __all__ = [
 
 _BATCH = 2000
 #: Bumped when cleaning changes, so re-ingesting refreshes ``body_clean``.
-_CLEANING_VERSION = "3"
+_CLEANING_VERSION = "4"
 
 
 @dataclass
@@ -186,11 +186,15 @@ def _digest(rec: InteractionRecord | CustomerEventRecord, salt: str) -> str:
 def body_clean(rec: InteractionRecord, redact: bool = True) -> str:
     """What the models read of a record: its subject and the customer's own words, cleaned."""
     turns = rec.customer_turns if rec.customer_turns is not None else [rec.body]
+    words = " ".join(filter(None, (clean_text(t, redact=redact) for t in turns)))
     subject = clean_subject(rec.subject) if rec.subject else ""
+    if subject and (topic := form_subject_topic(subject)) is not None:
+        # "Contact form: Delivery" is the form's, not the customer's: the topic only stands in
+        # for an empty message.
+        subject = "" if words else topic
     if subject and redact:
         subject = redact_pii(subject)
-    parts = [subject, *(clean_text(t, redact=redact) for t in turns)]
-    return " ".join(p for p in parts if p)
+    return f"{subject} {words}" if subject and words else subject or words
 
 
 def _text(value: str | None, size: int | None = None) -> str | None:
