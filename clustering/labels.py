@@ -325,7 +325,7 @@ class CTfidfLabeler:
             word_weights = [weights.get(_keyword_form(w), 0.0) / top for w in words]
             strength = 0.5 * max(word_weights) + 0.5 * sum(word_weights) / len(words)
             score = math.sqrt(coverage) * precision * (0.3 + strength)
-            score *= 1.0 + 0.3 * (min(len(words), 4) - 1)
+            score *= 1.0 + 0.2 * (min(len(words), 4) - 1)
             if any(w in PROBLEM_WORDS for w in p):
                 score *= 1.5
             if before_id[p] * 2 > m:
