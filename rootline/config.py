@@ -89,6 +89,10 @@ class Settings(BaseSettings):
         default=None,
         description="Key for the webhooks' HMAC-SHA256 signature; default: secret_key.",
     )
+    ingest_secret: str | None = Field(
+        default=None,
+        description="Key that callers sign POST /api/ingest with; unset: the API token is enough.",
+    )
     smtp_host: str | None = Field(
         default=None, description="SMTP server for e-mail notifications; unset: no e-mail."
     )

@@ -198,15 +198,11 @@ def test_the_endpoint_is_documented(client: TestClient, app: FastAPI) -> None:
     assert {"413", "422"} <= set(spec["responses"])
 
 
-class _SignedSettings(Settings):
-    ingest_secret: str | None = None
-
-
 @pytest.fixture
 def signed(engine: Engine, session: Session, tmp_path: Path) -> Iterator[TestClient]:
     """A client of an app configured with an ingest secret."""
-    settings = _SignedSettings(data_dir=tmp_path, embedder="hashing", ingest_secret="s3cret",
-                               _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(data_dir=tmp_path, embedder="hashing", ingest_secret="s3cret",
+                        _env_file=None)  # type: ignore[call-arg]
     web = create_app(settings, engine)
 
     def _test_session() -> Iterator[Session]:

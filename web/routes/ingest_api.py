@@ -244,7 +244,7 @@ async def push_interactions(
     settings = request.app.state.settings
     options = IngestOptions(redact_pii=settings.redact_pii, phone_region=settings.phone_region)
     # ``ingest_secret`` is optional: without it the API token alone authenticates the call.
-    secret = getattr(settings, "ingest_secret", None)
+    secret = settings.ingest_secret
     try:
         raw = await _read_body(request)
         if secret:
