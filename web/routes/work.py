@@ -58,18 +58,18 @@ def customer_page(request: Request, session: SessionDep, render: Renderer, user:
 
 def search(request: Request, session: SessionDep, q: str, mode: str) -> dict[str, Any]:
     """Keyword and semantic matches for ``q`` (shared by the page and the API)."""
-    keyword = queries.keyword_search(session, q, SEARCH_LIMIT) if mode in ("both", "keyword") else []
-    semantic: list[tuple[Any, int | None, str | None, float]] = []
+    keyword = queries.keyword_ids(session, q, SEARCH_LIMIT) if mode in ("both", "keyword") else []
+    hits: list[tuple[int, float]] = []
     if mode in ("both", "semantic"):
         embedder = get_embedder(request)
         key = ("semantic", vectors_fingerprint(session), embedder.slug)
         index = request.app.state.search_index.get(
             key, lambda: queries.semantic_index(session, embedder.slug))
         hits = index.nearest(embedder.encode([q])[0], SEARCH_LIMIT)
-        scores = dict(hits)
-        semantic = [(i, tid, title, scores[i.id]) for i, tid, title in
-                    queries.interactions_by_id(session, [h[0] for h in hits])]
-    return {"keyword": keyword, "semantic": semantic}
+    # Both lists' contacts in one read.
+    rows = {r[0].id: r for r in queries.interactions_by_id(session, keyword + [h[0] for h in hits])}
+    return {"keyword": [rows[i] for i in keyword if i in rows],
+            "semantic": [(*rows[i], score) for i, score in hits if i in rows]}
 
 @router.get("/search", name="search_page")
 def search_page(
