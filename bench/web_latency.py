@@ -3,14 +3,20 @@
 Generates ``--interactions`` contacts in ``--themes`` themes (plus customers, problems and
 cached hashing-embedder vectors for semantic search) straight into the tables with bulk
 inserts, once into a fresh SQLite file and once into a fresh PostgreSQL database (dropped
-afterwards). For each it starts ``rootline serve`` (a real uvicorn process), signs in, and a
-local load generator (threads of httpx clients, 127.0.0.1 only, a bounded number of requests)
-measures each page. The first request of each page fills the figure caches and is reported on
-its own as ``cold_ms``; the percentiles are over the ``--requests`` that follow. Prints one
-JSON object.
+afterwards). For each it starts the web app the way ``rootline serve`` does (the same
+``create_app`` under a real uvicorn process), signs in, and a local load generator (threads of
+httpx clients, 127.0.0.1 only, a bounded number of requests) measures each page. The first
+request of each page fills the figure caches and is reported on its own as ``cold_ms``; the
+percentiles are over the ``--requests`` that follow. Prints one JSON object.
+
+Client-side latency on a shared machine mixes in the wait for a CPU, so the server also times
+itself: a thin ASGI wrapper (bench only; the app is unchanged) sends a ``Server-Timing`` header
+with the time from request to response and the SQL statements run and their execute time
+(``server_*`` figures), and the load average is recorded before and after each page.
 
     .venv/bin/python bench/web_latency.py                      # 100,000 contacts, 500 themes
     .venv/bin/python bench/web_latency.py --interactions 20000 --backends sqlite
+    .venv/bin/python bench/web_latency.py --url sqlite:///bench.db   # a database made before
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -138,6 +145,79 @@ def generate(url: str, n: int, n_themes: int, seed: int = 7) -> dict[str, float]
     return {"generate_s": round(time.perf_counter() - started, 1), "themed": len(members)}
 
 
+_REQUEST: ContextVar[dict[str, float] | None] = ContextVar("bench_request", default=None)
+
+
+class _ServerTiming:
+    """ASGI wrapper: a ``Server-Timing`` header with the app's time and its SQL statements."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # The dict is shared with the worker threads that run sync routes (anyio copies the
+        # context into them), so their statements count here.
+        stats = {"n": 0.0, "sql": 0.0}
+        token = _REQUEST.set(stats)
+        started = time.perf_counter()
+
+        async def timed_send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                took = (time.perf_counter() - started) * 1000
+                value = (f"app;dur={took:.2f}, sql;dur={stats['sql'] * 1000:.2f};"
+                         f"desc=\"{int(stats['n'])}\"")
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"server-timing", value.encode())]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, timed_send)
+        finally:
+            _REQUEST.reset(token)
+
+
+def serve(url: str, port: int) -> None:
+    """Run the app as ``rootline serve`` does, wrapped in ``_ServerTiming``."""
+    import uvicorn
+
+    from rootline.config import get_settings
+    from rootline.web.app import create_app
+
+    engine = make_engine(url)
+    migrate(engine)
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _start(conn: Any, *_: Any) -> None:
+        conn.info["bench_t0"] = time.perf_counter()
+
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def _stop(conn: Any, *_: Any) -> None:
+        stats = _REQUEST.get()
+        if stats is not None:
+            stats["n"] += 1
+            stats["sql"] += time.perf_counter() - conn.info.pop("bench_t0", time.perf_counter())
+
+    app = create_app(get_settings(), engine)
+    uvicorn.run(_ServerTiming(app), host="127.0.0.1", port=port, log_level="warning")
+
+
+def _server_timing(header: str) -> tuple[float, float, int]:
+    """(app ms, SQL ms, statements) from a ``Server-Timing`` header of ``_ServerTiming``."""
+    app = re.search(r"app;dur=([\d.]+)", header)
+    sql = re.search(r'sql;dur=([\d.]+);desc="(\d+)"', header)
+    return (float(app.group(1)) if app else float("nan"),
+            float(sql.group(1)) if sql else float("nan"), int(sql.group(2)) if sql else -1)
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {"p50": round(statistics.median(ordered), 1),
+            "p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1)}
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -172,8 +252,8 @@ def measure(url: str, n_themes: int, requests: int, concurrency: int) -> dict[st
     env = {**os.environ, "ROOTLINE_EMBEDDER": "hashing", "ROOTLINE_SECRET_KEY": uuid.uuid4().hex,
            "ROOTLINE_LOGIN_MAX_FAILURES": "1000"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "rootline", "--db", url, "serve", "--host", "127.0.0.1",
-         "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [sys.executable, __file__, "--serve", url, "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -197,18 +277,27 @@ def measure(url: str, n_themes: int, requests: int, concurrency: int) -> dict[st
             cold = (time.perf_counter() - t0) * 1000
             urls = _urls(page, requests, n_themes, rng)
 
-            def hit(i: int, urls: list[str] = urls) -> float:
+            def hit(i: int, urls: list[str] = urls) -> tuple[float, tuple[float, float, int]]:
                 t = time.perf_counter()
                 r = clients[i % concurrency].get(urls[i])
                 r.raise_for_status()
-                return (time.perf_counter() - t) * 1000
+                took = (time.perf_counter() - t) * 1000
+                return took, _server_timing(r.headers.get("server-timing", ""))
 
+            load_before = os.getloadavg()[0]
             with ThreadPoolExecutor(concurrency) as pool:
-                times = sorted(pool.map(hit, range(len(urls))))
+                results = list(pool.map(hit, range(len(urls))))
+            times = sorted(t for t, _ in results)
+            app_ms = _percentiles([srv[0] for _, srv in results])
+            sql_ms = _percentiles([srv[1] for _, srv in results])
             out[page] = {
                 "p50_ms": round(statistics.median(times), 1),
                 "p95_ms": round(times[min(len(times) - 1, int(0.95 * len(times)))], 1),
                 "max_ms": round(times[-1], 1), "cold_ms": round(cold, 1), "requests": len(times),
+                "server_p50_ms": app_ms["p50"], "server_p95_ms": app_ms["p95"],
+                "sql_p50_ms": sql_ms["p50"], "sql_p95_ms": sql_ms["p95"],
+                "statements": int(statistics.median(srv[2] for _, srv in results)),
+                "load_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             }
         for c in clients:
             c.close()
@@ -219,6 +308,9 @@ def measure(url: str, n_themes: int, requests: int, concurrency: int) -> dict[st
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--serve"]:
+        serve(sys.argv[2], int(sys.argv[4]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--interactions", type=int, default=100_000)
     parser.add_argument("--themes", type=int, default=500)
@@ -226,12 +318,19 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2, help="parallel clients")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--target-ms", type=float, default=150.0)
+    parser.add_argument("--url", help="measure this already generated database instead "
+                        "(same --interactions and --themes); nothing is created or dropped")
     args = parser.parse_args()
     report: dict[str, Any] = {
+        "load_1_5_15": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count(),
         "interactions": args.interactions, "themes": args.themes,
         "requests_per_page": args.requests, "concurrency": args.concurrency,
         "target_p95_ms": args.target_ms, "results": {}}
-    for backend in args.backends.split(","):
+    if args.url:
+        backend = make_engine(args.url).dialect.name
+        report["results"][backend] = measure(args.url, args.themes, args.requests,
+                                             args.concurrency)
+    for backend in [] if args.url else args.backends.split(","):
         if backend == "sqlite":
             with tempfile.TemporaryDirectory() as tmp:
                 url = f"sqlite:///{Path(tmp) / 'web.db'}"
