@@ -14,10 +14,15 @@ The test, per theme, on counts of contacts by ``Interaction.created_at`` (whole 
   times ``f`` times the baseline rate, where ``f`` is the change in overall contact volume (see
   below). Conditional on ``n = x + S``, ``x`` is then binomial with
   ``p0 = e / (e + k)``, ``e = null_ratio * f * w / 7`` (the exact conditional test for two
-  Poisson rates, which also accounts for the baseline being an estimate). Week-to-week noise
-  beyond Poisson is allowed for quasi-Poisson style: when the baseline weeks' variance ``v``
-  exceeds their mean ``m``, ``x`` and ``n`` are divided by ``v / m`` first. The one-sided
-  p-value is ``P(X >= x)``.
+  Poisson rates, which also accounts for the baseline being an estimate). The one-sided p-value
+  is ``P(X >= x)``.
+- **Week-to-week noise.** Real weekly volumes vary more than Poisson: ``var = m + a * m**2``
+  (each week's rate gamma-distributed with shape ``1 / a``). Then, given ``n``, ``x`` is
+  beta-binomial with shapes ``e / a`` and ``k / a`` (the same conditional test for gamma-Poisson
+  counts). ``a`` is the larger of the theme's own estimate from its baseline weeks and the
+  noise shared by all themes: the median estimate over the themes (at least 10) with at least
+  5 contacts a week, on the weeks before the longest window. Eight weeks cannot measure one
+  theme's noise, and an underestimate means false alarms across many themes.
 - **Volume normalisation.** ``f`` is how much all contacts rose in the window against its
   baseline: the pooled ratio (window count over the count the baseline predicts) of the themes
   whose own ratio is in the interquartile range, among the themes (at least 10) with at least
@@ -63,6 +68,7 @@ __all__ = [
     "find_alerts",
     "holm_thresholds",
     "latest_contact_day",
+    "shared_overdispersion",
     "spike_p_value",
     "theme_alerts",
     "theme_volumes",
@@ -145,33 +151,68 @@ class Alert:
         return out
 
 
-def _p_values(recent: np.ndarray, total: np.ndarray, p0: np.ndarray) -> np.ndarray:
+def _p_values(recent: np.ndarray, total: np.ndarray, exposure: np.ndarray, weeks: np.ndarray,
+              noise: np.ndarray) -> np.ndarray:
+    """``P(X >= recent)`` given ``total``: beta-binomial where ``noise > 0``, else binomial."""
     from scipy import stats
 
-    p = stats.binom.sf(recent - 1, total, p0)
-    return np.where(recent <= 0, 1.0, p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shape = np.where(noise > 0, 1 / np.where(noise > 0, noise, 1.0), 1.0)
+        overdispersed = stats.betabinom.sf(recent - 1, total, exposure * shape, weeks * shape)
+    poisson = stats.binom.sf(recent - 1, total, exposure / (exposure + weeks))
+    p = np.where(noise > 0, overdispersed, poisson)
+    return np.where(recent <= 0, 1.0, np.clip(p, 0.0, 1.0))
 
 
-def _dispersion(baseline: Sequence[int]) -> float:
+def _own_noise(baseline: Sequence[int]) -> float:
+    """``a`` in ``var = m + a * m**2`` from one theme's baseline weeks, never below 0."""
     k = len(baseline)
     mean = sum(baseline) / k if k else 0.0
-    var = sum((c - mean) ** 2 for c in baseline) / (k - 1) if k > 1 else mean
-    return var / mean if mean > 0 and var > mean else 1.0
+    if k < 2 or mean <= 0:
+        return 0.0
+    var = sum((c - mean) ** 2 for c in baseline) / (k - 1)
+    return max(0.0, (var - mean) / mean**2)
+
+
+def shared_overdispersion(baselines: Iterable[Sequence[int]], min_mean: float = 5.0,
+                          min_weeks: int = 4) -> float:
+    """The week-to-week noise themes share beyond Poisson: ``a`` in ``var = m + a * m**2``.
+
+    The median over themes (with at least ``min_weeks`` baseline weeks averaging ``min_mean``
+    contacts) of ``(v / c - m) / m**2``, never below 0; 0 with fewer than 10 such themes. ``c``
+    is the median of a chi-square over its degrees of freedom (Wilson-Hilferty), so the median
+    estimates the mean. Eight weeks are too few to measure one theme's noise, and too low an
+    estimate means false alarms; the median over many themes is steady and ignores the few
+    whose baseline holds a real change.
+    """
+    estimates = []
+    for weeks in baselines:
+        k = len(weeks)
+        mean = sum(weeks) / k if k else 0.0
+        if k >= min_weeks and mean >= min_mean:
+            var = sum((c - mean) ** 2 for c in weeks) / (k - 1)
+            median_share = (1 - 2 / (9 * (k - 1))) ** 3
+            estimates.append((var / median_share - mean) / mean**2)
+    if len(estimates) < _MIN_REFERENCE_THEMES:
+        return 0.0
+    return max(0.0, float(np.median(estimates)))
 
 
 def spike_p_value(recent: int, baseline: Sequence[int], null_ratio: float = 1.0, *,
-                  window_days: int = 7, volume_factor: float = 1.0) -> float:
+                  window_days: int = 7, volume_factor: float = 1.0,
+                  shared_noise: float = 0.0) -> float:
     """One-sided p-value that ``recent`` exceeds the rate the baseline weeks predict.
 
     ``recent`` is the count of a ``window_days`` window and ``baseline`` the weekly counts
-    before it. The conditional binomial test of two Poisson rates, with quasi-Poisson scaling
-    when the baseline weeks are overdispersed (see the module docstring).
+    before it. The exact conditional test of two Poisson rates (binomial), or of two
+    gamma-Poisson rates (beta-binomial) when the weeks vary more than Poisson allows, by their
+    own variance or by ``shared_noise`` (see the module docstring).
     """
-    phi = _dispersion(baseline)
-    x, n = round(recent / phi), round((recent + int(sum(baseline))) / phi)
+    noise = max(_own_noise(baseline), shared_noise)
     exposure = null_ratio * volume_factor * window_days / 7
-    p0 = exposure / (exposure + len(baseline))
-    return float(_p_values(np.array([x]), np.array([n]), np.array([p0]))[0])
+    total = recent + int(sum(baseline))
+    return float(_p_values(np.array([recent]), np.array([total]), np.array([exposure]),
+                           np.array([len(baseline)]), np.array([noise]))[0])
 
 
 def holm_thresholds(p_values: Sequence[float], alpha: float) -> list[float | None]:
@@ -293,12 +334,14 @@ def find_alerts(
     if not cases:
         return sorted(alerts, key=lambda a: (-a.score, a.theme_id))
 
-    phi = np.array([_dispersion(c[3]) for c in cases])
-    recent = np.array([c[2] for c in cases], dtype=float)
-    total = recent + np.array([sum(c[3]) for c in cases], dtype=float)
+    # Noise is measured on the weeks before the longest window, clear of any recent change.
+    shared = shared_overdispersion(c[3] for c in cases if c[1] == max(windows))
+    recent = np.array([c[2] for c in cases])
+    total = recent + np.array([sum(c[3]) for c in cases])
     exposure = np.array([null_ratio * factors[c[1]] * c[1] / 7 for c in cases])
     k = np.array([len(c[3]) for c in cases], dtype=float)
-    p_values = _p_values(np.round(recent / phi), np.round(total / phi), exposure / (exposure + k))
+    noise = np.array([max(_own_noise(c[3]), shared) for c in cases])
+    p_values = _p_values(recent, total, exposure, k, noise)
     thresholds = holm_thresholds(list(p_values), alpha)
 
     per_theme: dict[int, list[WindowTest]] = defaultdict(list)
