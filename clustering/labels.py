@@ -104,10 +104,12 @@ PROBLEM_WORDS = frozenset(
 )
 
 _PLACEHOLDER = re.compile(r"\[[A-Z_]+\]")
-# One piece of text: an identifier (placeholder, possibly glued to letters, or a number), a
-# word, or a punctuation mark. Identifiers and punctuation both end a phrase.
+# One piece of text: an identifier (a placeholder, possibly glued to letters, a number, or a
+# code with five digits or more such as BC-4047766), a word, or a punctuation mark.
+# Identifiers and punctuation both end a phrase.
 _PIECE = re.compile(
-    r"(?P<id>[A-Za-z0-9-]*\[[A-Z_]+\][A-Za-z0-9-]*|[£$€#]?\d[\w.,:/-]*)"
+    r"(?P<id>[A-Za-z0-9-]*\[[A-Z_]+\][A-Za-z0-9-]*|[A-Za-z0-9-]*\d{5}[A-Za-z0-9-]*"
+    r"|[£$€#]?\d[\w.,:/-]*)"
     r"|(?P<word>[A-Za-z0-9](?:[A-Za-z0-9'&+-]*[A-Za-z0-9])?)"
     r"|(?P<punct>[^\sA-Za-z0-9])"
 )
@@ -257,8 +259,10 @@ class CTfidfLabeler:
             if sizes[c] == 0:
                 keywords[c], ranked[c] = [], []
                 continue
+            # A keyword is said by at least two members (one member's order id is not one).
+            floor = 2 if len(read[c]) >= 4 else 1
             weights = {w: n * scale[c] * math.log(1.0 + avg / word_all[w])
-                       for w, n in word_df[c].items()}
+                       for w, n in word_df[c].items() if n >= floor}
             keywords[c] = self._keywords(weights)
             ranked[c] = self._rank_phrases(c, docs[c], phrase_df[c], phrase_all, scale[c],
                                            weights, closeness[c])
@@ -331,7 +335,7 @@ class CTfidfLabeler:
             if before_id[p] * 2 > m:
                 score *= 0.15  # it only introduces an identifier
             if mean_close:
-                score *= float(np.clip(1.0 + 3.0 * (mean_close[p] - centre), 0.6, 1.4))
+                score *= float(np.clip(1.0 + 2.0 * (mean_close[p] - centre), 0.8, 1.25))
             scored.append((score, p))
         scored.sort(key=lambda t: (-t[0], t[1]))
         return scored[:30]
