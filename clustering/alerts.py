@@ -122,7 +122,8 @@ class Alert:
 
     For a spike the figures are those of the window that fired (``window_days``); ``windows``
     holds every window tested for the theme. ``tests`` is the size of the family the false-alarm
-    rate is controlled over and ``method`` how (``holm``). A new theme's window is its age.
+    rate is controlled over and ``method`` how (``holm``). A new theme's window is its age in
+    days; it is judged by a rule, not in the family, so its ``tests`` is 0.
     """
 
     theme_id: int
@@ -353,10 +354,10 @@ def find_alerts(
                                        round(factors[window], 3), round(ratio, 3), float(p),
                                        threshold, fired))
     for i, tests in per_theme.items():
-        fired = [t for t in tests if t.fired]
-        if not fired:
+        fired_windows = [t for t in tests if t.fired]
+        if not fired_windows:
             continue
-        best = min(fired, key=lambda t: (t.p_value, t.days))
+        best = min(fired_windows, key=lambda t: (t.p_value, t.days))
         vol = spiking[i]
         alerts.append(Alert(vol.theme_id, vol.title, "spike", _score(best.p_value),
                             best.recent_count, best.baseline_mean, best.baseline_weeks,
@@ -382,7 +383,7 @@ def theme_volumes(session: Session, as_of: date, days: int) -> list[ThemeVolume]
               .join(Interaction, Interaction.id == ThemeMembership.interaction_id)
               .where(ThemeMembership.theme_id.in_(list(themes)),
                      Interaction.created_at.is_not(None)))
-    first = dict(session.execute(
+    first: dict[int, datetime] = dict(session.execute(
         sa.select(ThemeMembership.theme_id, sa.func.min(Interaction.created_at))
         .join(Interaction, Interaction.id == ThemeMembership.interaction_id)
         .where(ThemeMembership.theme_id.in_(list(themes)), Interaction.created_at.is_not(None))
