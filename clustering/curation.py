@@ -94,10 +94,11 @@ def merge_themes(session: Session, source_id: int, target_id: int, *, actor: str
     if source_id == target_id:
         raise InputError("a theme cannot be merged into itself")
     source, target = _theme(session, source_id), _theme(session, target_id)
-    moved = session.execute(
+    result = session.execute(
         sa.update(ThemeMembership).where(ThemeMembership.theme_id == source.id)
         .values(theme_id=target.id, source="manual", probability=1.0)
-    ).rowcount
+    )
+    moved = int(getattr(result, "rowcount", 0))
     a, b = _centroid(source), _centroid(target)
     if a is not None and b is not None:  # size-weighted, so the next incremental run fits
         mixed = a * source.size + b * target.size
@@ -213,7 +214,7 @@ def move_interactions(
     known = set(session.scalars(sa.select(Interaction.id).where(Interaction.id.in_(wanted))))
     if missing := [i for i in wanted if i not in known]:
         raise NotFoundError(f"no interaction with id {', '.join(map(str, missing[:10]))}")
-    previous = dict(session.execute(
+    previous: dict[int, int] = dict(session.execute(
         sa.select(ThemeMembership.interaction_id, ThemeMembership.theme_id)
         .where(ThemeMembership.interaction_id.in_(wanted))).all())
     session.execute(sa.delete(ThemeMembership).where(ThemeMembership.interaction_id.in_(wanted)))

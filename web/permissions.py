@@ -248,7 +248,7 @@ def _current_user(request: Request) -> User:
     user = getattr(request.state, "user", None)
     if user is None:  # only on a PUBLIC route, which should not ask for the user
         raise AuthRequired()
-    return user  # type: ignore[no-any-return]
+    return user
 
 
 CurrentUser = Annotated[User, Depends(_current_user)]

@@ -62,7 +62,7 @@ class AppState:
 
 
 def _state(ctx: typer.Context) -> AppState:
-    return ctx.ensure_object(AppState)  # type: ignore[no-any-return]
+    return ctx.ensure_object(AppState)
 
 
 @app.callback()

@@ -24,7 +24,7 @@ __all__ = ["router"]
 
 router = APIRouter()
 ThemeId = Annotated[int, Path(ge=1)]
-_404 = {404: {"description": "No theme with this id."}}
+_404: dict[int | str, dict[str, Any]] = {404: {"description": "No theme with this id."}}
 
 
 class RenameIn(BaseModel):
@@ -66,7 +66,7 @@ def dashboard(
         "week_starts": [d.isoformat() for d in board.week_starts],
         "themes": [{"id": r.id, "title": r.title, "keywords": r.keywords, "status": r.status,
                     "impact": r.impact.as_dict(), "weekly_contacts": r.weeks,
-                    "alert": asdict(a) if (a := alerts.get(r.id)) else None}  # type: ignore[call-overload]
+                    "alert": asdict(a) if (a := alerts.get(r.id)) else None}
                    for r in board.rows],
     }
 
@@ -180,7 +180,7 @@ def list_runs(
 def alerts(session: SessionDep, figures: Annotated[Any, Depends(get_figures)]) -> list[dict[str, Any]]:
     """Emerging and spiking themes, strongest first, as ``rootline alerts --json``."""
     _, found = ranked_themes(session, figures, queries.Filters())
-    return sorted((asdict(a) for a in found.values()),  # type: ignore[call-overload]
+    return sorted((asdict(a) for a in found.values()),
                   key=lambda a: (-a["score"], a["theme_id"]))
 
 

@@ -90,9 +90,9 @@ def _detail(session: SessionDep, problem_id: int) -> dict[str, Any]:
     return {
         **ProblemOut.of(problem, detail=True).model_dump(mode="json"),
         "sla": [{"stage": s, "due_at": due.isoformat(), "done": done}
-                for s, due, done in ctx["clocks"]],  # type: ignore[attr-defined]
-        "audit": [AuditOut.of(e).model_dump(mode="json") for e in ctx["audit"]],  # type: ignore[attr-defined]
-        "verification": asdict(verification) if verification else None,  # type: ignore[call-overload]
+                for s, due, done in ctx["clocks"]],
+        "audit": [AuditOut.of(e).model_dump(mode="json") for e in ctx["audit"]],
+        "verification": asdict(verification) if verification else None,
         "next_states": ctx["next_states"],
     }
 
