@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased, defer, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from rootline.clustering.embedding import text_hash
 from rootline.clustering.models import EmbeddingCache, Theme, ThemeMembership
@@ -393,7 +393,7 @@ def _has_fts(session: Session) -> bool:
 
 
 def keyword_search(session: Session, query: str, limit: int = 50
-                   ) -> list[tuple[Interaction, int | None, str | None]]:
+                   ) -> list[tuple[Any, int | None, str | None]]:
     """Newest interactions whose clean text contains every word of ``query``, with themes."""
     return interactions_by_id(session, keyword_ids(session, query, limit))
 
@@ -472,16 +472,24 @@ def semantic_index(session: Session, slug: str) -> SemanticIndex:
     return SemanticIndex(slug, np.asarray(ids, dtype=np.int64), matrix)
 
 
-def interactions_by_id(session: Session, ids: list[int]
-                       ) -> list[tuple[Interaction, int | None, str | None]]:
-    """Interactions with their themes, in the order of ``ids``.
+_LISTED = (Interaction.id, Interaction.source, Interaction.external_id, Interaction.channel,
+           Interaction.customer_id, Interaction.subject, Interaction.body_clean,
+           Interaction.created_at, Interaction.csat, Interaction.status)
 
-    The raw text, tags and extra fields are deferred (loaded only if read): result lists
-    show the clean text.
+
+def interactions_by_id(session: Session, ids: list[int]) -> list[tuple[Any, int | None, str | None]]:
+    """Contacts with their themes, in the order of ``ids``: (contact, theme id, theme title).
+
+    A contact is a read-only row with the columns result lists show (``id``, ``source``,
+    ``external_id``, ``channel``, ``customer_id``, ``subject``, ``body_clean``, ``created_at``,
+    ``csat``, ``status``), read as attributes like an ``Interaction``; building no ORM objects
+    and reading no raw text, tags or extra fields keeps search cheap.
     """
     if not ids:
         return []
-    rows = {i.id: (i, tid, t) for i, tid, t in _with_theme(
-        session, sa.select(Interaction).where(Interaction.id.in_(set(ids))).options(
-            defer(Interaction.body_raw), defer(Interaction.tags), defer(Interaction.extra)))}
+    rows = {row.id: (row, row.theme_id, row.theme_title) for row in session.execute(
+        sa.select(*_LISTED, Theme.id.label("theme_id"), Theme.title.label("theme_title"))
+        .outerjoin(ThemeMembership, ThemeMembership.interaction_id == Interaction.id)
+        .outerjoin(Theme, Theme.id == ThemeMembership.theme_id)
+        .where(Interaction.id.in_(set(ids))))}
     return [rows[i] for i in ids if i in rows]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.responses import Response
 
 from rootline.clustering import curation, service, stats
@@ -170,8 +170,8 @@ def theme_page(
 def _options(choices: list[tuple[int, str]]) -> Markup:
     # Hundreds of themes fill two selects; one escaped string, built once, renders several
     # times faster than a template loop over the same (id, title) pairs.
-    option = Markup('<option value="{0}">#{0} {1}</option>')
-    return Markup("").join(option.format(i, title) for i, title in choices)
+    return Markup("".join(f'<option value="{int(i)}">#{int(i)} {escape(title)}</option>'
+                          for i, title in choices))
 
 
 # --- review actions (support leads) --------------------------------------------------------
