@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from rootline.db import utcnow
 from rootline.errors import InputError
+from rootline.ingest.bulkload import BulkLoad
 from rootline.ingest.cleaning import clean_subject, clean_text, form_subject_topic, redact_pii
 from rootline.ingest.columns import detect_columns
 from rootline.ingest.convert import build_record
@@ -242,8 +243,12 @@ def _row(
 _JSON_COLUMNS = frozenset({"tags", "extra"})
 
 
-def _insert_rows(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+def _insert_rows(
+    session: Session, table: sa.Table, rows: list[dict[str, Any]], bulk: BulkLoad | None = None
+) -> None:
     """Insert many rows at once: COPY on PostgreSQL, one executemany elsewhere."""
+    if bulk is not None:
+        bulk.before_insert(table.name, len(rows))
     now = utcnow()
     for row in rows:
         row["ingested_at"] = now
@@ -316,6 +321,7 @@ def _write_interactions(
     source: str,
     report: IngestReport,
     options: IngestOptions,
+    bulk: BulkLoad | None = None,
 ) -> None:
     # The last record with a given id wins, as if the file were applied line by line.
     batch = list({rec.external_id: rec for rec in batch}.values())
@@ -342,7 +348,7 @@ def _write_interactions(
         else:
             inserts.append(row)
     if inserts:
-        _insert_rows(session, Interaction.__table__, inserts)
+        _insert_rows(session, Interaction.__table__, inserts, bulk)
     if updates:
         session.execute(sa.update(Interaction), updates)
     report.inserted += len(inserts)
@@ -355,6 +361,7 @@ def _write_customers(
     source: str,
     report: IngestReport,
     options: IngestOptions,
+    bulk: BulkLoad | None = None,
 ) -> None:
     facts = [_customer_facts(r, options.phone_region) for r in batch]
     _, created = resolve_customers(session, facts, source)
@@ -368,6 +375,7 @@ def _write_events(
     source: str,
     report: IngestReport,
     options: IngestOptions,
+    bulk: BulkLoad | None = None,
 ) -> None:
     batch = list({rec.external_id: rec for rec in batch}.values())
     existing = _existing(session, CustomerEvent, source, [r.external_id for r in batch])
@@ -442,17 +450,23 @@ def ingest_records(
         CustomerRecord: _write_customers,
         CustomerEventRecord: _write_events,
     }
-    for kind, batch, rejected in _batches(records):
-        for bad in rejected:
-            if on_reject is None:
-                raise bad.error
-            on_reject(bad)
-        if batch:
-            report.read += len(batch)
-            writers[kind](session, batch, source, report, options)
-        if progress:
-            progress(len(batch) + len(rejected))
-    session.flush()
+    bulk = BulkLoad(session)
+    try:
+        for kind, batch, rejected in _batches(records):
+            for bad in rejected:
+                if on_reject is None:
+                    raise bad.error
+                on_reject(bad)
+            if batch:
+                report.read += len(batch)
+                writers[kind](session, batch, source, report, options, bulk)
+            if progress:
+                progress(len(batch) + len(rejected))
+        session.flush()
+    except BaseException:
+        bulk.abandon()
+        raise
+    bulk.finish()
     return report
 
 
