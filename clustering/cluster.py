@@ -19,13 +19,15 @@ The recipe (``DensityClusterer``):
    floor later used to place new texts with :func:`assign_to_centroids`.
 
 Above ``max_fit_size`` rows the model is fitted on a random sample and the rest are placed on
-the nearest centroid, so time and memory stay bounded for any ``n``.
+the nearest centroid, chunk by chunk straight from the caller's array (never copied whole),
+so time and memory beyond the input itself stay bounded for any ``n``.
 Every stage takes and returns plain arrays so it can be tested without a database.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -45,6 +47,8 @@ __all__ = [
 ]
 
 ALGORITHM = "pca+knn-hdbscan-leaf-2pass+kmeans+knn-vote"
+# Rows placed per step above the fit size: 32,768 x 384 float32 is ~50 MB per copy.
+_ASSIGN_CHUNK = 32_768
 
 
 class Reducer(Protocol):
@@ -61,11 +65,12 @@ class Clusterer(Protocol):
 
 @dataclass
 class ClusterResult:
-    """Labels (-1 = noise), a confidence per item and the parameters actually used."""
+    """Labels (-1 = noise), a confidence per item, the parameters used, and stage seconds."""
 
     labels: np.ndarray
     probabilities: np.ndarray
     params: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def n_clusters(self) -> int:
@@ -329,13 +334,14 @@ class DensityClusterer:
             Labels renumbered 0..k-1 by decreasing size (-1 = unthemed), each text's
             similarity to its theme centroid as its confidence, and every parameter used.
         """
-        vectors = _unit(np.asarray(vectors, dtype=np.float32))
-        n = vectors.shape[0]
+        started = time.perf_counter()
+        n = len(vectors)
         fit_idx = np.arange(n)
         if n > self.max_fit_size:
             rng = np.random.default_rng(self.seed)
             fit_idx = np.sort(rng.choice(n, self.max_fit_size, replace=False))
-        sample = vectors[fit_idx]
+        # Only the sample is copied; the rest is read chunk by chunk when it is placed.
+        sample = _unit(np.asarray(vectors[fit_idx], dtype=np.float32))
         m = len(fit_idx)
         mcs = self.min_cluster_size or default_min_cluster_size(m)
         ms = self.min_samples or max(2, mcs // 2)
@@ -355,7 +361,8 @@ class DensityClusterer:
         if seeds.max(initial=-1) < 0:
             floor = self.assign_similarity if self.assign_similarity is not None else 1.0
             params.update(assign_similarity=float(floor), kmeans_iterations=0)
-            return ClusterResult(np.full(n, -1), np.zeros(n, dtype=np.float32), params)
+            seconds = {"fit": round(time.perf_counter() - started, 3), "assign": 0.0}
+            return ClusterResult(np.full(n, -1), np.zeros(n, dtype=np.float32), params, seconds)
 
         labels, iterations = _spherical_kmeans(sample, seeds, max_iter=30)
         labels = _neighbour_vote(labels, *graph)
@@ -369,13 +376,29 @@ class DensityClusterer:
 
         full = np.full(n, -1, dtype=np.int64)
         conf = np.zeros(n, dtype=np.float32)
+        fitted = time.perf_counter()
+        if m < n:
+            self._place_rest(vectors, cents, floor, full, conf)
         full[fit_idx] = np.where(sims >= floor, labels, -1)
         conf[fit_idx] = sims
-        if m < n:
-            rest = np.setdiff1d(np.arange(n), fit_idx, assume_unique=True)
-            full[rest], conf[rest] = assign_to_centroids(vectors[rest], cents, floor)
         conf = np.where(full >= 0, np.clip(conf, 0.0, 1.0), 0.0).astype(np.float32)
-        return ClusterResult(_relabel(full), conf, params)
+        done = time.perf_counter()
+        seconds = {"fit": round(fitted - started, 3), "assign": round(done - fitted, 3)}
+        return ClusterResult(_relabel(full), conf, params, seconds)
+
+    @staticmethod
+    def _place_rest(
+        vectors: np.ndarray, cents: np.ndarray, floor: float, full: np.ndarray, conf: np.ndarray
+    ) -> None:
+        """Place every row on its nearest centroid, in place, a chunk at a time.
+
+        Sample rows are placed too (a few percent of the work) and overwritten by the caller:
+        contiguous slices of the caller's array need no copy, a gather of "the rest" would.
+        """
+        for start in range(0, len(vectors), _ASSIGN_CHUNK):
+            stop = min(start + _ASSIGN_CHUNK, len(vectors))
+            chunk = _unit(np.asarray(vectors[start:stop], dtype=np.float32))
+            full[start:stop], conf[start:stop] = assign_to_centroids(chunk, cents, floor)
 
     def _seed(
         self, sample: np.ndarray, mcs: int, ms: int, n_neighbors: int

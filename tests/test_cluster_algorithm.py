@@ -124,3 +124,34 @@ def test_knn_graph_matches_brute_force() -> None:
     assert np.array_equal(np.sort(indices, axis=1), np.sort(expected, axis=1))
     assert np.allclose(sims, np.take_along_axis(full, indices, axis=1), atol=1e-6)
     assert (indices != np.arange(len(vectors))[:, None]).all()
+
+
+def test_placing_beyond_the_sample_never_copies_the_whole_input(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import tracemalloc
+
+    from rootline.clustering import cluster
+
+    vectors, gold = blobs([20_000, 20_000, 20_000], n_noise=100, seed=9)
+    vectors = vectors * 3.0  # not unit length: each chunk is normalised on its own
+    vectors.setflags(write=False)
+    monkeypatch.setattr(cluster, "_ASSIGN_CHUNK", 2048)
+
+    def peak_of(rows: np.ndarray) -> tuple[int, cluster.ClusterResult]:
+        tracemalloc.start()
+        try:
+            result = DensityClusterer(max_fit_size=1500).fit(rows)
+            return tracemalloc.get_traced_memory()[1], result
+        finally:
+            tracemalloc.stop()
+
+    peak_of(vectors[:3000])  # lazy imports inside the fit are not what is measured
+    small, _ = peak_of(vectors[:3000])
+    big, result = peak_of(vectors)
+    # Beyond the fit itself only per-row labels and scores grow; one copy would be 1x.
+    assert big - small < vectors.nbytes / 2
+    assert result.n_clusters == 3 and _purity(result.labels, gold) > 0.97
+    themed = result.labels >= 0
+    assert 0.0 < result.probabilities[themed].min() <= 1.0
+    assert set(result.seconds) == {"fit", "assign"}
