@@ -267,26 +267,31 @@ def demo(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:
-    """Load the bundled demo help desk, cluster it with the real model and serve it."""
-    from rootline.pipeline import cluster_job, demo_paths
+    """Load the bundled demo help desk, cluster it with the real model, set up its teams,
+    routing rules and problems, and serve it."""
+    from rootline.cli.demo_story import play_story, print_summary
+    from rootline.cli.users import create_demo_users
+    from rootline.pipeline import build_embedder, cluster_job, demo_paths
     from rootline.pipeline import ingest_paths as ingest_many
 
     state = _state(ctx)
     if state.db_url is None and not state.settings.database_url:
         state.db_url = f"sqlite:///{state.settings.data_dir / 'demo.db'}"
+    embedder = build_embedder(state.settings)  # loaded once: clustering, then finding themes
     with progress_bar() as bar:
         with session_scope(state.sessions) as session:
             task = bar.add_task("loading demo data", total=None)
             for path, source in demo_paths():
                 ingest_many(session, [path], source=source, progress=lambda k: bar.advance(task, k))
-        cluster_job(state.sessions, state.settings, full=True, progress=_cluster_progress(bar))
-    from rootline.cli.users import create_demo_users
-
+        cluster_job(state.sessions, state.settings, full=True, embedder=embedder,
+                    progress=_cluster_progress(bar))
+        story = bar.add_task("teams, rules and problems", total=1)
+        with session_scope(state.sessions) as session:
+            accounts = create_demo_users(session, state.settings.demo_password)
+        report = play_story(state.sessions, state.settings, embedder)
+        bar.advance(story)
     with session_scope(state.sessions) as session:
-        accounts = create_demo_users(session, state.settings.demo_password)
-    for account in accounts:
-        out_console.print(f"demo sign-in: {account['email']} ({account['role']}) "
-                          f"password {account['password']}", markup=False)
+        print_summary(out_console, session, report, accounts)
     if not no_serve:
         _serve(state, host, port, accounts)
 

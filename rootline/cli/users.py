@@ -61,18 +61,26 @@ def create_demo_users(session: Session, password: str) -> list[dict[str, str]]:
     """Create one account per role with a known password. Only for the demo database.
 
     The IS and product owners join the triage team, which gets every problem no routing
-    rule matches, so they can work on the demo's problems.
+    rule matches, so they can work on the demo's problems. An account that already has this
+    role and password is left as it is, so running the demo again signs nobody out.
 
     Returns:
         The accounts as ``{"email", "role", "password"}``, to print and show on the sign-in page.
     """
+    import sqlalchemy as sa
+
+    from rootline.rootcause.models import User
     from rootline.rootcause.teams import add_member, triage_team
     from rootline.web.accounts import ensure_user
+    from rootline.web.security import verify_password
 
     triage = triage_team(session)
     out = []
     for email, role, name in DEMO_USERS:
-        user = ensure_user(session, email, role, password, name=name, actor="demo")
+        user = session.scalar(sa.select(User).where(User.email == email))
+        if user is None or user.role != role or not user.active or not verify_password(
+                user.password_hash, password):
+            user = ensure_user(session, email, role, password, name=name, actor="demo")
         if role in {"is_owner", "product_owner"}:
             add_member(session, triage, user, actor="demo")
         out.append({"email": email, "role": role, "password": password})
