@@ -146,6 +146,7 @@ def test_teams_rules_leads_and_members(story: StoryReport, story_db: sessionmake
         assert teams["Web shop"].lead.email == "product@demo.rootline.dev"
         assert teams["E-commerce IS"].lead.email == "is@demo.rootline.dev"
         product = session.scalar(sa.select(User).where(User.email == "product@demo.rootline.dev"))
+        assert product is not None
         assert {t.name for t in product.teams} == {"Web shop", "Triage"}
         assert product.role == "product_owner" and product.password_hash
         rules = session.scalars(sa.select(RoutingRule).order_by(RoutingRule.priority)).all()
@@ -227,7 +228,8 @@ def test_worker_pass_escalates_the_late_checkout_problem(
             SlaBreach.problem_id == story.problems["checkout_error"])).all()
         # P1 (impact about 77): opened on 2026-11-03 with 48 h to find the root cause and a
         # week to fix, both late on 2026-11-15, each escalated once to both team leads.
-        assert session.get(Problem, story.problems["checkout_error"]).priority == "P1"
+        checkout = session.get(Problem, story.problems["checkout_error"])
+        assert checkout is not None and checkout.priority == "P1"
         assert sorted(b.stage for b in breaches) == ["fix", "root_cause"]
         for breach in breaches:
             assert set(breach.escalated_to) == {"product@demo.rootline.dev",
@@ -262,18 +264,22 @@ def test_playing_the_story_again_changes_nothing(
     assert _snapshot(story_db) == before
 
 
+def _title(theme: Theme | None) -> str | None:
+    return None if theme is None else theme.title
+
+
 def test_themes_are_found_by_meaning_and_words(story_db: sessionmaker[Session]) -> None:
     embedder = HashingEmbedder()
     with session_scope(story_db) as session:
-        assert find_theme(session, PASSWORD_RESET, embedder).title == (
+        assert _title(find_theme(session, PASSWORD_RESET, embedder)) == (
             "password reset e-mail never arrives")
-        assert find_theme(session, CHECKOUT_ERROR, None).title == "checkout payment page error"
+        assert _title(find_theme(session, CHECKOUT_ERROR, None)) == "checkout payment page error"
         # Nothing near: no theme, so the story skips that problem instead of guessing.
         assert find_theme(session, ThemeQuery("quantum flux capacitor", ("quantum",)),
                           embedder) is None
         # Vectors of another model are never compared with these centroids.
         other = HashingEmbedder(dim=64)
-        assert find_theme(session, PASSWORD_RESET, other).title == (
+        assert _title(find_theme(session, PASSWORD_RESET, other)) == (
             "password reset e-mail never arrives")
 
 
