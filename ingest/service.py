@@ -8,7 +8,6 @@ a reject file with their reasons and the good ones are kept.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,11 +20,9 @@ from sqlalchemy.orm import Session
 from rootline.db import utcnow
 from rootline.errors import InputError
 from rootline.ingest.bulkload import BulkLoad
-from rootline.ingest.cleaning import clean_subject, clean_text, form_subject_topic, redact_pii
 from rootline.ingest.columns import detect_columns
 from rootline.ingest.convert import build_record
 from rootline.ingest.identity import (
-    CustomerFacts,
     customer_sources,
     merge_customers,
     normalise_email,
@@ -33,12 +30,25 @@ from rootline.ingest.identity import (
     resolve_customers,
 )
 from rootline.ingest.models import CustomerEvent, Interaction
+from rootline.ingest.prepare import (
+    PreparedInteraction,
+    body_clean,
+    customer_facts,
+    cut,
+    digest,
+    interaction_row,
+    prepared_items,
+    record_facts,
+    salt_of,
+)
 from rootline.ingest.readers import Item, read_records
 from rootline.ingest.schemas import CustomerEventRecord, CustomerRecord, InteractionRecord, Rejected
 
 __all__ = [
+    "WORKER_MIN_BYTES",
     "IngestOptions",
     "IngestReport",
+    "body_clean",
     "customer_sources",
     "ingest_batch",
     "ingest_file",
@@ -49,8 +59,8 @@ __all__ = [
 ]
 
 _BATCH = 2000
-#: Bumped when cleaning changes, so re-ingesting refreshes ``body_clean``.
-_CLEANING_VERSION = "4"
+#: Files at least this big are read and cleaned in a worker process while this one writes.
+WORKER_MIN_BYTES = 4 * 2**20
 
 
 @dataclass
@@ -63,6 +73,8 @@ class IngestOptions:
     skip_bad: bool = False
     #: Where rejected records go with ``skip_bad``; default ``<input>.rejects.jsonl``.
     rejects_path: Path | None = None
+    #: Read and clean in a worker process: None decides by file size (``WORKER_MIN_BYTES``).
+    worker: bool | None = None
 
 
 @dataclass
@@ -132,114 +144,6 @@ class _Rejects:
             self._fh.close()
 
 
-def _facts(
-    rec: InteractionRecord | CustomerEventRecord, region: str | None
-) -> CustomerFacts | None:
-    keys = []
-    if rec.customer_email and (email := normalise_email(rec.customer_email)):
-        keys.append(("email", email))
-    if rec.customer_phone and (phone := normalise_phone(rec.customer_phone, region)):
-        keys.append(("phone", phone))
-    if rec.account_id and rec.account_id.strip():
-        keys.append(("account", rec.account_id.strip()[:255]))
-    if not keys:
-        return None
-    if isinstance(rec, CustomerEventRecord):
-        return CustomerFacts(keys)
-    return CustomerFacts(
-        keys,
-        name=_cut(rec.customer_name, 255),
-        segment=_cut(rec.segment, 64),
-        value=rec.customer_value,
-    )
-
-
-def _customer_facts(rec: CustomerRecord, region: str | None) -> CustomerFacts:
-    keys = []
-    if rec.account_id:
-        keys.append(("account", rec.account_id.strip()[:255]))
-    keys += [("email", e) for e in dict.fromkeys(filter(None, map(normalise_email, rec.emails)))]
-    keys += [
-        ("phone", p)
-        for p in dict.fromkeys(filter(None, (normalise_phone(x, region) for x in rec.phones)))
-    ]
-    return CustomerFacts(
-        keys,
-        name=_cut(rec.name, 255),
-        segment=_cut(rec.segment, 64),
-        value=rec.value,
-        account_owner=_cut(rec.account_owner, 255),
-        authoritative=True,
-    )
-
-
-def _cut(value: str | None, size: int) -> str | None:
-    return value[:size] if value else value
-
-
-def _digest(rec: InteractionRecord | CustomerEventRecord, salt: str) -> str:
-    if isinstance(rec, InteractionRecord) and rec.source_digest:
-        return hashlib.sha256((salt + rec.source_digest).encode()).hexdigest()
-    payload = rec.model_dump(mode="json", exclude={"line", "source_digest"})
-    return hashlib.sha256((salt + json.dumps(payload, sort_keys=True)).encode()).hexdigest()
-
-
-def body_clean(rec: InteractionRecord, redact: bool = True) -> str:
-    """What the models read of a record: its subject and the customer's own words, cleaned."""
-    turns = rec.customer_turns if rec.customer_turns is not None else [rec.body]
-    words = " ".join(filter(None, (clean_text(t, redact=redact) for t in turns)))
-    subject = clean_subject(rec.subject) if rec.subject else ""
-    if subject and (topic := form_subject_topic(subject)) is not None:
-        # "Contact form: Delivery" is the form's, not the customer's: the topic only stands in
-        # for an empty message.
-        subject = "" if words else topic
-    if subject and redact:
-        subject = redact_pii(subject)
-    return f"{subject} {words}" if subject and words else subject or words
-
-
-def _text(value: str | None, size: int | None = None) -> str | None:
-    # PostgreSQL stores no NUL characters; readers of nested formats may pass them through.
-    if value and "\x00" in value:
-        value = value.replace("\x00", "")
-    return value[:size] if value and size else value
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.replace("\x00", "")
-    if isinstance(value, dict):
-        return {str(k).replace("\x00", ""): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    return value
-
-
-def _row(
-    rec: InteractionRecord, source: str, customer_id: int | None, digest: str, redact: bool
-) -> dict[str, Any]:
-    extra = rec.extra
-    if extra and any(type(v) is not str or "\x00" in v for v in extra.values()):
-        extra = _json_safe(extra)
-    return {
-        "source": source,
-        "external_id": rec.external_id,
-        "channel": rec.channel[:32],
-        "customer_id": customer_id,
-        "subject": _text(rec.subject),
-        "body_raw": _text(rec.body) or "",
-        "body_clean": _text(body_clean(rec, redact)) or "",
-        "created_at": rec.created_at,
-        "resolved_at": rec.resolved_at,
-        "status": _text(rec.status, 32),
-        "csat": rec.csat,
-        "agent": _text(rec.agent, 255),
-        "tags": [t.replace("\x00", "") for t in rec.tags],
-        "extra": extra,
-        "content_hash": digest,
-    }
-
-
 _JSON_COLUMNS = frozenset({"tags", "extra"})
 
 
@@ -297,6 +201,7 @@ def _existing(
     session: Session, model: Any, source: str, ids: list[str]
 ) -> dict[str, tuple[int, str]]:
     conn = session.connection()
+    rows: Any  # a driver-level or an ORM result: (id, external_id, content_hash) rows
     if conn.dialect.name == "postgresql":
         # Probing the (source, external_id) index once per id stays fast as the table grows
         # inside the load's transaction; an IN list is planned as a scan of the whole source.
@@ -312,12 +217,12 @@ def _existing(
                 model.source == source, model.external_id.in_(ids)
             )
         )
-    return {ext: (iid, digest) for iid, ext, digest in rows}
+    return {ext: (iid, content_hash) for iid, ext, content_hash in rows}
 
 
 def _write_interactions(
     session: Session,
-    batch: list[InteractionRecord],
+    batch: list[InteractionRecord] | list[PreparedInteraction],
     source: str,
     report: IngestReport,
     options: IngestOptions,
@@ -326,23 +231,28 @@ def _write_interactions(
     # The last record with a given id wins, as if the file were applied line by line.
     batch = list({rec.external_id: rec for rec in batch}.values())
     existing = _existing(session, Interaction, source, [r.external_id for r in batch])
-    salt = f"{_CLEANING_VERSION}|{int(options.redact_pii)}|{options.phone_region}|"
-    todo = []
+    salt = salt_of(options.redact_pii, options.phone_region)
+    todo: list[tuple[Any, str]] = []
     for rec in batch:
-        digest = _digest(rec, salt)
+        content_hash = rec.digest if isinstance(rec, PreparedInteraction) else digest(rec, salt)
         old = existing.get(rec.external_id)
-        if old is None or old[1] != digest:
-            todo.append((rec, digest))
+        if old is None or old[1] != content_hash:
+            todo.append((rec, content_hash))
     report.unchanged += len(batch) - len(todo)
     if not todo:
         return
-    customers, created = resolve_customers(
-        session, [_facts(r, options.phone_region) for r, _ in todo], source
-    )
+    facts = [
+        r.facts if isinstance(r, PreparedInteraction) else record_facts(r, options.phone_region)
+        for r, _ in todo
+    ]
+    customers, created = resolve_customers(session, facts, source)
     report.customers_created += created
     inserts, updates = [], []
-    for (rec, digest), cid in zip(todo, customers, strict=True):
-        row = _row(rec, source, cid, digest, options.redact_pii)
+    for (rec, content_hash), cid in zip(todo, customers, strict=True):
+        if isinstance(rec, PreparedInteraction):
+            row = {**rec.row, "customer_id": cid}
+        else:
+            row = interaction_row(rec, source, cid, content_hash, options.redact_pii)
         if rec.external_id in existing:
             updates.append({"id": existing[rec.external_id][0], **row})
         else:
@@ -363,7 +273,7 @@ def _write_customers(
     options: IngestOptions,
     bulk: BulkLoad | None = None,
 ) -> None:
-    facts = [_customer_facts(r, options.phone_region) for r in batch]
+    facts = [customer_facts(r, options.phone_region) for r in batch]
     _, created = resolve_customers(session, facts, source)
     report.customers_created += created
     report.customers_updated += len(batch) - created
@@ -380,17 +290,17 @@ def _write_events(
     batch = list({rec.external_id: rec for rec in batch}.values())
     existing = _existing(session, CustomerEvent, source, [r.external_id for r in batch])
     todo = [
-        (r, d) for r in batch if (d := _digest(r, "")) != existing.get(r.external_id, (0, ""))[1]
+        (r, d) for r in batch if (d := digest(r, "")) != existing.get(r.external_id, (0, ""))[1]
     ]
     report.unchanged += len(batch) - len(todo)
     if not todo:
         return
     customers, created = resolve_customers(
-        session, [_facts(r, options.phone_region) for r, _ in todo], source
+        session, [record_facts(r, options.phone_region) for r, _ in todo], source
     )
     report.customers_created += created
     inserts, updates = [], []
-    for (rec, digest), cid in zip(todo, customers, strict=True):
+    for (rec, content_hash), cid in zip(todo, customers, strict=True):
         row = {
             "source": source,
             "external_id": rec.external_id,
@@ -398,9 +308,9 @@ def _write_events(
             "kind": rec.kind,
             "occurred_at": rec.occurred_at,
             "amount": rec.amount,
-            "currency": _cut(rec.currency, 8),
+            "currency": cut(rec.currency, 8),
             "extra": rec.extra,
-            "content_hash": digest,
+            "content_hash": content_hash,
         }
         if rec.external_id in existing:
             updates.append({"id": existing[rec.external_id][0], **row})
@@ -427,7 +337,7 @@ def _check(item: Item) -> Item:
 
 def ingest_records(
     session: Session,
-    records: Iterable[Item],
+    records: Iterable[Item | PreparedInteraction],
     source: str,
     report: IngestReport | None = None,
     progress: Callable[[int], None] | None = None,
@@ -447,6 +357,7 @@ def ingest_records(
         raise InputError(f"source name must be 1 to 64 characters: {source[:80]!r}")
     writers: dict[type, Callable[..., None]] = {
         InteractionRecord: _write_interactions,
+        PreparedInteraction: _write_interactions,
         CustomerRecord: _write_customers,
         CustomerEventRecord: _write_events,
     }
@@ -520,10 +431,19 @@ def ingest_file(
     if options.skip_bad:
         target = options.rejects_path or path.with_name(path.name + ".rejects.jsonl")
         rejects = _Rejects(target, report)
+    if options.worker is None:
+        use_worker = path.is_file() and path.stat().st_size >= WORKER_MIN_BYTES
+    else:
+        use_worker = options.worker
+    records: Iterable[Item | PreparedInteraction] = (
+        prepared_items(path, fmt, mapping, name[:64], options.redact_pii, options.phone_region)
+        if use_worker
+        else read_records(path, fmt, mapping)
+    )
     try:
         ingest_records(
             session,
-            read_records(path, fmt, mapping),
+            records,
             name[:64],
             report,
             progress,
