@@ -181,6 +181,11 @@ _SIGNOFF_HINTS = (
 )
 _CALLBACK_HINTS = ("reach me", "call me", "contact me", "text me", "ring me", "phone me")
 _TRACKING_HINTS = ("ref:", "ticket", "request", "case", "[")
+# One search for any of the hints beats a Python loop over them on the hot path.
+_PLEASANTRY_HINT = re.compile("|".join(map(re.escape, _PLEASANTRY_HINTS)))
+_SIGNOFF_HINT = re.compile("|".join(map(re.escape, _SIGNOFF_HINTS)))
+_TRACKING_HINT = re.compile("|".join(map(re.escape, _TRACKING_HINTS)))
+_CALLBACK_HINT = re.compile("|".join(map(re.escape, _CALLBACK_HINTS)))
 _SUBJECT_PREFIX = re.compile(r"^\s*(?:(?:re|fw|fwd|aw|wg|tr|sv|vs)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
 
 # --- personal data ----------------------------------------------------------------------------
@@ -287,8 +292,7 @@ def redact_pii(text: str) -> str:
 def clean_subject(subject: str) -> str:
     """A subject without reply/forward prefixes and ticket tags."""
     subject = _SUBJECT_PREFIX.sub("", subject) if ":" in subject else subject
-    low = subject.lower()
-    if any(hint in low for hint in _TRACKING_HINTS):
+    if _TRACKING_HINT.search(subject.lower()):
         subject = _TRACKING.sub("", subject)
     return subject.strip()
 
@@ -348,13 +352,13 @@ def clean_text(text: str, *, redact: bool = True) -> str:
     issue = text
     text = _GREETING.sub("", text, count=1)
     low = text.lower()
-    if any(hint in low for hint in _PLEASANTRY_HINTS):
+    if _PLEASANTRY_HINT.search(low):
         text = _PLEASANTRY.sub(" ", text)
-    if len(text) > 40 and any(hint in low[-90:] for hint in _SIGNOFF_HINTS):
+    if len(text) > 40 and _SIGNOFF_HINT.search(low, len(low) - 90):
         text = _SIGNOFF_INLINE.sub("", text)
-    if any(hint in low for hint in _TRACKING_HINTS):
+    if _TRACKING_HINT.search(low):
         text = _TRACKING.sub("", text)
-    if " me " in low and any(hint in low for hint in _CALLBACK_HINTS):
+    if " me " in low and _CALLBACK_HINT.search(low):
         text = _CALLBACK.sub("", text)
     if not text.strip():
         # The whole message was a courtesy ("Thank you!"): that is what it is about.
