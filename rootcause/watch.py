@@ -78,11 +78,12 @@ def auto_create_problems(
 
 def apply_verdict(
     session: Session, result: Verification, *, actor: str = "worker",
-    webhook_url: str | None = None,
+    webhook_url: str | None = None, now: datetime | None = None,
 ) -> str | None:
     """Act on a verification of a resolved problem: a verified fix moves it to verified (keeping
     the rate before the fix for the recurrence watch); a fix that failed over a full 28-day
-    window reopens it. Owners are notified either way.
+    window reopens it. Owners are notified either way. ``now`` dates the transition (default:
+    the clock).
 
     Returns:
         The state the problem moved to, or None if it stayed.
@@ -92,7 +93,7 @@ def apply_verdict(
         return None
     data = {"verification": result.as_dict()}
     if result.verdict == "verified":
-        transition(session, problem.id, "verified", actor=actor,
+        transition(session, problem.id, "verified", actor=actor, now=now,
                    reason=f"fix verified in the data: {result.reason}")
         problem.baseline_rate = result.before_rate
         notify_owners(session, problem, "problem.verified",
@@ -100,7 +101,7 @@ def apply_verdict(
                       f"{result.reason}.", webhook_url=webhook_url, data=data)
         return "verified"
     if result.verdict == "failed" and result.window_days >= MAX_WINDOW_DAYS:
-        transition(session, problem.id, "reopened", actor=actor,
+        transition(session, problem.id, "reopened", actor=actor, now=now,
                    reason=f"the fix did not reduce contacts: {result.reason}")
         notify_owners(session, problem, "problem.reopened",
                       f"Problem #{problem.id} '{problem.title}' is reopened: the fix did not "
@@ -119,7 +120,7 @@ def verify_resolved(
     for problem_id in ids:
         result = verify_problem(session, problem_id, as_of)
         results.append(result)
-        apply_verdict(session, result, webhook_url=webhook_url)
+        apply_verdict(session, result, webhook_url=webhook_url, now=as_of)
     session.flush()
     return results
 

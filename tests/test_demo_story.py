@@ -200,6 +200,9 @@ def test_password_reset_problem_is_fixed_and_verified(
                                         AuditEvent.action == "transition")
             .order_by(AuditEvent.id))]
     assert states == ["assessed", "root_cause_analysis", "fix_in_progress", "resolved", "verified"]
+    with session_scope(story_db) as session:
+        verified_at = session.get(Problem, story.problems["password_reset"]).verified_at
+    assert verified_at is not None and verified_at.date() == DEMO_NOW.date()  # the demo's day
 
 
 def test_checkout_spike_goes_to_web_shop_and_ecommerce_is_with_a_task(

@@ -240,7 +240,7 @@ def _verify_fix(session: Session, report: StoryReport, problem_id: int) -> None:
     """Judge the fix in the data; a verified fix moves the problem to verified."""
     result = verify_problem(session, problem_id)
     report.verification = result
-    apply_verdict(session, result, actor="worker")
+    apply_verdict(session, result, actor="worker", now=DEMO_NOW)
     if result.verdict != "verified":
         report.warn(f"the password-reset fix came out {result.verdict!r}: {result.reason}")
 
