@@ -11,8 +11,9 @@ percentiles are over the ``--requests`` that follow. Prints one JSON object.
 
 Client-side latency on a shared machine mixes in the wait for a CPU, so the server also times
 itself: a thin ASGI wrapper (bench only; the app is unchanged) sends a ``Server-Timing`` header
-with the time from request to response and the SQL statements run and their execute time
-(``server_*`` figures), and the load average is recorded before and after each page.
+with the time from request to response, the SQL statements run and their execute time, and
+the process CPU time (``server_*``, ``sql_*`` figures; the CPU time is the request's own only
+with ``--concurrency 1``), and the load average is recorded before and after each page.
 
     .venv/bin/python bench/web_latency.py                      # 100,000 contacts, 500 themes
     .venv/bin/python bench/web_latency.py --interactions 20000 --backends sqlite
@@ -85,7 +86,9 @@ def generate(url: str, n: int, n_themes: int, seed: int = 7) -> dict[str, float]
                                                                           "enterprise"]),
              "value": round(rng.uniform(50, 5000), 2), "created_at": now}
             for c in range(n_customers)])
-        rows, members, texts = [], [], []
+        rows: list[dict[str, Any]] = []
+        members: list[dict[str, Any]] = []
+        texts: list[str] = []
         for i in range(n):
             # Zipf-like sizes: the biggest theme holds about 2% of contacts, 10% are unthemed.
             theme = rng.choices(range(n_themes), weights)[0] if rng.random() < 0.9 else None
@@ -162,13 +165,16 @@ class _ServerTiming:
         # context into them), so their statements count here.
         stats = {"n": 0.0, "sql": 0.0}
         token = _REQUEST.set(stats)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
 
         async def timed_send(message: Any) -> None:
             if message["type"] == "http.response.start":
                 took = (time.perf_counter() - started) * 1000
+                # Process CPU time: the request's own work when requests do not overlap
+                # (--concurrency 1), otherwise it includes the other requests' share.
+                used = (time.process_time() - cpu) * 1000
                 value = (f"app;dur={took:.2f}, sql;dur={stats['sql'] * 1000:.2f};"
-                         f"desc=\"{int(stats['n'])}\"")
+                         f"desc=\"{int(stats['n'])}\", cpu;dur={used:.2f}")
                 message = {**message, "headers": [*message.get("headers", []),
                                                   (b"server-timing", value.encode())]}
             await send(message)
@@ -204,12 +210,14 @@ def serve(url: str, port: int) -> None:
     uvicorn.run(_ServerTiming(app), host="127.0.0.1", port=port, log_level="warning")
 
 
-def _server_timing(header: str) -> tuple[float, float, int]:
-    """(app ms, SQL ms, statements) from a ``Server-Timing`` header of ``_ServerTiming``."""
+def _server_timing(header: str) -> tuple[float, float, int, float]:
+    """(app ms, SQL ms, statements, CPU ms) from a ``Server-Timing`` header of ``_ServerTiming``."""
     app = re.search(r"app;dur=([\d.]+)", header)
     sql = re.search(r'sql;dur=([\d.]+);desc="(\d+)"', header)
+    cpu = re.search(r"cpu;dur=([\d.]+)", header)
     return (float(app.group(1)) if app else float("nan"),
-            float(sql.group(1)) if sql else float("nan"), int(sql.group(2)) if sql else -1)
+            float(sql.group(1)) if sql else float("nan"), int(sql.group(2)) if sql else -1,
+            float(cpu.group(1)) if cpu else float("nan"))
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
@@ -277,7 +285,8 @@ def measure(url: str, n_themes: int, requests: int, concurrency: int) -> dict[st
             cold = (time.perf_counter() - t0) * 1000
             urls = _urls(page, requests, n_themes, rng)
 
-            def hit(i: int, urls: list[str] = urls) -> tuple[float, tuple[float, float, int]]:
+            def hit(i: int, urls: list[str] = urls
+                    ) -> tuple[float, tuple[float, float, int, float]]:
                 t = time.perf_counter()
                 r = clients[i % concurrency].get(urls[i])
                 r.raise_for_status()
@@ -290,12 +299,14 @@ def measure(url: str, n_themes: int, requests: int, concurrency: int) -> dict[st
             times = sorted(t for t, _ in results)
             app_ms = _percentiles([srv[0] for _, srv in results])
             sql_ms = _percentiles([srv[1] for _, srv in results])
+            cpu_ms = _percentiles([srv[3] for _, srv in results])
             out[page] = {
                 "p50_ms": round(statistics.median(times), 1),
                 "p95_ms": round(times[min(len(times) - 1, int(0.95 * len(times)))], 1),
                 "max_ms": round(times[-1], 1), "cold_ms": round(cold, 1), "requests": len(times),
                 "server_p50_ms": app_ms["p50"], "server_p95_ms": app_ms["p95"],
                 "sql_p50_ms": sql_ms["p50"], "sql_p95_ms": sql_ms["p95"],
+                "server_cpu_p50_ms": cpu_ms["p50"], "server_cpu_p95_ms": cpu_ms["p95"],
                 "statements": int(statistics.median(srv[2] for _, srv in results)),
                 "load_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             }

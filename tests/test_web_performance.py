@@ -110,8 +110,8 @@ def test_board_cards_match_board_problems(session: Session, data: Seeded) -> Non
     first.is_team = team
     session.flush()
     for kwargs in ({}, {"team_id": team.id}, {"priority": first.priority}, {"priority": "P1"}):
-        cards = queries.board_cards(session, **kwargs)  # type: ignore[arg-type]
-        problems = queries.board_problems(session, **kwargs)  # type: ignore[arg-type]
+        cards = queries.board_cards(session, **kwargs)
+        problems = queries.board_problems(session, **kwargs)
         assert [(c.id, c.title, c.state, c.priority, c.impact_score, c.business_team,
                  c.is_team) for c in cards] == [
             (p.id, p.title, p.state, p.priority, p.impact_score,

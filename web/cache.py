@@ -64,7 +64,7 @@ class FigureCache:
             hit = self._items.get(key)
             if hit is not None and now - hit[0] < self._ttl:
                 self._items.move_to_end(key)
-                return hit[1]  # type: ignore[no-any-return]
+                return hit[1]
         value = compute()
         with self._lock:
             self._items[key] = (now, value)
