@@ -147,38 +147,62 @@ def embed_with_cache(
 ) -> tuple[np.ndarray, int]:
     """Embed ``texts``, reading known vectors from the cache and storing new ones.
 
+    Vectors are written straight into one preallocated array (one row per distinct text), so
+    memory is that array plus the hashes, however many texts there are; duplicates share a
+    row until the final, order-restoring gather.
+
     Returns:
         The (n, dim) array in the order of ``texts`` and how many texts were encoded anew.
     """
-    hashes = [text_hash(t) for t in texts]
-    known: dict[str, np.ndarray] = {}
-    unique = list(dict.fromkeys(hashes))
-    for start in range(0, len(unique), 500):
-        chunk = unique[start : start + 500]
-        rows = session.execute(
-            sa.select(EmbeddingCache.text_hash, EmbeddingCache.vector).where(
-                EmbeddingCache.model_slug == embedder.slug, EmbeddingCache.text_hash.in_(chunk)
-            )
-        )
-        for h, vec in rows:
-            known[h] = np.frombuffer(vec, dtype=np.float32)
-    if progress and known:
-        progress(sum(1 for h in hashes if h in known))
-    missing: dict[str, str] = {}
-    for h, t in zip(hashes, texts, strict=True):
-        if h not in known and h not in missing:
-            missing[h] = t
-    if missing:
-        new_hashes = list(missing)
-        vectors = embedder.encode([missing[h] for h in new_hashes], progress=progress)
-        session.execute(
-            sa.insert(EmbeddingCache),
-            [
-                {"model_slug": embedder.slug, "text_hash": h, "dim": v.shape[0], "vector": v.tobytes()}
-                for h, v in zip(new_hashes, vectors, strict=True)
-            ],
-        )
-        known.update(zip(new_hashes, vectors, strict=True))
     if not texts:
         return np.zeros((0, 1), dtype=np.float32), 0
-    return np.stack([known[h] for h in hashes]).astype(np.float32, copy=False), len(missing)
+    slot_of: dict[str, int] = {}
+    where = np.empty(len(texts), dtype=np.int64)
+    first: list[int] = []  # index of each distinct text's first occurrence
+    for i, text in enumerate(texts):
+        h = text_hash(text)
+        slot = slot_of.setdefault(h, len(slot_of))
+        if slot == len(first):
+            first.append(i)
+        where[i] = slot
+    unique = list(slot_of)
+    found = np.zeros(len(unique), dtype=bool)
+    out: np.ndarray | None = None
+    for start in range(0, len(unique), 500):
+        rows = session.execute(
+            sa.select(EmbeddingCache.text_hash, EmbeddingCache.vector).where(
+                EmbeddingCache.model_slug == embedder.slug,
+                EmbeddingCache.text_hash.in_(unique[start : start + 500]),
+            )
+        )
+        for h, blob in rows:
+            vec = np.frombuffer(blob, dtype=np.float32)
+            if out is None:
+                out = np.empty((len(unique), vec.shape[0]), dtype=np.float32)
+            slot = slot_of[h]
+            out[slot] = vec
+            found[slot] = True
+    if progress and found.any():
+        progress(int(found[where].sum()))
+    missing = np.nonzero(~found)[0]
+    if missing.size:
+        vectors = np.asarray(
+            embedder.encode([texts[first[s]] for s in missing], progress=progress),
+            dtype=np.float32,
+        )
+        if out is None:
+            out = np.empty((len(unique), vectors.shape[1]), dtype=np.float32)
+        out[missing] = vectors
+        for lo in range(0, missing.size, 5000):  # bounded batches of insert parameters
+            session.execute(
+                sa.insert(EmbeddingCache),
+                [
+                    {"model_slug": embedder.slug, "text_hash": unique[m], "dim": v.shape[0],
+                     "vector": v.tobytes()}
+                    for m, v in zip(missing[lo : lo + 5000], vectors[lo : lo + 5000], strict=True)
+                ],
+            )
+    assert out is not None
+    # One row per distinct text already is the answer when no text repeats.
+    result = out if len(unique) == len(texts) else out[where]
+    return result, int(missing.size)
