@@ -49,6 +49,8 @@ _DEFAULT_FLOOR = 0.5
 _FLOOR_PERCENTILE = 5
 #: A proposed theme needs at least this many texts from the novelty pool.
 MIN_PROPOSED_SIZE = 5
+#: Memberships per INSERT: keeps the parameter lists small whatever the number of texts.
+_INSERT_BATCH = 20_000
 
 
 @dataclass
@@ -89,6 +91,19 @@ def _embed(session: Session, embedder: Embedder, texts: Sequence[str], progress:
     if progress.embed_total:
         progress.embed_total(len(texts))
     return embed_with_cache(session, embedder, texts, progress=progress.embed_advance)
+
+
+def _insert_memberships(
+    session: Session, ids: np.ndarray, theme_ids: np.ndarray, probabilities: np.ndarray, run_id: int
+) -> None:
+    """Insert automatic memberships in bounded batches."""
+    for lo in range(0, len(ids), _INSERT_BATCH):
+        hi = lo + _INSERT_BATCH
+        session.execute(sa.insert(ThemeMembership), [
+            {"interaction_id": int(i), "theme_id": int(t), "probability": float(p),
+             "source": "auto", "run_id": run_id}
+            for i, t, p in zip(ids[lo:hi], theme_ids[lo:hi], probabilities[lo:hi], strict=True)
+        ])
 
 
 def member_floor(vectors: np.ndarray, labels: np.ndarray) -> float | None:
@@ -231,12 +246,7 @@ def _full_run(
 
     session.execute(sa.delete(ThemeMembership).where(ThemeMembership.source == "auto"))
     auto = np.nonzero((placed > 0) & ~is_manual)[0]
-    if auto.size:
-        session.execute(sa.insert(ThemeMembership), [
-            {"interaction_id": int(id_arr[i]), "theme_id": int(placed[i]),
-             "probability": float(result.probabilities[i]), "source": "auto", "run_id": run.id}
-            for i in auto
-        ])
+    _insert_memberships(session, id_arr[auto], placed[auto], result.probabilities[auto], run.id)
 
     progress.say("labelling themes")
     present = [int(t) for t in np.unique(placed[placed > 0])]
@@ -272,6 +282,7 @@ def _full_run(
         "new_themes": len(created),
         "retired_themes": len(set(old_themes) - set(present)),
         "followed_people": followed,
+        "cluster_seconds": result.seconds,
     }
 
 
@@ -376,13 +387,10 @@ def _incremental_run(
         vectors, encoded = _embed(session, embedder, texts, progress)
         centroids = np.stack([_vec(t.centroid) for t in themes])
         labels, sims = assign_to_centroids(vectors, centroids, floor)
-        rows = [
-            {"interaction_id": iid, "theme_id": themes[lab].id, "probability": float(sim),
-             "source": "auto", "run_id": run.id}
-            for iid, lab, sim in zip(ids, labels, sims, strict=True) if lab >= 0
-        ]
-        if rows:
-            session.execute(sa.insert(ThemeMembership), rows)
+        placed = labels >= 0
+        theme_ids = np.array([t.id for t in themes], dtype=np.int64)
+        _insert_memberships(session, np.asarray(ids)[placed], theme_ids[labels[placed]],
+                            sims[placed], run.id)
         counts = np.bincount(labels[labels >= 0], minlength=len(themes))
         for theme, extra in zip(themes, counts, strict=True):
             if extra:
@@ -390,7 +398,7 @@ def _incremental_run(
                 theme.updated_run_id = run.id
                 if theme.status == "noise":
                     kept_out += int(extra)
-        assigned = len(rows) - kept_out
+        assigned = int(placed.sum()) - kept_out
     progress.say("looking for new themes in the novelty pool")
     pool, proposed = _propose_from_pool(session, run, embedder, clusterer, labeler, floor,
                                         after_id)
