@@ -206,13 +206,13 @@ def child_db(args: argparse.Namespace, base: np.ndarray) -> dict[str, Any]:
         run = run_clustering(session, _CachedOnly(), _clusterer(), full=True)
         session.commit()
         seconds = time.perf_counter() - start
+        run_peak = _peak_mb()  # before reading the labels back for scoring
         metrics = dict(run.metrics)
         labels = np.full(args.db_rows, -1, dtype=np.int32)
-        for ext, tid in session.execute(
-            sa.select(Interaction.external_id, ThemeMembership.theme_id).join(
-                ThemeMembership, ThemeMembership.interaction_id == Interaction.id
-            )
-        ):
+        query = sa.select(Interaction.external_id, ThemeMembership.theme_id).join(
+            ThemeMembership, ThemeMembership.interaction_id == Interaction.id
+        )
+        for ext, tid in session.execute(query.execution_options(yield_per=20_000)):
             labels[int(ext)] = tid
         memberships = int((labels >= 0).sum())
     engine.dispose()
@@ -224,7 +224,7 @@ def child_db(args: argparse.Namespace, base: np.ndarray) -> dict[str, Any]:
         "run_seconds": round(seconds, 2),
         "memberships_stored": memberships,
         "run_metrics": metrics,
-        "run_peak_rss_mb": _peak_mb(),
+        "run_peak_rss_mb": run_peak,
     }
 
 
@@ -273,6 +273,48 @@ def scores(labels: np.ndarray, gold: np.ndarray) -> dict[str, Any]:
     return score_themes(gold.tolist(), themes)
 
 
+def in_memory(args: argparse.Namespace, tmp: Path, gold_of_source: np.ndarray) -> dict[str, Any]:
+    """The three in-memory children, the scores of the big one, and the summary."""
+    labels_path = tmp / "labels.npy"
+    v = run_child("vectors", args, labels_path)
+    s = run_child("sample", args, labels_path)
+    c = run_child("cluster", args, labels_path)
+    labels = np.load(labels_path)
+    gold = gold_of_source[source_rows(args.n, len(gold_of_source), args.seed)]
+    c.update(scores(labels, gold))
+    c["oos_unthemed_share"] = round(float((labels[gold == "oos"] < 0).mean()), 4)
+    placed = c["rows"] - c["params"]["fit_size"]
+    summary = {
+        "peak_rss_mb": c["peak_rss_mb"],
+        "under_4_gb": c["peak_rss_mb"] < 4096,
+        "vectors_mb": round(v["bytes"] / 2**20, 1),
+        "peak_over_vectors_only_mb": round(c["peak_rss_mb"] - v["peak_rss_mb"], 1),
+        "cluster_seconds": c["seconds"],
+        "fit_seconds": c["stage_seconds"]["fit"],
+        "assign_seconds": c["stage_seconds"]["assign"],
+        "assign_seconds_per_100k": round(c["stage_seconds"]["assign"] / max(placed, 1) * 1e5, 3),
+        "cluster_to_sample_only_time": round(c["seconds"] / s["seconds"], 2),
+        "themes": c["themes"],
+        "nmi": c["nmi"],
+        "ari": c["ari"],
+        "noise_share": c["noise_share"],
+        "oos_unthemed_share": c["oos_unthemed_share"],
+    }
+    return {"vectors_only": v, "sample_only": s, "cluster": c, "summary": summary}
+
+
+def _code_version() -> str:
+    """The commit measured, with "+dirty" when the clustering code differs from it."""
+
+    def git(*cmd: str) -> str:
+        return subprocess.run(
+            ["git", *cmd], capture_output=True, text=True, cwd=Path(__file__).parent
+        ).stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "clustering", "bench/cluster_scale.py")
+    return git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="vectors to cluster")
@@ -280,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--embeddings-cache", type=Path, default=None)
     parser.add_argument("--db-rows", type=int, default=0, help="also N rows through the service")
+    parser.add_argument("--db-only", action="store_true", help="skip the in-memory runs")
     parser.add_argument("--child", choices=["vectors", "sample", "cluster", "db"], default=None)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -303,48 +346,17 @@ def main(argv: list[str] | None = None) -> int:
         "noise": args.noise,
         "seed": args.seed,
         "sources": len(texts),
+        "code": _code_version(),
     }
     with tempfile.TemporaryDirectory() as tmp:
-        labels_path = Path(tmp) / "labels.npy"
-        report["vectors_only"] = run_child("vectors", args, labels_path)
-        report["sample_only"] = run_child("sample", args, labels_path)
-        report["cluster"] = run_child("cluster", args, labels_path)
-        labels = np.load(labels_path)
-        gold = gold_of_source[source_rows(args.n, len(texts), args.seed)]
-        report["cluster"].update(scores(labels, gold))
-        report["cluster"]["oos_unthemed_share"] = round(
-            float((labels[gold == "oos"] < 0).mean()), 4
-        )
+        if not args.db_only:
+            report.update(in_memory(args, Path(tmp), gold_of_source))
         if args.db_rows:
             db = run_child("db", args, Path(tmp) / "scale.db")
-            db_labels = np.load(Path(tmp) / "scale.npy")
-            db.update(
-                scores(db_labels, gold_of_source[source_rows(args.db_rows, len(texts), args.seed)])
-            )
+            gold = gold_of_source[source_rows(args.db_rows, len(texts), args.seed)]
+            db.update(scores(np.load(Path(tmp) / "scale.npy"), gold))
+            db["run_peak_over_setup_mb"] = round(db["run_peak_rss_mb"] - db["setup_peak_rss_mb"], 1)
             report["db"] = db
-    c, v, s = report["cluster"], report["vectors_only"], report["sample_only"]
-    placed = c["rows"] - c["params"]["fit_size"]
-    report["summary"] = {
-        "peak_rss_mb": c["peak_rss_mb"],
-        "under_4_gb": c["peak_rss_mb"] < 4096,
-        "vectors_mb": round(v["bytes"] / 2**20, 1),
-        "peak_over_vectors_only_mb": round(c["peak_rss_mb"] - v["peak_rss_mb"], 1),
-        "cluster_seconds": c["seconds"],
-        "fit_seconds": c["stage_seconds"]["fit"],
-        "assign_seconds": c["stage_seconds"]["assign"],
-        "assign_seconds_per_100k": round(c["stage_seconds"]["assign"] / placed * 1e5, 3),
-        "cluster_to_sample_only_time": round(c["seconds"] / s["seconds"], 2),
-        "themes": c["themes"],
-        "nmi": c["nmi"],
-        "ari": c["ari"],
-        "noise_share": c["noise_share"],
-        "oos_unthemed_share": c["oos_unthemed_share"],
-    }
-    if args.db_rows:
-        db = report["db"]
-        report["summary"]["db_rows"] = db["rows"]
-        report["summary"]["db_run_seconds"] = db["run_seconds"]
-        report["summary"]["db_run_peak_rss_mb"] = db["run_peak_rss_mb"]
     report["load_average"] = [round(x, 2) for x in os.getloadavg()]
     json.dump(report, sys.stdout)
     sys.stdout.write("\n")
