@@ -18,6 +18,7 @@ import csv
 import gzip
 import io
 import json
+import os
 import tempfile
 import time
 from importlib import resources
@@ -93,6 +94,7 @@ def main() -> None:
         engine.dispose()
     result["ratio"] = round(result["incremental_seconds"] / result["cold_seconds"], 4)
     result["target_ratio"] = 0.1
+    result["load_average"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result))
 
 

@@ -19,6 +19,7 @@ import csv
 import gzip
 import io
 import json
+import os
 import tempfile
 import time
 from collections import Counter
@@ -140,6 +141,7 @@ def main() -> None:
                 "retired_themes": second.metrics.get("retired_themes"),
             })
         engine.dispose()
+    result["load_average"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result))
 
 
