@@ -42,11 +42,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from rootline.clustering.cluster import DensityClusterer
 
 _CHUNK = 65_536
 
@@ -77,7 +81,9 @@ def source_rows(n: int, n_sources: int, seed: int) -> np.ndarray:
     return np.random.default_rng([seed, 0]).permutation(np.arange(n) % n_sources).astype(np.int32)
 
 
-def perturbed_chunks(base: np.ndarray, n: int, noise: float, seed: int):  # type: ignore[no-untyped-def]
+def perturbed_chunks(
+    base: np.ndarray, n: int, noise: float, seed: int
+) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(start, unit vectors)`` chunks of the ``n`` perturbed copies of ``base``."""
     src = source_rows(n, len(base), seed)
     rng = np.random.default_rng([seed, 1])
@@ -110,7 +116,7 @@ def child_vectors(args: argparse.Namespace, base: np.ndarray) -> dict[str, Any]:
     return {"build_seconds": round(time.perf_counter() - start, 2), "bytes": vectors.nbytes}
 
 
-def _clusterer():  # type: ignore[no-untyped-def]
+def _clusterer() -> DensityClusterer:
     from rootline.config import Settings
     from rootline.pipeline import build_clusterer
 
@@ -145,7 +151,9 @@ class _CachedOnly:
 
     slug = "st:all-MiniLM-L6-v2"
 
-    def encode(self, texts, progress=None):  # type: ignore[no-untyped-def]
+    def encode(
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
         raise AssertionError(f"{len(texts)} texts were not in the embedding cache")
 
 

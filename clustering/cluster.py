@@ -369,9 +369,11 @@ class DensityClusterer:
         labels = self._drop_small(sample, labels, mcs)
         cents = centroids_of(sample, labels)
         sims = np.einsum("ij,ij->i", sample, cents[labels])
-        floor = self.assign_similarity
-        if floor is None:
-            floor = _robust_floor(sims[seeds >= 0], self.outlier_width)
+        floor = (
+            self.assign_similarity
+            if self.assign_similarity is not None
+            else _robust_floor(sims[seeds >= 0], self.outlier_width)
+        )
         params.update(assign_similarity=round(float(floor), 4), kmeans_iterations=iterations)
 
         full = np.full(n, -1, dtype=np.int64)

@@ -385,7 +385,7 @@ def _incremental_run(
     if ids and themes:
         progress.say(f"embedding {len(ids)} new texts")
         vectors, encoded = _embed(session, embedder, texts, progress)
-        centroids = np.stack([_vec(t.centroid) for t in themes])
+        centroids = np.stack([np.frombuffer(t.centroid or b"", dtype=np.float32) for t in themes])
         labels, sims = assign_to_centroids(vectors, centroids, floor)
         placed = labels >= 0
         theme_ids = np.array([t.id for t in themes], dtype=np.int64)
