@@ -52,12 +52,15 @@ from rootline.rootcause.models import Problem, ProblemTheme
 from rootline.rootcause.states import STATES
 from rootline.web.accounts import ensure_user
 
-PG_ADMIN = os.environ.get("ROOTLINE_TEST_POSTGRES_URL",
-                          "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-WORDS = ("password reset link email card declined payment checkout parcel late courier "
-         "tracking refund returned money app crash android promo code voucher invoice "
-         "address delivery subscription cancel renewal charged twice login account locked "
-         "order missing item broken damaged screen update slow website error").split()
+PG_ADMIN = os.environ.get(
+    "ROOTLINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+WORDS = (
+    "password reset link email card declined payment checkout parcel late courier "
+    "tracking refund returned money app crash android promo code voucher invoice "
+    "address delivery subscription cancel renewal charged twice login account locked "
+    "order missing item broken damaged screen update slow website error"
+).split()
 FILLER = "hi please help my the is not working again today why can you check thanks".split()
 PAGES = ("dashboard", "theme", "board", "search")
 EMAIL, PASSWORD = "bench@example.com", "bench-password"
@@ -66,7 +69,7 @@ BATCH = 10_000
 
 def _insert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     for start in range(0, len(rows), BATCH):
-        conn.execute(sa.insert(table), rows[start:start + BATCH])
+        conn.execute(sa.insert(table), rows[start : start + BATCH])
 
 
 def generate(url: str, n: int, n_themes: int, seed: int = 7) -> dict[str, float]:
@@ -81,61 +84,139 @@ def generate(url: str, n: int, n_themes: int, seed: int = 7) -> dict[str, float]
     now = datetime.now(UTC)
     with engine.begin() as conn:
         n_customers = max(1, n // 5)
-        _insert(conn, Customer.__table__, [
-            {"id": c + 1, "name": f"Customer {c}", "segment": rng.choice(["consumer", "smb",
-                                                                          "enterprise"]),
-             "value": round(rng.uniform(50, 5000), 2), "created_at": now}
-            for c in range(n_customers)])
+        _insert(
+            conn,
+            Customer.__table__,
+            [
+                {
+                    "id": c + 1,
+                    "name": f"Customer {c}",
+                    "segment": rng.choice(["consumer", "smb", "enterprise"]),
+                    "value": round(rng.uniform(50, 5000), 2),
+                    "created_at": now,
+                }
+                for c in range(n_customers)
+            ],
+        )
         rows: list[dict[str, Any]] = []
         members: list[dict[str, Any]] = []
         texts: list[str] = []
         for i in range(n):
             # Zipf-like sizes: the biggest theme holds about 2% of contacts, 10% are unthemed.
             theme = rng.choices(range(n_themes), weights)[0] if rng.random() < 0.9 else None
-            words = (theme_words[theme] if theme is not None else rng.sample(WORDS, 4))
+            words = theme_words[theme] if theme is not None else rng.sample(WORDS, 4)
             text = " ".join(rng.sample(words, 3) + rng.sample(FILLER, 4)) + f" #{i % 997}"
             texts.append(text)
-            rows.append({
-                "id": i + 1, "source": rng.choice(["helpdesk", "contact_center"]),
-                "external_id": f"B{i}", "channel": rng.choice(["email", "chat", "phone", "web"]),
-                "customer_id": rng.randint(1, n_customers), "body_raw": text, "body_clean": text,
-                "created_at": end - timedelta(minutes=rng.randint(0, 180 * 24 * 60)),
-                "csat": float(rng.randint(1, 5)), "content_hash": f"{i:064d}", "tags": [],
-                "extra": {}, "ingested_at": now})
+            rows.append(
+                {
+                    "id": i + 1,
+                    "source": rng.choice(["helpdesk", "contact_center"]),
+                    "external_id": f"B{i}",
+                    "channel": rng.choice(["email", "chat", "phone", "web"]),
+                    "customer_id": rng.randint(1, n_customers),
+                    "body_raw": text,
+                    "body_clean": text,
+                    "created_at": end - timedelta(minutes=rng.randint(0, 180 * 24 * 60)),
+                    "csat": float(rng.randint(1, 5)),
+                    "content_hash": f"{i:064d}",
+                    "tags": [],
+                    "extra": {},
+                    "ingested_at": now,
+                }
+            )
             if theme is not None:
-                members.append({"interaction_id": i + 1, "theme_id": theme + 1,
-                                "probability": 1.0, "source": "auto"})
+                members.append(
+                    {
+                        "interaction_id": i + 1,
+                        "theme_id": theme + 1,
+                        "probability": 1.0,
+                        "source": "auto",
+                    }
+                )
         sizes = [0] * n_themes
         for m in members:
             sizes[m["theme_id"] - 1] += 1
-        conn.execute(sa.insert(ClusteringRun.__table__), [{
-            "id": 1, "kind": "full", "model_slug": "hashing:256", "params": {},
-            "status": "succeeded", "started_at": now, "finished_at": now, "n_interactions": n,
-            "metrics": {"themes": n_themes}}])
+        conn.execute(
+            sa.insert(ClusteringRun.__table__),
+            [
+                {
+                    "id": 1,
+                    "kind": "full",
+                    "model_slug": "hashing:256",
+                    "params": {},
+                    "status": "succeeded",
+                    "started_at": now,
+                    "finished_at": now,
+                    "n_interactions": n,
+                    "metrics": {"themes": n_themes},
+                }
+            ],
+        )
         _insert(conn, Interaction.__table__, rows)
-        _insert(conn, Theme.__table__, [
-            {"id": t + 1, "title": " ".join(theme_words[t][:3]), "keywords": theme_words[t],
-             "examples": [], "status": "active", "size": sizes[t], "title_locked": False,
-             "created_run_id": 1, "created_at": now, "updated_at": now}
-            for t in range(n_themes)])
+        _insert(
+            conn,
+            Theme.__table__,
+            [
+                {
+                    "id": t + 1,
+                    "title": " ".join(theme_words[t][:3]),
+                    "keywords": theme_words[t],
+                    "examples": [],
+                    "status": "active",
+                    "size": sizes[t],
+                    "title_locked": False,
+                    "created_run_id": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for t in range(n_themes)
+            ],
+        )
         _insert(conn, ThemeMembership.__table__, members)
-        problems = [{
-            "id": p + 1, "title": f"Problem about theme {p + 1}", "description": "",
-            "state": STATES[p % len(STATES)], "priority": f"P{1 + p % 4}",
-            "priority_overridden": False, "impact_score": float(100 - p % 100), "impact": {},
-            "routing_explanation": "bench", "links": [], "tags": ["web"] if p % 3 else [],
-            "created_by": "bench", "auto_created": False, "created_at": now, "updated_at": now,
-            "state_changed_at": now, "reopen_count": 0, "version": 1}
-            for p in range(min(200, n_themes))]
+        problems = [
+            {
+                "id": p + 1,
+                "title": f"Problem about theme {p + 1}",
+                "description": "",
+                "state": STATES[p % len(STATES)],
+                "priority": f"P{1 + p % 4}",
+                "priority_overridden": False,
+                "impact_score": float(100 - p % 100),
+                "impact": {},
+                "routing_explanation": "bench",
+                "links": [],
+                "tags": ["web"] if p % 3 else [],
+                "created_by": "bench",
+                "auto_created": False,
+                "created_at": now,
+                "updated_at": now,
+                "state_changed_at": now,
+                "reopen_count": 0,
+                "version": 1,
+            }
+            for p in range(min(200, n_themes))
+        ]
         _insert(conn, Problem.__table__, problems)
-        _insert(conn, ProblemTheme.__table__, [{"problem_id": p["id"], "theme_id": p["id"]}
-                                               for p in problems])
+        _insert(
+            conn,
+            ProblemTheme.__table__,
+            [{"problem_id": p["id"], "theme_id": p["id"]} for p in problems],
+        )
         unique = list(dict.fromkeys(texts))
         vectors = HashingEmbedder().encode(unique)
-        _insert(conn, EmbeddingCache.__table__, [
-            {"model_slug": "hashing:256", "text_hash": text_hash(t), "dim": 256,
-             "vector": np.asarray(v, dtype=np.float32).tobytes()}
-            for t, v in zip(unique, vectors, strict=True)])
+        _insert(
+            conn,
+            EmbeddingCache.__table__,
+            [
+                {
+                    "model_slug": "hashing:256",
+                    "text_hash": text_hash(t),
+                    "dim": 256,
+                    "vector": np.asarray(v, dtype=np.float32).tobytes(),
+                }
+                for t, v in zip(unique, vectors, strict=True)
+            ],
+        )
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE")
@@ -173,10 +254,14 @@ class _ServerTiming:
                 # Process CPU time: the request's own work when requests do not overlap
                 # (--concurrency 1), otherwise it includes the other requests' share.
                 used = (time.process_time() - cpu) * 1000
-                value = (f"app;dur={took:.2f}, sql;dur={stats['sql'] * 1000:.2f};"
-                         f"desc=\"{int(stats['n'])}\", cpu;dur={used:.2f}")
-                message = {**message, "headers": [*message.get("headers", []),
-                                                  (b"server-timing", value.encode())]}
+                value = (
+                    f"app;dur={took:.2f}, sql;dur={stats['sql'] * 1000:.2f};"
+                    f'desc="{int(stats["n"])}", cpu;dur={used:.2f}'
+                )
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), (b"server-timing", value.encode())],
+                }
             await send(message)
 
         try:
@@ -215,15 +300,20 @@ def _server_timing(header: str) -> tuple[float, float, int, float]:
     app = re.search(r"app;dur=([\d.]+)", header)
     sql = re.search(r'sql;dur=([\d.]+);desc="(\d+)"', header)
     cpu = re.search(r"cpu;dur=([\d.]+)", header)
-    return (float(app.group(1)) if app else float("nan"),
-            float(sql.group(1)) if sql else float("nan"), int(sql.group(2)) if sql else -1,
-            float(cpu.group(1)) if cpu else float("nan"))
+    return (
+        float(app.group(1)) if app else float("nan"),
+        float(sql.group(1)) if sql else float("nan"),
+        int(sql.group(2)) if sql else -1,
+        float(cpu.group(1)) if cpu else float("nan"),
+    )
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
-    return {"p50": round(statistics.median(ordered), 1),
-            "p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1)}
+    return {
+        "p50": round(statistics.median(ordered), 1),
+        "p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1),
+    }
 
 
 def _free_port() -> int:
@@ -237,8 +327,9 @@ def _sign_in(base: str) -> httpx.Client:
     page = client.get("/login").text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert csrf, "no CSRF token on the sign-in page"
-    answer = client.post("/login", data={"email": EMAIL, "password": PASSWORD,
-                                         "csrf_token": csrf.group(1)})
+    answer = client.post(
+        "/login", data={"email": EMAIL, "password": PASSWORD, "csrf_token": csrf.group(1)}
+    )
     if answer.status_code != 303:
         raise RuntimeError(f"sign-in failed: {answer.status_code}")
     return client
@@ -257,11 +348,18 @@ def _urls(page: str, k: int, n_themes: int, rng: random.Random) -> list[str]:
 def measure(url: str, n_themes: int, requests: int, concurrency: int) -> dict[str, Any]:
     """Serve the database with ``rootline serve`` and time each page."""
     port = _free_port()
-    env = {**os.environ, "ROOTLINE_EMBEDDER": "hashing", "ROOTLINE_SECRET_KEY": uuid.uuid4().hex,
-           "ROOTLINE_LOGIN_MAX_FAILURES": "1000"}
+    env = {
+        **os.environ,
+        "ROOTLINE_EMBEDDER": "hashing",
+        "ROOTLINE_SECRET_KEY": uuid.uuid4().hex,
+        "ROOTLINE_LOGIN_MAX_FAILURES": "1000",
+    }
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", url, "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -272,8 +370,10 @@ def measure(url: str, n_themes: int, requests: int, concurrency: int) -> dict[st
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("the server did not start: "
-                                   + (server.stderr.read().decode() if server.stderr else ""))
+                raise RuntimeError(
+                    "the server did not start: "
+                    + (server.stderr.read().decode() if server.stderr else "")
+                )
             time.sleep(0.2)
         clients = [_sign_in(base) for _ in range(concurrency)]
         rng = random.Random(1)
@@ -285,8 +385,9 @@ def measure(url: str, n_themes: int, requests: int, concurrency: int) -> dict[st
             cold = (time.perf_counter() - t0) * 1000
             urls = _urls(page, requests, n_themes, rng)
 
-            def hit(i: int, urls: list[str] = urls
-                    ) -> tuple[float, tuple[float, float, int, float]]:
+            def hit(
+                i: int, urls: list[str] = urls
+            ) -> tuple[float, tuple[float, float, int, float]]:
                 t = time.perf_counter()
                 r = clients[i % concurrency].get(urls[i])
                 r.raise_for_status()
@@ -303,10 +404,15 @@ def measure(url: str, n_themes: int, requests: int, concurrency: int) -> dict[st
             out[page] = {
                 "p50_ms": round(statistics.median(times), 1),
                 "p95_ms": round(times[min(len(times) - 1, int(0.95 * len(times)))], 1),
-                "max_ms": round(times[-1], 1), "cold_ms": round(cold, 1), "requests": len(times),
-                "server_p50_ms": app_ms["p50"], "server_p95_ms": app_ms["p95"],
-                "sql_p50_ms": sql_ms["p50"], "sql_p95_ms": sql_ms["p95"],
-                "server_cpu_p50_ms": cpu_ms["p50"], "server_cpu_p95_ms": cpu_ms["p95"],
+                "max_ms": round(times[-1], 1),
+                "cold_ms": round(cold, 1),
+                "requests": len(times),
+                "server_p50_ms": app_ms["p50"],
+                "server_p95_ms": app_ms["p95"],
+                "sql_p50_ms": sql_ms["p50"],
+                "sql_p95_ms": sql_ms["p95"],
+                "server_cpu_p50_ms": cpu_ms["p50"],
+                "server_cpu_p95_ms": cpu_ms["p95"],
                 "statements": int(statistics.median(srv[2] for _, srv in results)),
                 "load_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             }
@@ -329,25 +435,34 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2, help="parallel clients")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--target-ms", type=float, default=150.0)
-    parser.add_argument("--url", help="measure this already generated database instead "
-                        "(same --interactions and --themes); nothing is created or dropped")
+    parser.add_argument(
+        "--url",
+        help="measure this already generated database instead "
+        "(same --interactions and --themes); nothing is created or dropped",
+    )
     args = parser.parse_args()
     report: dict[str, Any] = {
-        "load_1_5_15": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count(),
-        "interactions": args.interactions, "themes": args.themes,
-        "requests_per_page": args.requests, "concurrency": args.concurrency,
-        "target_p95_ms": args.target_ms, "results": {}}
+        "load_1_5_15": [round(x, 2) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
+        "interactions": args.interactions,
+        "themes": args.themes,
+        "requests_per_page": args.requests,
+        "concurrency": args.concurrency,
+        "target_p95_ms": args.target_ms,
+        "results": {},
+    }
     if args.url:
         backend = make_engine(args.url).dialect.name
-        report["results"][backend] = measure(args.url, args.themes, args.requests,
-                                             args.concurrency)
+        report["results"][backend] = measure(args.url, args.themes, args.requests, args.concurrency)
     for backend in [] if args.url else args.backends.split(","):
         if backend == "sqlite":
             with tempfile.TemporaryDirectory() as tmp:
                 url = f"sqlite:///{Path(tmp) / 'web.db'}"
                 info = generate(url, args.interactions, args.themes)
                 report["results"][backend] = {
-                    **info, **measure(url, args.themes, args.requests, args.concurrency)}
+                    **info,
+                    **measure(url, args.themes, args.requests, args.concurrency),
+                }
         else:
             name = f"rootline_bench_{uuid.uuid4().hex[:8]}"
             admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
@@ -357,13 +472,16 @@ def main() -> None:
             try:
                 info = generate(url, args.interactions, args.themes)
                 report["results"][backend] = {
-                    **info, **measure(url, args.themes, args.requests, args.concurrency)}
+                    **info,
+                    **measure(url, args.themes, args.requests, args.concurrency),
+                }
             finally:
                 with admin.connect() as conn:
                     conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 admin.dispose()
-    report["ok"] = all(r[p]["p95_ms"] < args.target_ms
-                       for r in report["results"].values() for p in PAGES)
+    report["ok"] = all(
+        r[p]["p95_ms"] < args.target_ms for r in report["results"].values() for p in PAGES
+    )
     print(json.dumps(report))
 
 

@@ -59,17 +59,23 @@ def _count(client: TestClient, engine: Engine, url: str) -> int:
     it weakly, so whether it is read again depends on the garbage collector, not the page."""
     with _Statements(engine) as statements:
         assert client.get(url).status_code == 200
-    return sum(1 for s in statements.seen if "FROM app_user" not in s
-               and "FROM team_member" not in s)
+    return sum(
+        1 for s in statements.seen if "FROM app_user" not in s and "FROM team_member" not in s
+    )
 
 
-def test_theme_page_query_count_does_not_grow(client: TestClient, data: Seeded,
-                                              session: Session, engine: Engine) -> None:
+def test_theme_page_query_count_does_not_grow(
+    client: TestClient, data: Seeded, session: Session, engine: Engine
+) -> None:
     few = _count(client, engine, f"/themes/{data.card}")
     more = [_interaction(session, 200 + i, f"card declined again {i}") for i in range(80)]
     for k in range(6):
-        _theme(session, f"Other theme {k}", ["other"],
-               [_interaction(session, 300 + 2 * k + j, f"other {k} {j}") for j in range(2)])
+        _theme(
+            session,
+            f"Other theme {k}",
+            ["other"],
+            [_interaction(session, 300 + 2 * k + j, f"other {k} {j}") for j in range(2)],
+        )
     session.flush()
     session.add_all(queries.ThemeMembership(interaction_id=i.id, theme_id=data.card) for i in more)
     session.flush()
@@ -77,11 +83,13 @@ def test_theme_page_query_count_does_not_grow(client: TestClient, data: Seeded,
     assert _count(client, engine, f"/themes/{data.card}?page=2&q=again") <= few + 1
 
 
-def test_search_query_count_does_not_grow(app: FastAPI, client: TestClient, session: Session,
-                                          engine: Engine, data: Seeded) -> None:
+def test_search_query_count_does_not_grow(
+    app: FastAPI, client: TestClient, session: Session, engine: Engine, data: Seeded
+) -> None:
     app.state.embedder = HashingEmbedder()
-    embed_with_cache(session, app.state.embedder, list(session.scalars(
-        sa.select(Interaction.body_clean))))
+    embed_with_cache(
+        session, app.state.embedder, list(session.scalars(sa.select(Interaction.body_clean)))
+    )
     session.flush()
     client.get("/search?q=card")  # builds the semantic index once
     few = _count(client, engine, "/search?q=card")
@@ -100,10 +108,19 @@ def test_theme_figures_and_contacts_match_the_services(session: Session, data: S
         assert figures.impact == theme_impact(session, theme_id)
         assert figures.weeks == stats.weekly_counts(session, theme_id, 12)
         for offset, query in ((0, None), (50, None), (0, "REFUND"), (5, "reset"), (0, "none")):
-            assert [(n, [i.id for i in rows]) for n, rows in [queries.theme_contacts(
-                session, theme_id, offset=offset, limit=10, query=query)]] == [
-                (n, [i.id for i in rows]) for n, rows in [service.theme_interactions(
-                    session, theme_id, offset=offset, limit=10, query=query)]]
+            assert [
+                (n, [i.id for i in rows])
+                for n, rows in [
+                    queries.theme_contacts(session, theme_id, offset=offset, limit=10, query=query)
+                ]
+            ] == [
+                (n, [i.id for i in rows])
+                for n, rows in [
+                    service.theme_interactions(
+                        session, theme_id, offset=offset, limit=10, query=query
+                    )
+                ]
+            ]
 
 
 def test_board_cards_match_board_problems(session: Session, data: Seeded) -> None:
@@ -115,11 +132,21 @@ def test_board_cards_match_board_problems(session: Session, data: Seeded) -> Non
     for kwargs in ({}, {"team_id": team.id}, {"priority": first.priority}, {"priority": "P1"}):
         cards = queries.board_cards(session, **kwargs)
         problems = queries.board_problems(session, **kwargs)
-        assert [(c.id, c.title, c.state, c.priority, c.impact_score, c.business_team,
-                 c.is_team) for c in cards] == [
-            (p.id, p.title, p.state, p.priority, p.impact_score,
-             p.business_team.name if p.business_team else None,
-             p.is_team.name if p.is_team else None) for p in problems]
+        assert [
+            (c.id, c.title, c.state, c.priority, c.impact_score, c.business_team, c.is_team)
+            for c in cards
+        ] == [
+            (
+                p.id,
+                p.title,
+                p.state,
+                p.priority,
+                p.impact_score,
+                p.business_team.name if p.business_team else None,
+                p.is_team.name if p.is_team else None,
+            )
+            for p in problems
+        ]
 
 
 def _scan_ids(session: Session, query: str, monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -135,20 +162,42 @@ def _scan_ids(session: Session, query: str, monkeypatch: pytest.MonkeyPatch) -> 
         return queries.keyword_ids(session, query)
 
 
-def test_keyword_index_finds_what_a_scan_finds(session: Session, engine: Engine,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    texts = ["Card DECLINED at checkout", "card declined twice", "refund 50% please",
-             "refund_code missing", "my app crashed", "Émile's card", "no match here",
-             "declined"]
-    rows = [_interaction(session, 500 + i, t, created_at=MONDAY + timedelta(hours=i))
-            for i, t in enumerate(texts)]
+def test_keyword_index_finds_what_a_scan_finds(
+    session: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = [
+        "Card DECLINED at checkout",
+        "card declined twice",
+        "refund 50% please",
+        "refund_code missing",
+        "my app crashed",
+        "Émile's card",
+        "no match here",
+        "declined",
+    ]
+    rows = [
+        _interaction(session, 500 + i, t, created_at=MONDAY + timedelta(hours=i))
+        for i, t in enumerate(texts)
+    ]
     session.flush()
     # The index follows edits and deletions (triggers on SQLite, the GIN index on PostgreSQL).
     rows[-1].body_clean = "now about a parcel"
     session.delete(rows[1])
     session.flush()
-    queries_to_try = ["card declined", "DECLINED", "50%", "refund_", "_code", "my", "ap",
-                      "parcel", "declined twice", "émile", "card checkout at", "zzz"]
+    queries_to_try = [
+        "card declined",
+        "DECLINED",
+        "50%",
+        "refund_",
+        "_code",
+        "my",
+        "ap",
+        "parcel",
+        "declined twice",
+        "émile",
+        "card checkout at",
+        "zzz",
+    ]
     for query in queries_to_try:
         assert queries.keyword_ids(session, query) == _scan_ids(session, query, monkeypatch), query
     assert queries.keyword_ids(session, "parcel") == [rows[-1].id]

@@ -30,22 +30,30 @@ T = TypeVar("T")
 
 def data_fingerprint(session: Session) -> tuple[Any, ...]:
     """What the themes' figures depend on, read in one cheap query (indexed maxima)."""
-    return tuple(session.execute(sa.select(
-        sa.select(sa.func.max(Interaction.id)).scalar_subquery(),
-        sa.select(sa.func.max(ClusteringRun.id)).scalar_subquery(),
-        sa.select(sa.func.max(ThemeEvent.id)).scalar_subquery(),
-        sa.select(sa.func.max(Theme.id)).scalar_subquery(),
-        sa.select(sa.func.max(Theme.updated_at)).scalar_subquery(),
-        sa.select(sa.func.max(EmbeddingCache.id)).scalar_subquery(),
-    )).one())
+    return tuple(
+        session.execute(
+            sa.select(
+                sa.select(sa.func.max(Interaction.id)).scalar_subquery(),
+                sa.select(sa.func.max(ClusteringRun.id)).scalar_subquery(),
+                sa.select(sa.func.max(ThemeEvent.id)).scalar_subquery(),
+                sa.select(sa.func.max(Theme.id)).scalar_subquery(),
+                sa.select(sa.func.max(Theme.updated_at)).scalar_subquery(),
+                sa.select(sa.func.max(EmbeddingCache.id)).scalar_subquery(),
+            )
+        ).one()
+    )
 
 
 def vectors_fingerprint(session: Session) -> tuple[Any, ...]:
     """What the semantic search index depends on: the interactions and the cached vectors."""
-    return tuple(session.execute(sa.select(
-        sa.select(sa.func.max(Interaction.id)).scalar_subquery(),
-        sa.select(sa.func.max(EmbeddingCache.id)).scalar_subquery(),
-    )).one())
+    return tuple(
+        session.execute(
+            sa.select(
+                sa.select(sa.func.max(Interaction.id)).scalar_subquery(),
+                sa.select(sa.func.max(EmbeddingCache.id)).scalar_subquery(),
+            )
+        ).one()
+    )
 
 
 class FigureCache:

@@ -110,8 +110,10 @@ class Sparkline:
         """Words for screen readers: first, last and busiest week."""
         if not self.counts:
             return "no contacts"
-        return (f"{len(self.counts)} weeks: {self.counts[0]} contacts in the first, "
-                f"{self.counts[-1]} in the last, {max(self.counts)} at most")
+        return (
+            f"{len(self.counts)} weeks: {self.counts[0]} contacts in the first, "
+            f"{self.counts[-1]} in the last, {max(self.counts)} at most"
+        )
 
 
 def sparkline(counts: Sequence[int], *, width: int = 120, height: int = 28) -> Sparkline:
@@ -156,7 +158,15 @@ def before_after_chart(
     bars = []
     for i, (label, value) in enumerate((("before the fix", before), ("after the fix", after))):
         h = max(plot * value / peak, 1.0)
-        bars.append(RateBar(label=label, x=round(i * slot + slot * 0.2, 1),
-                            y=round(top + plot - h, 1), width=round(slot * 0.6, 1),
-                            height=round(h, 1), value=value, text=f"{value:.2f}/day"))
+        bars.append(
+            RateBar(
+                label=label,
+                x=round(i * slot + slot * 0.2, 1),
+                y=round(top + plot - h, 1),
+                width=round(slot * 0.6, 1),
+                height=round(h, 1),
+                value=value,
+                text=f"{value:.2f}/day",
+            )
+        )
     return bars

@@ -77,14 +77,18 @@ class Filters:
         return {
             "date_from": self.date_from.isoformat() if self.date_from else "",
             "date_to": self.date_to.isoformat() if self.date_to else "",
-            "channel": self.channel, "source": self.source, "segment": self.segment,
+            "channel": self.channel,
+            "source": self.source,
+            "segment": self.segment,
             "status": "" if self.status == "active" else self.status,
         }
 
     def apply(self, stmt: Any) -> Any:
         """Add the contact filters to a statement that selects from ``Interaction``."""
         if self.date_from:
-            stmt = stmt.where(Interaction.created_at >= datetime.combine(self.date_from, time(), UTC))
+            stmt = stmt.where(
+                Interaction.created_at >= datetime.combine(self.date_from, time(), UTC)
+            )
         if self.date_to:
             end = datetime.combine(self.date_to + timedelta(days=1), time(), UTC)
             stmt = stmt.where(Interaction.created_at < end)
@@ -93,8 +97,11 @@ class Filters:
         if self.source:
             stmt = stmt.where(Interaction.source == self.source)
         if self.segment:
-            stmt = stmt.where(Interaction.customer_id.in_(
-                sa.select(Customer.id).where(Customer.segment == self.segment)))
+            stmt = stmt.where(
+                Interaction.customer_id.in_(
+                    sa.select(Customer.id).where(Customer.segment == self.segment)
+                )
+            )
         return stmt
 
 
@@ -145,31 +152,52 @@ def dashboard(session: Session, filters: Filters) -> Dashboard:
     totals = filters.apply(
         sa.select(sa.func.count(), sa.func.count(sa.distinct(ThemeMembership.interaction_id)))
         .select_from(Interaction)
-        .outerjoin(ThemeMembership, sa.and_(
-            ThemeMembership.interaction_id == Interaction.id,
-            ThemeMembership.theme_id.in_(
-                sa.select(Theme.id).where(Theme.status == filters.status)))))
+        .outerjoin(
+            ThemeMembership,
+            sa.and_(
+                ThemeMembership.interaction_id == Interaction.id,
+                ThemeMembership.theme_id.in_(
+                    sa.select(Theme.id).where(Theme.status == filters.status)
+                ),
+            ),
+        )
+    )
     contacts, themed = session.execute(totals).one()
-    rows = session.execute(filters.apply(
-        sa.select(ThemeMembership.theme_id, Interaction.customer_id, Interaction.created_at,
-                  Interaction.resolved_at, Interaction.csat, Customer.value)
-        .select_from(ThemeMembership)
-        .join(Interaction, Interaction.id == ThemeMembership.interaction_id)
-        .join(Theme, Theme.id == ThemeMembership.theme_id)
-        .outerjoin(Customer, Customer.id == Interaction.customer_id)
-        .where(Theme.status == filters.status)
-    ).execution_options(yield_per=10_000))
+    rows = session.execute(
+        filters.apply(
+            sa.select(
+                ThemeMembership.theme_id,
+                Interaction.customer_id,
+                Interaction.created_at,
+                Interaction.resolved_at,
+                Interaction.csat,
+                Customer.value,
+            )
+            .select_from(ThemeMembership)
+            .join(Interaction, Interaction.id == ThemeMembership.interaction_id)
+            .join(Theme, Theme.id == ThemeMembership.theme_id)
+            .outerjoin(Customer, Customer.id == Interaction.customer_id)
+            .where(Theme.status == filters.status)
+        ).execution_options(yield_per=10_000)
+    )
     by_theme: dict[int, list[Contact]] = defaultdict(list)
     for theme_id, customer_id, created, resolved, csat, value in rows:
         # Times made aware (UTC) once here, rather than four times over in measure_impact.
-        by_theme[theme_id].append(Contact(customer_id, _aware(created), _aware(resolved), csat,
-                                          value))
+        by_theme[theme_id].append(
+            Contact(customer_id, _aware(created), _aware(resolved), csat, value)
+        )
     last_week = (horizon.date() - timedelta(days=horizon.weekday())) if horizon else None
-    starts = ([last_week - timedelta(weeks=SPARK_WEEKS - 1 - i) for i in range(SPARK_WEEKS)]
-              if last_week else [])
+    starts = (
+        [last_week - timedelta(weeks=SPARK_WEEKS - 1 - i) for i in range(SPARK_WEEKS)]
+        if last_week
+        else []
+    )
     last_day = last_week.toordinal() if last_week else 0
-    themes = session.execute(sa.select(Theme.id, Theme.title, Theme.keywords, Theme.size,
-                                       Theme.status).where(Theme.status == filters.status))
+    themes = session.execute(
+        sa.select(Theme.id, Theme.title, Theme.keywords, Theme.size, Theme.status).where(
+            Theme.status == filters.status
+        )
+    )
     out = []
     customers: set[int] = set()
     value = 0.0
@@ -190,8 +218,17 @@ def dashboard(session: Session, filters: Filters) -> Dashboard:
             if c.customer_id is not None and c.customer_id not in customers:
                 customers.add(c.customer_id)
                 value += c.customer_value or 0.0
-        out.append(ThemeRow(theme_id, title, list(keywords or []), size, status,
-                            measure_impact(group, horizon), weeks))
+        out.append(
+            ThemeRow(
+                theme_id,
+                title,
+                list(keywords or []),
+                size,
+                status,
+                measure_impact(group, horizon),
+                weeks,
+            )
+        )
     out.sort(key=lambda r: (-r.impact.score, -r.size, r.id))
     return Dashboard(out, int(contacts or 0), int(themed or 0), len(customers), value, starts)
 
@@ -213,14 +250,22 @@ def theme_figures(session: Session, theme_id: int, weeks: int = SPARK_WEEKS) -> 
     would read the theme's contacts twice.
     """
     # Times made aware (UTC) once here, rather than four times per contact in measure_impact.
-    contacts = [Contact(customer_id, _aware(created), _aware(resolved), csat, value)
-                for customer_id, created, resolved, csat, value in session.execute(
-        sa.select(Interaction.customer_id, Interaction.created_at, Interaction.resolved_at,
-                  Interaction.csat, Customer.value)
-        .select_from(ThemeMembership)
-        .join(Interaction, Interaction.id == ThemeMembership.interaction_id)
-        .outerjoin(Customer, Customer.id == Interaction.customer_id)
-        .where(ThemeMembership.theme_id == theme_id))]
+    contacts = [
+        Contact(customer_id, _aware(created), _aware(resolved), csat, value)
+        for customer_id, created, resolved, csat, value in session.execute(
+            sa.select(
+                Interaction.customer_id,
+                Interaction.created_at,
+                Interaction.resolved_at,
+                Interaction.csat,
+                Customer.value,
+            )
+            .select_from(ThemeMembership)
+            .join(Interaction, Interaction.id == ThemeMembership.interaction_id)
+            .outerjoin(Customer, Customer.id == Interaction.customer_id)
+            .where(ThemeMembership.theme_id == theme_id)
+        )
+    ]
     newest = session.scalar(sa.select(sa.func.max(Interaction.created_at)))
     counts: list[WeekCount] = []
     if newest is not None:
@@ -232,32 +277,40 @@ def theme_figures(session: Session, theme_id: int, weeks: int = SPARK_WEEKS) -> 
             if c.created_at is not None:
                 day = c.created_at.date()
                 per_week[day - timedelta(days=day.weekday())] += 1
-        counts = [WeekCount(week_start=w, count=per_week.get(w, 0))
-                  for w in (first + timedelta(weeks=i) for i in range(weeks))]
+        counts = [
+            WeekCount(week_start=w, count=per_week.get(w, 0))
+            for w in (first + timedelta(weeks=i) for i in range(weeks))
+        ]
     return ThemeFigures(measure_impact(contacts), counts)
 
 
-def theme_contacts(session: Session, theme_id: int, *, offset: int = 0, limit: int = 50,
-                   query: str | None = None) -> tuple[int, list[Interaction]]:
+def theme_contacts(
+    session: Session, theme_id: int, *, offset: int = 0, limit: int = 50, query: str | None = None
+) -> tuple[int, list[Interaction]]:
     """A page of a theme's contacts, newest first, and how many there are (or match ``query``).
 
     The same rows as ``rootline.clustering.service.theme_interactions``, read more cheaply:
     without a query the total comes from the membership index alone, and the page is chosen
     on ids and dates before the few whole rows shown are loaded.
     """
-    members = sa.select(ThemeMembership.interaction_id).where(
-        ThemeMembership.theme_id == theme_id)
-    ranked = (sa.select(Interaction.id)
-              .join(ThemeMembership, ThemeMembership.interaction_id == Interaction.id)
-              .where(ThemeMembership.theme_id == theme_id))
+    members = sa.select(ThemeMembership.interaction_id).where(ThemeMembership.theme_id == theme_id)
+    ranked = (
+        sa.select(Interaction.id)
+        .join(ThemeMembership, ThemeMembership.interaction_id == Interaction.id)
+        .where(ThemeMembership.theme_id == theme_id)
+    )
     if query:
         ranked = ranked.where(sa.func.lower(Interaction.body_clean).like(f"%{query.lower()}%"))
         total = session.scalar(sa.select(sa.func.count()).select_from(ranked.subquery())) or 0
     else:
         total = session.scalar(sa.select(sa.func.count()).select_from(members.subquery())) or 0
-    ids = list(session.scalars(
-        ranked.order_by(Interaction.created_at.desc().nulls_last(), Interaction.id.desc())
-        .offset(offset).limit(limit)))
+    ids = list(
+        session.scalars(
+            ranked.order_by(Interaction.created_at.desc().nulls_last(), Interaction.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+    )
     if not ids:
         return total, []
     rows = {i.id: i for i in session.scalars(sa.select(Interaction).where(Interaction.id.in_(ids)))}
@@ -266,12 +319,22 @@ def theme_contacts(session: Session, theme_id: int, *, offset: int = 0, limit: i
 
 def filter_options(session: Session) -> dict[str, list[str]]:
     """The values each dashboard filter can take."""
-    def values(col: Any) -> list[str]:
-        return [v for v in session.scalars(sa.select(col).where(col.is_not(None))
-                                           .group_by(col).order_by(col)) if v]
 
-    return {"channel": values(Interaction.channel), "source": values(Interaction.source),
-            "segment": values(Customer.segment), "status": list(THEME_STATUS_CHOICES)}
+    def values(col: Any) -> list[str]:
+        return [
+            v
+            for v in session.scalars(
+                sa.select(col).where(col.is_not(None)).group_by(col).order_by(col)
+            )
+            if v
+        ]
+
+    return {
+        "channel": values(Interaction.channel),
+        "source": values(Interaction.source),
+        "segment": values(Customer.segment),
+        "status": list(THEME_STATUS_CHOICES),
+    }
 
 
 def problems_by_theme(session: Session, theme_ids: list[int]) -> dict[int, tuple[int, str]]:
@@ -289,24 +352,34 @@ def problems_by_theme(session: Session, theme_ids: list[int]) -> dict[int, tuple
 
 def theme_choices(session: Session, exclude: int | None = None) -> list[tuple[int, str]]:
     """(id, title) of themes a theme can be merged into or contacts moved to."""
-    stmt = (sa.select(Theme.id, Theme.title).where(Theme.status.in_(["active", "proposed"]))
-            .order_by(Theme.title, Theme.id))
+    stmt = (
+        sa.select(Theme.id, Theme.title)
+        .where(Theme.status.in_(["active", "proposed"]))
+        .order_by(Theme.title, Theme.id)
+    )
     if exclude is not None:
         stmt = stmt.where(Theme.id != exclude)
     return [(i, t) for i, t in session.execute(stmt)]
 
 
-def board_problems(session: Session, *, team_id: int | None = None,
-                   priority: str = "") -> list[Problem]:
+def board_problems(
+    session: Session, *, team_id: int | None = None, priority: str = ""
+) -> list[Problem]:
     """Problems for the board, with teams and themes loaded up front (no query per card)."""
-    stmt = sa.select(Problem).options(selectinload(Problem.business_team),
-                                      selectinload(Problem.is_team))
+    stmt = sa.select(Problem).options(
+        selectinload(Problem.business_team), selectinload(Problem.is_team)
+    )
     if team_id is not None:
-        stmt = stmt.where(sa.or_(Problem.business_team_id == team_id, Problem.is_team_id == team_id))
+        stmt = stmt.where(
+            sa.or_(Problem.business_team_id == team_id, Problem.is_team_id == team_id)
+        )
     if priority:
         stmt = stmt.where(Problem.priority == priority)
-    return list(session.scalars(stmt.order_by(Problem.priority, Problem.impact_score.desc(),
-                                              Problem.id.desc())))
+    return list(
+        session.scalars(
+            stmt.order_by(Problem.priority, Problem.impact_score.desc(), Problem.id.desc())
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -324,8 +397,9 @@ class BoardCard:
     fixed_at: datetime | None
 
 
-def board_cards(session: Session, *, team_id: int | None = None,
-                priority: str = "") -> list[BoardCard]:
+def board_cards(
+    session: Session, *, team_id: int | None = None, priority: str = ""
+) -> list[BoardCard]:
     """The board's problems in one query: the columns it shows and its owner teams' names.
 
     Same order and filters as ``board_problems``, without loading the problems' JSON figures
@@ -333,17 +407,30 @@ def board_cards(session: Session, *, team_id: int | None = None,
     """
     business = aliased(Team)
     it = aliased(Team)
-    stmt = (sa.select(Problem.id, Problem.title, Problem.state, Problem.priority,
-                      Problem.impact_score, business.name, it.name, Problem.created_at,
-                      Problem.fixed_at)
-            .outerjoin(business, business.id == Problem.business_team_id)
-            .outerjoin(it, it.id == Problem.is_team_id))
+    stmt = (
+        sa.select(
+            Problem.id,
+            Problem.title,
+            Problem.state,
+            Problem.priority,
+            Problem.impact_score,
+            business.name,
+            it.name,
+            Problem.created_at,
+            Problem.fixed_at,
+        )
+        .outerjoin(business, business.id == Problem.business_team_id)
+        .outerjoin(it, it.id == Problem.is_team_id)
+    )
     if team_id is not None:
-        stmt = stmt.where(sa.or_(Problem.business_team_id == team_id, Problem.is_team_id == team_id))
+        stmt = stmt.where(
+            sa.or_(Problem.business_team_id == team_id, Problem.is_team_id == team_id)
+        )
     if priority:
         stmt = stmt.where(Problem.priority == priority)
-    rows = session.execute(stmt.order_by(Problem.priority, Problem.impact_score.desc(),
-                                         Problem.id.desc()))
+    rows = session.execute(
+        stmt.order_by(Problem.priority, Problem.impact_score.desc(), Problem.id.desc())
+    )
     return [BoardCard(*row) for row in rows]
 
 
@@ -366,9 +453,13 @@ def customer_view(session: Session, customer_id: int, limit: int = 500) -> Custo
         customer = session.get(Customer, customer.merged_into_id)
     if customer is None:
         return None
-    identities = list(session.scalars(sa.select(CustomerIdentity).where(
-        CustomerIdentity.customer_id == customer.id).order_by(CustomerIdentity.kind,
-                                                             CustomerIdentity.value)))
+    identities = list(
+        session.scalars(
+            sa.select(CustomerIdentity)
+            .where(CustomerIdentity.customer_id == customer.id)
+            .order_by(CustomerIdentity.kind, CustomerIdentity.value)
+        )
+    )
     rows = session.execute(
         sa.select(Interaction, Theme.id, Theme.title)
         .outerjoin(ThemeMembership, ThemeMembership.interaction_id == Interaction.id)
@@ -378,8 +469,9 @@ def customer_view(session: Session, customer_id: int, limit: int = 500) -> Custo
         .limit(limit)
     ).all()
     interactions = [(i, tid, title) for i, tid, title in rows]
-    sources = sorted({i.source for i, _, _ in interactions}
-                     | {x.source for x in identities if x.source})
+    sources = sorted(
+        {i.source for i, _, _ in interactions} | {x.source for x in identities if x.source}
+    )
     return CustomerView(customer, identities, interactions, sources)
 
 
@@ -394,8 +486,12 @@ def _with_theme(session: Session, stmt: Any) -> list[tuple[Interaction, int | No
 
 def _has_fts(session: Session) -> bool:
     """Whether the SQLite trigram table of migration 0006 exists (FTS5 may be missing)."""
-    return session.scalar(sa.text(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'interaction_fts'")) == 1
+    return (
+        session.scalar(
+            sa.text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'interaction_fts'")
+        )
+        == 1
+    )
 
 
 def _trigram_query(words: list[str]) -> str:
@@ -405,12 +501,13 @@ def _trigram_query(words: list[str]) -> str:
     it asks the index for tokens only, which is several times faster than FTS5's own LIKE
     (that re-reads each candidate's text, which the search's LIKE does anyway).
     """
-    grams = dict.fromkeys(w[i:i + 3] for w in words for i in range(len(w) - 2))
+    grams = dict.fromkeys(w[i : i + 3] for w in words for i in range(len(w) - 2))
     return " AND ".join('"' + g.replace('"', '""') + '"' for g in grams)
 
 
-def keyword_search(session: Session, query: str, limit: int = 50
-                   ) -> list[tuple[Any, int | None, str | None]]:
+def keyword_search(
+    session: Session, query: str, limit: int = 50
+) -> list[tuple[Any, int | None, str | None]]:
     """Newest interactions whose clean text contains every word of ``query``, with themes."""
     return interactions_by_id(session, keyword_ids(session, query, limit))
 
@@ -430,20 +527,33 @@ def keyword_ids(session: Session, query: str, limit: int = 50) -> list[int]:
     stmt = sa.select(Interaction.id)
     for word in words:
         like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(Interaction.body_clean.like(like, escape="\\") if sqlite
-                          else Interaction.body_clean.ilike(like, escape="\\"))
+        stmt = stmt.where(
+            Interaction.body_clean.like(like, escape="\\")
+            if sqlite
+            else Interaction.body_clean.ilike(like, escape="\\")
+        )
     if sqlite and any(len(w) >= 3 for w in words) and _has_fts(session):
-        stmt = stmt.where(Interaction.id.in_(
-            sa.select(sa.column("rowid")).select_from(sa.table("interaction_fts"))
-            .where(sa.text("interaction_fts MATCH :trigrams").bindparams(
-                trigrams=_trigram_query(words)))))
+        stmt = stmt.where(
+            Interaction.id.in_(
+                sa.select(sa.column("rowid"))
+                .select_from(sa.table("interaction_fts"))
+                .where(
+                    sa.text("interaction_fts MATCH :trigrams").bindparams(
+                        trigrams=_trigram_query(words)
+                    )
+                )
+            )
+        )
     # Sorting on an expression keeps the planner off the created_at index: walking that index
     # and checking each row costs a random read per row, where sorting the matches (all of
     # them, from the trigram index or one sequential scan) is several times faster.
     # The themes are joined afterwards, to the page of ids only.
     newest = sa.func.coalesce(Interaction.created_at, Interaction.created_at)
-    return list(session.scalars(stmt.order_by(newest.desc().nulls_last(), Interaction.id.desc())
-                                .limit(limit)))
+    return list(
+        session.scalars(
+            stmt.order_by(newest.desc().nulls_last(), Interaction.id.desc()).limit(limit)
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -473,13 +583,17 @@ def semantic_index(session: Session, slug: str) -> SemanticIndex:
     conn = session.connection()
     contacts, cache = Interaction.__table__.c, EmbeddingCache.__table__.c
     ids_by_hash: dict[str, list[int]] = defaultdict(list)
-    for iid, text in conn.execute(sa.select(contacts.id, contacts.body_clean)
-                                  .execution_options(yield_per=20_000)):
+    for iid, text in conn.execute(
+        sa.select(contacts.id, contacts.body_clean).execution_options(yield_per=20_000)
+    ):
         ids_by_hash[text_hash(text or "")].append(iid)
     ids: list[int] = []
     blobs: list[bytes] = []
-    found = conn.execute(sa.select(cache.text_hash, cache.vector)
-                         .where(cache.model_slug == slug).execution_options(yield_per=20_000))
+    found = conn.execute(
+        sa.select(cache.text_hash, cache.vector)
+        .where(cache.model_slug == slug)
+        .execution_options(yield_per=20_000)
+    )
     for h, blob in found:
         for iid in ids_by_hash.get(h, ()):
             ids.append(iid)
@@ -495,12 +609,23 @@ def semantic_index(session: Session, slug: str) -> SemanticIndex:
     return SemanticIndex(slug, np.asarray(ids, dtype=np.int64), matrix)
 
 
-_LISTED = (Interaction.id, Interaction.source, Interaction.external_id, Interaction.channel,
-           Interaction.customer_id, Interaction.subject, Interaction.body_clean,
-           Interaction.created_at, Interaction.csat, Interaction.status)
+_LISTED = (
+    Interaction.id,
+    Interaction.source,
+    Interaction.external_id,
+    Interaction.channel,
+    Interaction.customer_id,
+    Interaction.subject,
+    Interaction.body_clean,
+    Interaction.created_at,
+    Interaction.csat,
+    Interaction.status,
+)
 
 
-def interactions_by_id(session: Session, ids: list[int]) -> list[tuple[Any, int | None, str | None]]:
+def interactions_by_id(
+    session: Session, ids: list[int]
+) -> list[tuple[Any, int | None, str | None]]:
     """Contacts with their themes, in the order of ``ids``: (contact, theme id, theme title).
 
     A contact is a read-only row with the columns result lists show (``id``, ``source``,
@@ -510,9 +635,13 @@ def interactions_by_id(session: Session, ids: list[int]) -> list[tuple[Any, int 
     """
     if not ids:
         return []
-    rows = {row.id: (row, row.theme_id, row.theme_title) for row in session.execute(
-        sa.select(*_LISTED, Theme.id.label("theme_id"), Theme.title.label("theme_title"))
-        .outerjoin(ThemeMembership, ThemeMembership.interaction_id == Interaction.id)
-        .outerjoin(Theme, Theme.id == ThemeMembership.theme_id)
-        .where(Interaction.id.in_(set(ids))))}
+    rows = {
+        row.id: (row, row.theme_id, row.theme_title)
+        for row in session.execute(
+            sa.select(*_LISTED, Theme.id.label("theme_id"), Theme.title.label("theme_title"))
+            .outerjoin(ThemeMembership, ThemeMembership.interaction_id == Interaction.id)
+            .outerjoin(Theme, Theme.id == ThemeMembership.theme_id)
+            .where(Interaction.id.in_(set(ids)))
+        )
+    }
     return [rows[i] for i in ids if i in rows]

@@ -60,12 +60,19 @@ def dashboard_filters(
     status: Annotated[str, Query(pattern="^(|active|proposed|noise)$")] = "",
 ) -> queries.Filters:
     """The dashboard filters from the query string (shared by the page and the API)."""
-    return queries.Filters(_date(date_from, "date_from"), _date(date_to, "date_to"),
-                           channel, source, segment, status or "active")
+    return queries.Filters(
+        _date(date_from, "date_from"),
+        _date(date_to, "date_to"),
+        channel,
+        source,
+        segment,
+        status or "active",
+    )
 
 
-def ranked_themes(session: SessionDep, figures: FigureCache,
-                  filters: queries.Filters) -> tuple[queries.Dashboard, dict[int, object]]:
+def ranked_themes(
+    session: SessionDep, figures: FigureCache, filters: queries.Filters
+) -> tuple[queries.Dashboard, dict[int, object]]:
     """The dashboard figures and the alerts by theme, from the cache when the data is unchanged."""
     fp = data_fingerprint(session)
     board = figures.get(("dashboard", fp, filters), lambda: queries.dashboard(session, filters))
@@ -91,16 +98,48 @@ def themes_page(
     """Themes ranked by impact score, with trend, alerts, filters and totals."""
     board, alerts = ranked_themes(session, figures, filters)
     if wants_csv(request):
-        return csv_response("themes", [
-            "theme_id", "title", "status", "impact_score", "contacts", "customers",
-            "repeat_contact_rate", "mean_csat", "value_at_risk", "trend", "alert", "keywords",
-        ], ([r.id, r.title, r.status, r.impact.score, r.impact.contacts,
-             r.impact.unique_customers, r.impact.repeat_contact_rate, r.impact.mean_csat,
-             r.impact.value_at_risk, r.impact.trend,
-             getattr(alerts.get(r.id), "kind", ""), " ".join(r.keywords)] for r in board.rows))
-    pager = Pager(number=page, size=THEMES_PER_PAGE, total=len(board.rows), path="/themes",
-                  params=filters.params())
-    shown = board.rows[pager.offset:pager.offset + THEMES_PER_PAGE]
+        return csv_response(
+            "themes",
+            [
+                "theme_id",
+                "title",
+                "status",
+                "impact_score",
+                "contacts",
+                "customers",
+                "repeat_contact_rate",
+                "mean_csat",
+                "value_at_risk",
+                "trend",
+                "alert",
+                "keywords",
+            ],
+            (
+                [
+                    r.id,
+                    r.title,
+                    r.status,
+                    r.impact.score,
+                    r.impact.contacts,
+                    r.impact.unique_customers,
+                    r.impact.repeat_contact_rate,
+                    r.impact.mean_csat,
+                    r.impact.value_at_risk,
+                    r.impact.trend,
+                    getattr(alerts.get(r.id), "kind", ""),
+                    " ".join(r.keywords),
+                ]
+                for r in board.rows
+            ),
+        )
+    pager = Pager(
+        number=page,
+        size=THEMES_PER_PAGE,
+        total=len(board.rows),
+        path="/themes",
+        params=filters.params(),
+    )
+    shown = board.rows[pager.offset : pager.offset + THEMES_PER_PAGE]
     ids = [r.id for r in shown]
     return render(
         "themes.html",
@@ -113,8 +152,9 @@ def themes_page(
         examples=stats.example_previews(session, ids, EXAMPLES_PER_THEME),
         run=stats.latest_run(session),
         filters=filters,
-        options=figures.get(("options", data_fingerprint(session)),
-                            lambda: queries.filter_options(session)),
+        options=figures.get(
+            ("options", data_fingerprint(session)), lambda: queries.filter_options(session)
+        ),
         csv_url=pager.url(1) + ("&" if "?" in pager.url(1) else "?") + "format=csv",
     )
 
@@ -133,12 +173,17 @@ def theme_page(
     theme = service.get_theme(session, theme_id)
     query = q.strip()
     if wants_csv(request):
-        _, everything = service.theme_interactions(session, theme_id, limit=100_000,
-                                                   query=query or None)
-        return csv_response(f"theme-{theme_id}", [
-            "source", "external_id", "created_at", "channel", "csat", "status", "text"],
-            ([i.source, i.external_id, i.created_at, i.channel, i.csat, i.status, i.body_clean]
-             for i in everything))
+        _, everything = service.theme_interactions(
+            session, theme_id, limit=100_000, query=query or None
+        )
+        return csv_response(
+            f"theme-{theme_id}",
+            ["source", "external_id", "created_at", "channel", "csat", "status", "text"],
+            (
+                [i.source, i.external_id, i.created_at, i.channel, i.csat, i.status, i.body_clean]
+                for i in everything
+            ),
+        )
     total, interactions = queries.theme_contacts(
         session, theme_id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, query=query or None
     )
@@ -147,8 +192,9 @@ def theme_page(
     )
     fp = data_fingerprint(session)
     alerts = figures.get(("alerts", fp), lambda: {a.theme_id: a for a in theme_alerts(session)})
-    measured = figures.get(("theme", fp, theme_id),
-                           lambda: queries.theme_figures(session, theme_id, CHART_WEEKS))
+    measured = figures.get(
+        ("theme", fp, theme_id), lambda: queries.theme_figures(session, theme_id, CHART_WEEKS)
+    )
     choices = queries.theme_choices(session, exclude=theme_id)
     return render(
         "theme.html",
@@ -170,15 +216,24 @@ def theme_page(
 def _options(choices: list[tuple[int, str]]) -> Markup:
     # Hundreds of themes fill two selects; one escaped string, built once, renders several
     # times faster than a template loop over the same (id, title) pairs.
-    return Markup("".join(f'<option value="{int(i)}">#{int(i)} {escape(title)}</option>'
-                          for i, title in choices))
+    return Markup(
+        "".join(
+            f'<option value="{int(i)}">#{int(i)} {escape(title)}</option>' for i, title in choices
+        )
+    )
 
 
 # --- review actions (support leads) --------------------------------------------------------
 
+
 @router.post("/themes/{theme_id}/rename", name="theme_rename")
-def theme_rename(request: Request, session: SessionDep, user: CurrentUser, theme_id: ThemeId,
-                 title: Annotated[str, Form(max_length=255)]) -> Response:
+def theme_rename(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    theme_id: ThemeId,
+    title: Annotated[str, Form(max_length=255)],
+) -> Response:
     """Give the theme a title people understand; relabelling keeps it."""
     curation.rename_theme(session, theme_id, title, actor=user.email)
     flash(request, "Theme renamed.")
@@ -186,8 +241,13 @@ def theme_rename(request: Request, session: SessionDep, user: CurrentUser, theme
 
 
 @router.post("/themes/{theme_id}/merge", name="theme_merge")
-def theme_merge(request: Request, session: SessionDep, user: CurrentUser, theme_id: ThemeId,
-                target_id: Annotated[int, Form(ge=1)]) -> Response:
+def theme_merge(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    theme_id: ThemeId,
+    target_id: Annotated[int, Form(ge=1)],
+) -> Response:
     """Merge this theme into another; its contacts move there."""
     target = curation.merge_themes(session, theme_id, target_id, actor=user.email)
     flash(request, f"Theme {theme_id} merged into this one.")
@@ -195,21 +255,28 @@ def theme_merge(request: Request, session: SessionDep, user: CurrentUser, theme_
 
 
 @router.post("/themes/{theme_id}/split", name="theme_split")
-def theme_split(request: Request, session: SessionDep, user: CurrentUser,
-                theme_id: ThemeId) -> Response:
+def theme_split(
+    request: Request, session: SessionDep, user: CurrentUser, theme_id: ThemeId
+) -> Response:
     """Re-cluster the theme's contacts into two or more new themes."""
     from rootline.pipeline import build_clusterer
 
-    children = curation.split_theme(session, theme_id, build_clusterer(request.app.state.settings),
-                                    actor=user.email)
+    children = curation.split_theme(
+        session, theme_id, build_clusterer(request.app.state.settings), actor=user.email
+    )
     flash(request, f"Theme {theme_id} split into " + ", ".join(f"#{c.id}" for c in children) + ".")
     return RedirectResponse(f"/themes/{children[0].id}", status_code=303)
 
 
 @router.post("/themes/{theme_id}/move", name="theme_move")
-def theme_move(request: Request, session: SessionDep, user: CurrentUser, theme_id: ThemeId,
-               target_id: Annotated[int, Form(ge=1)],
-               interaction_ids: Annotated[list[int] | None, Form()] = None) -> Response:
+def theme_move(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    theme_id: ThemeId,
+    target_id: Annotated[int, Form(ge=1)],
+    interaction_ids: Annotated[list[int] | None, Form()] = None,
+) -> Response:
     """Move the selected contacts of this theme to another theme."""
     curation.move_interactions(session, interaction_ids or [], target_id, actor=user.email)
     flash(request, f"{len(interaction_ids or [])} contact(s) moved to theme {target_id}.")
@@ -217,8 +284,9 @@ def theme_move(request: Request, session: SessionDep, user: CurrentUser, theme_i
 
 
 @router.post("/themes/{theme_id}/noise", name="theme_noise")
-def theme_noise(request: Request, session: SessionDep, user: CurrentUser,
-                theme_id: ThemeId) -> Response:
+def theme_noise(
+    request: Request, session: SessionDep, user: CurrentUser, theme_id: ThemeId
+) -> Response:
     """Mark the group as "not a theme"."""
     curation.mark_noise(session, theme_id, actor=user.email)
     flash(request, "Marked as not a theme.")
@@ -226,8 +294,9 @@ def theme_noise(request: Request, session: SessionDep, user: CurrentUser,
 
 
 @router.post("/themes/{theme_id}/accept", name="theme_accept")
-def theme_accept(request: Request, session: SessionDep, user: CurrentUser,
-                 theme_id: ThemeId) -> Response:
+def theme_accept(
+    request: Request, session: SessionDep, user: CurrentUser, theme_id: ThemeId
+) -> Response:
     """Accept a proposed theme as a real one."""
     curation.accept_proposed(session, theme_id, actor=user.email)
     flash(request, "Theme accepted.")
@@ -235,12 +304,22 @@ def theme_accept(request: Request, session: SessionDep, user: CurrentUser,
 
 
 @router.post("/themes/{theme_id}/promote", name="theme_promote")
-def theme_promote(request: Request, session: SessionDep, user: CurrentUser, theme_id: ThemeId,
-                  title: Annotated[str, Form(max_length=255)] = "",
-                  tags: Annotated[str, Form(max_length=255)] = "") -> Response:
+def theme_promote(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    theme_id: ThemeId,
+    title: Annotated[str, Form(max_length=255)] = "",
+    tags: Annotated[str, Form(max_length=255)] = "",
+) -> Response:
     """Promote the theme to a problem, measured and routed to its owner teams."""
-    problem = create_problem(session, [theme_id], title=title.strip() or None,
-                             tags=tags.replace(",", " ").split(), actor=user.email,
-                             webhook_url=request.app.state.settings.webhook_url)
+    problem = create_problem(
+        session,
+        [theme_id],
+        title=title.strip() or None,
+        tags=tags.replace(",", " ").split(),
+        actor=user.email,
+        webhook_url=request.app.state.settings.webhook_url,
+    )
     flash(request, f"Problem #{problem.id} created and routed: {problem.routing_explanation}")
     return RedirectResponse(f"/problems/{problem.id}", status_code=303)

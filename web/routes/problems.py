@@ -51,18 +51,47 @@ def board_page(
     """Problems by state, one column per state, filtered by team and priority."""
     items = queries.board_cards(session, team_id=team, priority=priority)
     if wants_csv(request):
-        return csv_response("problems", [
-            "problem_id", "title", "state", "priority", "impact_score", "business_team",
-            "is_team", "created_at", "fixed_at"],
-            ([p.id, p.title, p.state, p.priority, p.impact_score, p.business_team or "",
-              p.is_team or "", p.created_at, p.fixed_at] for p in items))
+        return csv_response(
+            "problems",
+            [
+                "problem_id",
+                "title",
+                "state",
+                "priority",
+                "impact_score",
+                "business_team",
+                "is_team",
+                "created_at",
+                "fixed_at",
+            ],
+            (
+                [
+                    p.id,
+                    p.title,
+                    p.state,
+                    p.priority,
+                    p.impact_score,
+                    p.business_team or "",
+                    p.is_team or "",
+                    p.created_at,
+                    p.fixed_at,
+                ]
+                for p in items
+            ),
+        )
     columns: dict[str, list[queries.BoardCard]] = {s: [] for s in STATES}
     for p in items:
         columns[p.state].append(p)
     params = "&".join(f"{k}={v}" for k, v in (("team", team or ""), ("priority", priority)) if v)
-    return render("board.html", columns=columns, teams=list_teams(session), team=team,
-                  priority=priority, priorities=PRIORITIES,
-                  csv_url=f"/problems?{params + '&' if params else ''}format=csv")
+    return render(
+        "board.html",
+        columns=columns,
+        teams=list_teams(session),
+        team=team,
+        priority=priority,
+        priorities=PRIORITIES,
+        csv_url=f"/problems?{params + '&' if params else ''}format=csv",
+    )
 
 
 def problem_context(session: SessionDep, problem: Problem) -> dict[str, object]:
@@ -82,71 +111,114 @@ def problem_context(session: SessionDep, problem: Problem) -> dict[str, object]:
         "audit": history(session, "problem", problem.id),
         "clocks": clocks,
         "verification": verification,
-        "bars": before_after_chart(verification.before_per_day if verification else None,
-                                   verification.after_per_day if verification else None),
+        "bars": before_after_chart(
+            verification.before_per_day if verification else None,
+            verification.after_per_day if verification else None,
+        ),
         "next_states": sorted(TRANSITIONS[problem.state], key=STATES.index),
     }
 
 
 @router.get("/problems/{problem_id}", name="problem_page")
-def problem_page(session: SessionDep, render: Renderer, user: CurrentUser,
-                 problem_id: ProblemId) -> Response:
+def problem_page(
+    session: SessionDep, render: Renderer, user: CurrentUser, problem_id: ProblemId
+) -> Response:
     """One problem: owners, routing, tasks, SLA clocks, verification, comments, audit trail."""
     problem = problems.get_problem(session, problem_id)
     teams = list_teams(session)
-    return render("problem.html", **problem_context(session, problem),
-                  may_work=can_work_on(user, problem), teams=teams,
-                  task_states=problems.TASK_STATES, today=date.today())
+    return render(
+        "problem.html",
+        **problem_context(session, problem),
+        may_work=can_work_on(user, problem),
+        teams=teams,
+        task_states=problems.TASK_STATES,
+        today=date.today(),
+    )
 
 
 @router.post("/problems/{problem_id}/transition", name="problem_transition")
-def problem_transition(request: Request, session: SessionDep, user: CurrentUser,
-                       problem_id: ProblemId, target: Annotated[str, Form(max_length=32)],
-                       version: Version = None,
-                       reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
+def problem_transition(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    problem_id: ProblemId,
+    target: Annotated[str, Form(max_length=32)],
+    version: Version = None,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
     """Move the problem to the next state of its life cycle."""
     check_can_work_on(user, problems.get_problem(session, problem_id))
-    problem = problems.transition(session, problem_id, target, actor=user.email,
-                                  expected_version=version, reason=reason.strip() or None)
+    problem = problems.transition(
+        session,
+        problem_id,
+        target,
+        actor=user.email,
+        expected_version=version,
+        reason=reason.strip() or None,
+    )
     flash(request, f"Problem #{problem.id} is now {problem.state.replace('_', ' ')}.")
     return RedirectResponse(f"/problems/{problem_id}", status_code=303)
 
 
 @router.post("/problems/{problem_id}/update", name="problem_update")
-def problem_update(request: Request, session: SessionDep, user: CurrentUser,
-                   problem_id: ProblemId, version: Version = None,
-                   root_cause: Annotated[str, Form(max_length=10_000)] = "",
-                   workaround: Annotated[str, Form(max_length=10_000)] = "",
-                   priority: Annotated[str, Form(pattern="^(|P1|P2|P3|P4)$")] = "") -> Response:
+def problem_update(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    problem_id: ProblemId,
+    version: Version = None,
+    root_cause: Annotated[str, Form(max_length=10_000)] = "",
+    workaround: Annotated[str, Form(max_length=10_000)] = "",
+    priority: Annotated[str, Form(pattern="^(|P1|P2|P3|P4)$")] = "",
+) -> Response:
     """Record the root cause and workaround (and a priority override)."""
     problem = problems.get_problem(session, problem_id)
     check_can_work_on(user, problem)
-    changes: dict[str, object] = {"root_cause": root_cause.strip(),
-                                  "workaround": workaround.strip()}
+    changes: dict[str, object] = {
+        "root_cause": root_cause.strip(),
+        "workaround": workaround.strip(),
+    }
     if priority and priority != problem.priority:
         changes["priority"] = priority
-    problems.update_problem(session, problem_id, changes, actor=user.email,
-                            expected_version=version)
+    problems.update_problem(
+        session, problem_id, changes, actor=user.email, expected_version=version
+    )
     flash(request, "Problem updated.")
     return RedirectResponse(f"/problems/{problem_id}", status_code=303)
 
 
 @router.post("/problems/{problem_id}/fix", name="problem_fix")
-def problem_fix(request: Request, session: SessionDep, user: CurrentUser,
-                problem_id: ProblemId, fixed_on: Annotated[str, Form(max_length=10)],
-                version: Version = None,
-                description: Annotated[str, Form(max_length=10_000)] = "") -> Response:
+def problem_fix(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    problem_id: ProblemId,
+    fixed_on: Annotated[str, Form(max_length=10)],
+    version: Version = None,
+    description: Annotated[str, Form(max_length=10_000)] = "",
+) -> Response:
     """Record when the fix shipped; a problem being fixed becomes resolved."""
     check_can_work_on(user, problems.get_problem(session, problem_id))
-    problems.record_fix(session, problem_id, fixed_on, description=description.strip() or None,
-                        actor=user.email, expected_version=version)
+    problems.record_fix(
+        session,
+        problem_id,
+        fixed_on,
+        description=description.strip() or None,
+        actor=user.email,
+        expected_version=version,
+    )
     flash(request, "Fix recorded.")
     return RedirectResponse(f"/problems/{problem_id}", status_code=303)
 
 
 @router.post("/problems/{problem_id}/comments", name="problem_comment")
-def problem_comment(request: Request, session: SessionDep, user: CurrentUser,
-                    problem_id: ProblemId, body: Annotated[str, Form(max_length=10_000)]) -> Response:
+def problem_comment(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    problem_id: ProblemId,
+    body: Annotated[str, Form(max_length=10_000)],
+) -> Response:
     """Add a comment."""
     problems.add_comment(session, problem_id, body, actor=user.email)
     flash(request, "Comment added.")
@@ -154,23 +226,33 @@ def problem_comment(request: Request, session: SessionDep, user: CurrentUser,
 
 
 @router.post("/problems/{problem_id}/tasks", name="problem_task_add")
-def problem_task_add(request: Request, session: SessionDep, user: CurrentUser,
-                     problem_id: ProblemId, title: Annotated[str, Form(max_length=255)],
-                     team_id: Annotated[int | None, Form(ge=1)] = None,
-                     due_date: Annotated[str, Form(max_length=10)] = "") -> Response:
+def problem_task_add(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    problem_id: ProblemId,
+    title: Annotated[str, Form(max_length=255)],
+    team_id: Annotated[int | None, Form(ge=1)] = None,
+    due_date: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
     """Add a task under the problem, owned by a team."""
     check_can_work_on(user, problems.get_problem(session, problem_id))
     due = date.fromisoformat(due_date) if due_date else None
-    problems.add_task(session, problem_id, title, owner_team=team_id, due_date=due,
-                      actor=user.email)
+    problems.add_task(
+        session, problem_id, title, owner_team=team_id, due_date=due, actor=user.email
+    )
     flash(request, "Task added.")
     return RedirectResponse(f"/problems/{problem_id}#tasks", status_code=303)
 
 
 @router.post("/tasks/{task_id}/state", name="task_state")
-def task_state(request: Request, session: SessionDep, user: CurrentUser,
-               task_id: Annotated[int, Path(ge=1)],
-               state: Annotated[str, Form(max_length=16)]) -> Response:
+def task_state(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    task_id: Annotated[int, Path(ge=1)],
+    state: Annotated[str, Form(max_length=16)],
+) -> Response:
     """Move a task to open, in progress, done or cancelled."""
     task = session.get(Task, task_id)
     if task is not None:
@@ -178,18 +260,31 @@ def task_state(request: Request, session: SessionDep, user: CurrentUser,
     task = problems.set_task_state(session, task_id, state, actor=user.email)
     flash(request, f"Task {task.id} is {task.state.replace('_', ' ')}.")
     back = request.headers.get("referer", "")
-    return RedirectResponse("/tasks" if back.endswith("/tasks") else
-                            f"/problems/{task.problem_id}#tasks", status_code=303)
+    return RedirectResponse(
+        "/tasks" if back.endswith("/tasks") else f"/problems/{task.problem_id}#tasks",
+        status_code=303,
+    )
 
 
 @router.post("/problems/{problem_id}/assign", name="problem_assign")
-def problem_assign(request: Request, session: SessionDep, user: CurrentUser,
-                   problem_id: ProblemId, version: Version = None,
-                   business_team_id: Annotated[int | None, Form(ge=1)] = None,
-                   is_team_id: Annotated[int | None, Form(ge=1)] = None) -> Response:
+def problem_assign(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    problem_id: ProblemId,
+    version: Version = None,
+    business_team_id: Annotated[int | None, Form(ge=1)] = None,
+    is_team_id: Annotated[int | None, Form(ge=1)] = None,
+) -> Response:
     """Give the problem to other teams by hand."""
-    problems.assign(session, problem_id, business=business_team_id, is_team=is_team_id,
-                    actor=user.email, expected_version=version,
-                    webhook_url=request.app.state.settings.webhook_url)
+    problems.assign(
+        session,
+        problem_id,
+        business=business_team_id,
+        is_team=is_team_id,
+        actor=user.email,
+        expected_version=version,
+        webhook_url=request.app.state.settings.webhook_url,
+    )
     flash(request, "Owners changed.")
     return RedirectResponse(f"/problems/{problem_id}", status_code=303)

@@ -15,6 +15,7 @@ Revision ID: 0006_web_search
 Revises: 0005_web
 Create Date: 2026-12-01 14:00:00
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -57,8 +58,13 @@ def _postgresql_upgrade(bind: sa.Connection) -> None:
             bind.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     except sa.exc.DBAPIError:
         return
-    op.create_index(TRGM_INDEX, "interaction", ["body_clean"], postgresql_using="gin",
-                    postgresql_ops={"body_clean": "gin_trgm_ops"})
+    op.create_index(
+        TRGM_INDEX,
+        "interaction",
+        ["body_clean"],
+        postgresql_using="gin",
+        postgresql_ops={"body_clean": "gin_trgm_ops"},
+    )
 
 
 def _sqlite_upgrade(bind: sa.Connection) -> None:
@@ -68,7 +74,8 @@ def _sqlite_upgrade(bind: sa.Connection) -> None:
             # where; LIKE on the table still narrows by trigrams and checks each candidate.
             bind.exec_driver_sql(
                 f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(body_clean, content='interaction',"
-                " content_rowid='id', tokenize='trigram', detail='none')")
+                " content_rowid='id', tokenize='trigram', detail='none')"
+            )
     except sa.exc.OperationalError:
         return  # SQLite without FTS5 or without the trigram tokenizer (before 3.34)
     for sql in _FTS_TRIGGERS.values():
