@@ -47,11 +47,21 @@ def load_clinc(limit: int | None, seed: int) -> tuple[list[str], list[str]]:
 
 
 def insert(session: Session, rows: list[int], texts: list[str], intents: list[str]) -> None:
-    session.execute(sa.insert(Interaction), [
-        {"source": "clinc150", "external_id": str(i), "body_raw": texts[i], "body_clean": texts[i],
-         "content_hash": text_hash(texts[i]), "tags": [], "extra": {"intent": intents[i]}}
-        for i in rows
-    ])
+    session.execute(
+        sa.insert(Interaction),
+        [
+            {
+                "source": "clinc150",
+                "external_id": str(i),
+                "body_raw": texts[i],
+                "body_clean": texts[i],
+                "content_hash": text_hash(texts[i]),
+                "tags": [],
+                "extra": {"intent": intents[i]},
+            }
+            for i in rows
+        ],
+    )
 
 
 def main() -> None:
@@ -68,8 +78,13 @@ def main() -> None:
     embedder = SentenceTransformerEmbedder()
     embedder._load()  # a one-off cost of the process, kept out of both timings
     settings = Settings(embedder="sentence-transformers", _env_file=None)  # type: ignore[call-arg]
-    result: dict[str, Any] = {"dataset": "clinc150", "old": len(old), "new": len(new),
-                              "seed": args.seed, "model": embedder.slug}
+    result: dict[str, Any] = {
+        "dataset": "clinc150",
+        "old": len(old),
+        "new": len(new),
+        "seed": args.seed,
+        "model": embedder.slug,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{tmp}/incremental.db")
         migrate(engine)
@@ -80,8 +95,11 @@ def main() -> None:
             cold = run_clustering(session, embedder, build_clusterer(settings), full=True)
             session.commit()
             result["cold_seconds"] = round(time.perf_counter() - start, 3)
-            result["cold"] = {"encoded": cold.metrics["encoded"], "themes": cold.metrics["themes"],
-                              **evaluate(session, "intent")}
+            result["cold"] = {
+                "encoded": cold.metrics["encoded"],
+                "themes": cold.metrics["themes"],
+                **evaluate(session, "intent"),
+            }
 
             insert(session, new, texts, intents)
             session.commit()
@@ -89,8 +107,11 @@ def main() -> None:
             inc = run_clustering(session, embedder, build_clusterer(settings))
             session.commit()
             result["incremental_seconds"] = round(time.perf_counter() - start, 3)
-            result["incremental"] = {**inc.metrics, "floor": inc.params.get("min_similarity"),
-                                     **evaluate(session, "intent")}
+            result["incremental"] = {
+                **inc.metrics,
+                "floor": inc.params.get("min_similarity"),
+                **evaluate(session, "intent"),
+            }
         engine.dispose()
     result["ratio"] = round(result["incremental_seconds"] / result["cold_seconds"], 4)
     result["target_ratio"] = 0.1

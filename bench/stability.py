@@ -47,7 +47,9 @@ def load_clinc() -> tuple[list[str], list[str]]:
     return [r["text"] for r in rows], [r["intent"] for r in rows]
 
 
-def vectors_for(texts: list[str], embedder: SentenceTransformerEmbedder, cache: Path | None) -> np.ndarray:
+def vectors_for(
+    texts: list[str], embedder: SentenceTransformerEmbedder, cache: Path | None
+) -> np.ndarray:
     """The whole file's vectors, from ``cache`` when it matches, else encoded (and saved)."""
     if cache and cache.exists():
         vectors = np.load(cache)
@@ -67,18 +69,34 @@ def seed_cache(session: Session, slug: str, texts: list[str], vectors: np.ndarra
         h = text_hash(text)
         if h not in seen:
             seen.add(h)
-            rows.append({"model_slug": slug, "text_hash": h, "dim": vec.shape[0],
-                         "vector": vec.astype(np.float32).tobytes()})
+            rows.append(
+                {
+                    "model_slug": slug,
+                    "text_hash": h,
+                    "dim": vec.shape[0],
+                    "vector": vec.astype(np.float32).tobytes(),
+                }
+            )
     for start in range(0, len(rows), 5000):
-        session.execute(sa.insert(EmbeddingCache), rows[start:start + 5000])
+        session.execute(sa.insert(EmbeddingCache), rows[start : start + 5000])
 
 
 def insert(session: Session, rows: list[int], texts: list[str], intents: list[str]) -> None:
-    session.execute(sa.insert(Interaction), [
-        {"source": "clinc150", "external_id": str(i), "body_raw": texts[i], "body_clean": texts[i],
-         "content_hash": text_hash(texts[i]), "tags": [], "extra": {"intent": intents[i]}}
-        for i in rows
-    ])
+    session.execute(
+        sa.insert(Interaction),
+        [
+            {
+                "source": "clinc150",
+                "external_id": str(i),
+                "body_raw": texts[i],
+                "body_clean": texts[i],
+                "content_hash": text_hash(texts[i]),
+                "tags": [],
+                "extra": {"intent": intents[i]},
+            }
+            for i in rows
+        ],
+    )
 
 
 def majority_intents(session: Session) -> dict[int, str]:
@@ -87,7 +105,8 @@ def majority_intents(session: Session) -> dict[int, str]:
     for tid, extra in session.execute(
         sa.select(ThemeMembership.theme_id, Interaction.extra)
         .join(Interaction, Interaction.id == ThemeMembership.interaction_id)
-        .join(Theme, Theme.id == ThemeMembership.theme_id).where(Theme.status == "active")
+        .join(Theme, Theme.id == ThemeMembership.theme_id)
+        .where(Theme.status == "active")
     ):
         counts.setdefault(tid, Counter())[extra["intent"]] += 1
     return {tid: c.most_common(1)[0][0] for tid, c in counts.items()}
@@ -107,8 +126,14 @@ def main() -> None:
     cut = int(len(texts) * (1 - args.new_share))
     old, new = sorted(order[:cut].tolist()), sorted(order[cut:].tolist())
     settings = Settings(embedder="sentence-transformers", _env_file=None)  # type: ignore[call-arg]
-    result: dict[str, Any] = {"dataset": "clinc150", "texts": len(texts), "old": len(old),
-                              "new": len(new), "seed": args.seed, "model": embedder.slug}
+    result: dict[str, Any] = {
+        "dataset": "clinc150",
+        "texts": len(texts),
+        "old": len(old),
+        "new": len(new),
+        "seed": args.seed,
+        "model": embedder.slug,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{tmp}/stability.db")
         migrate(engine)
@@ -130,16 +155,19 @@ def main() -> None:
             kept = set(before) & {t.id for t in list_themes(session)}
             same_label = [t for t in kept if after.get(t) == before[t]]
             labelled = [t for t in before if before[t] != "oos"]
-            result.update({
-                "themes_before": len(before),
-                "themes_after": len(after),
-                "ids_kept_share": round(len(kept) / max(len(before), 1), 4),
-                "ids_kept_same_intent_share": round(len(same_label) / max(len(before), 1), 4),
-                "in_scope_ids_kept_same_intent_share": round(
-                    len([t for t in same_label if t in labelled]) / max(len(labelled), 1), 4),
-                "new_themes": second.metrics.get("new_themes"),
-                "retired_themes": second.metrics.get("retired_themes"),
-            })
+            result.update(
+                {
+                    "themes_before": len(before),
+                    "themes_after": len(after),
+                    "ids_kept_share": round(len(kept) / max(len(before), 1), 4),
+                    "ids_kept_same_intent_share": round(len(same_label) / max(len(before), 1), 4),
+                    "in_scope_ids_kept_same_intent_share": round(
+                        len([t for t in same_label if t in labelled]) / max(len(labelled), 1), 4
+                    ),
+                    "new_themes": second.metrics.get("new_themes"),
+                    "retired_themes": second.metrics.get("retired_themes"),
+                }
+            )
         engine.dispose()
     result["load_average"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result))

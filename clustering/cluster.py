@@ -195,7 +195,9 @@ def _hdbscan_on_graph(
         edges = np.vstack([edges, np.column_stack([reps[:-1], reps[1:], far])])
     edges = edges[np.argsort(edges[:, 2], kind="stable")]
     labels = _tree_to_labels(
-        None, single_linkage(edges), min_cluster_size=min_cluster_size,
+        None,
+        single_linkage(edges),
+        min_cluster_size=min_cluster_size,
         cluster_selection_method="leaf",
     )[0]
     return np.asarray(labels, dtype=np.int64)
@@ -434,8 +436,11 @@ class DensityClusterer:
             roots = _union_similar(centroids_of(reduced, seeds), merge_sim, n_fixed=n_first)
             seeds = np.where(seeds >= 0, roots[np.maximum(seeds, 0)], -1)
             seeds = _relabel(seeds)
-        info = {"first_pass_clusters": n_first, "second_pass_clusters": n_second,
-                "seed_clusters": int(seeds.max(initial=-1)) + 1}
+        info = {
+            "first_pass_clusters": n_first,
+            "second_pass_clusters": n_second,
+            "seed_clusters": int(seeds.max(initial=-1)) + 1,
+        }
         return seeds, round(float(merge_sim), 4), info, (indices[:, :vote_k], sims[:, :vote_k])
 
     @staticmethod

@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import sqlalchemy as sa
@@ -69,9 +69,9 @@ class SentenceTransformerEmbedder:
             raise ConfigError(f"model folder {self.model_path} does not exist")
         self.batch_size = batch_size
         self.slug = f"st:{self.model_path.parent.name if self.model_path.name == 'model' else self.model_path.name}"
-        self._model = None
+        self._model: Any = None
 
-    def _load(self):  # type: ignore[no-untyped-def]
+    def _load(self) -> Any:
         if self._model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -86,7 +86,10 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         model = self._load()
         # The method was renamed in sentence-transformers 5; accept both.
-        dim_of = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        dim_of = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
+        )
         out = np.empty((len(texts), dim_of()), dtype=np.float32)
         # Sort by length so each batch pads little; restore the order afterwards.
         order = np.argsort([len(t) for t in texts], kind="stable")
@@ -197,8 +200,12 @@ def embed_with_cache(
             session.execute(
                 sa.insert(EmbeddingCache),
                 [
-                    {"model_slug": embedder.slug, "text_hash": unique[m], "dim": v.shape[0],
-                     "vector": v.tobytes()}
+                    {
+                        "model_slug": embedder.slug,
+                        "text_hash": unique[m],
+                        "dim": v.shape[0],
+                        "vector": v.tobytes(),
+                    }
                     for m, v in zip(missing[lo : lo + 5000], vectors[lo : lo + 5000], strict=True)
                 ],
             )

@@ -99,11 +99,19 @@ def _insert_memberships(
     """Insert automatic memberships in bounded batches."""
     for lo in range(0, len(ids), _INSERT_BATCH):
         hi = lo + _INSERT_BATCH
-        session.execute(sa.insert(ThemeMembership), [
-            {"interaction_id": int(i), "theme_id": int(t), "probability": float(p),
-             "source": "auto", "run_id": run_id}
-            for i, t, p in zip(ids[lo:hi], theme_ids[lo:hi], probabilities[lo:hi], strict=True)
-        ])
+        session.execute(
+            sa.insert(ThemeMembership),
+            [
+                {
+                    "interaction_id": int(i),
+                    "theme_id": int(t),
+                    "probability": float(p),
+                    "source": "auto",
+                    "run_id": run_id,
+                }
+                for i, t, p in zip(ids[lo:hi], theme_ids[lo:hi], probabilities[lo:hi], strict=True)
+            ],
+        )
 
 
 def member_floor(vectors: np.ndarray, labels: np.ndarray) -> float | None:
@@ -132,8 +140,9 @@ def assign_floor(params: dict[str, Any]) -> float:
     cluster) is used, lowered to the data-derived ``member_floor`` when the themes are looser
     than that: a text as close as a typical member belongs as much as that member does.
     """
-    found = [float(params[k]) for k in ("assign_similarity", "member_floor")
-             if params.get(k) is not None]
+    found = [
+        float(params[k]) for k in ("assign_similarity", "member_floor") if params.get(k) is not None
+    ]
     return min(found) if found else _DEFAULT_FLOOR
 
 
@@ -212,9 +221,12 @@ def _full_run(
     placed = np.zeros(len(ids), dtype=np.int64)
     old_members: dict[int, set[int]] = defaultdict(set)
     for iid, tid, source, status in session.execute(
-        sa.select(ThemeMembership.interaction_id, ThemeMembership.theme_id,
-                  ThemeMembership.source, Theme.status)
-        .join(Theme, Theme.id == ThemeMembership.theme_id)
+        sa.select(
+            ThemeMembership.interaction_id,
+            ThemeMembership.theme_id,
+            ThemeMembership.source,
+            Theme.status,
+        ).join(Theme, Theme.id == ThemeMembership.theme_id)
     ):
         if source == "manual" and iid in index:
             placed[index[iid]] = tid
@@ -223,15 +235,18 @@ def _full_run(
     is_manual = placed > 0
     labels, placed, followed = _follow_people(result.labels, placed, vectors)
 
-    old_themes = {t.id: t for t in session.scalars(
-        sa.select(Theme).where(Theme.status.in_(LIVE_STATUSES)))}
+    old_themes = {
+        t.id: t for t in session.scalars(sa.select(Theme).where(Theme.status.in_(LIVE_STATUSES)))
+    }
     old_centroids = {tid: v for tid, t in old_themes.items() if (v := _vec(t.centroid)) is not None}
     clusters = [int(c) for c in np.unique(labels[labels >= 0])]
     new_members = {c: set(id_arr[labels == c].tolist()) for c in clusters}
     new_centroids = {c: _unit_mean(vectors[labels == c]) for c in clusters}
     mapping = match_clusters(
-        {t: m for t, m in old_members.items() if t in old_centroids}, new_members,
-        old_centroids, new_centroids,
+        {t: m for t, m in old_members.items() if t in old_centroids},
+        new_members,
+        old_centroids,
+        new_centroids,
     )
     created: list[int] = []
     for c in clusters:
@@ -270,7 +285,8 @@ def _full_run(
     themed = np.isin(placed, live)
     run.n_interactions = len(ids)
     run.params = {
-        **run.params, **result.params,
+        **run.params,
+        **result.params,
         "member_floor": member_floor(vectors, np.where(themed, placed, -1)),
         "max_interaction_id": int(max(ids)),
     }
@@ -288,22 +304,28 @@ def _full_run(
 
 def _context_texts(session: Session, per_theme: int = 25) -> list[str]:
     """Up to ``per_theme`` most confident members of each placeable theme."""
-    rank = sa.func.row_number().over(
-        partition_by=ThemeMembership.theme_id,
-        order_by=(ThemeMembership.probability.desc(), ThemeMembership.interaction_id),
-    ).label("rank")
+    rank = (
+        sa.func.row_number()
+        .over(
+            partition_by=ThemeMembership.theme_id,
+            order_by=(ThemeMembership.probability.desc(), ThemeMembership.interaction_id),
+        )
+        .label("rank")
+    )
     ranked = (
         sa.select(ThemeMembership.interaction_id, rank)
         .join(Theme, Theme.id == ThemeMembership.theme_id)
         .where(Theme.status.in_(PLACEABLE_STATUSES))
         .subquery()
     )
-    return list(session.scalars(
-        sa.select(Interaction.body_clean)
-        .join(ranked, ranked.c.interaction_id == Interaction.id)
-        .where(ranked.c.rank <= per_theme, Interaction.body_clean != "")
-        .order_by(Interaction.id)
-    ))
+    return list(
+        session.scalars(
+            sa.select(Interaction.body_clean)
+            .join(ranked, ranked.c.interaction_id == Interaction.id)
+            .where(ranked.c.rank <= per_theme, Interaction.body_clean != "")
+            .order_by(Interaction.id)
+        )
+    )
 
 
 def _propose_from_pool(
@@ -335,9 +357,12 @@ def _propose_from_pool(
     vectors, _ = embed_with_cache(session, embedder, [*texts, *context])  # cached by now
     labels = clusterer.fit(vectors).labels
     in_pool = np.arange(len(vectors)) < len(ids)
-    groups = [int(c) for c in np.unique(labels[labels >= 0])
-              if in_pool[labels == c].mean() >= 0.5
-              and (in_pool & (labels == c)).sum() >= MIN_PROPOSED_SIZE]
+    groups = [
+        int(c)
+        for c in np.unique(labels[labels >= 0])
+        if in_pool[labels == c].mean() >= 0.5
+        and (in_pool & (labels == c)).sum() >= MIN_PROPOSED_SIZE
+    ]
     pool_labels = np.where(np.isin(labels[: len(ids)], groups), labels[: len(ids)], -1)
     pool_labels = np.where(pool_labels >= 0, np.searchsorted(groups, pool_labels), -1)
     if not groups:
@@ -350,15 +375,25 @@ def _propose_from_pool(
         centroid = _unit_mean(pool_vectors[mask])
         if np.median(pool_vectors[mask] @ centroid) < floor:
             continue
-        theme = Theme(title=names[k].title, status="proposed", created_run_id=run.id,
-                      updated_run_id=run.id)
+        theme = Theme(
+            title=names[k].title, status="proposed", created_run_id=run.id, updated_run_id=run.id
+        )
         session.add(theme)
         session.flush()
         _describe(theme, id_arr[mask], pool_vectors[mask], names[k])
-        session.execute(sa.insert(ThemeMembership), [
-            {"interaction_id": int(i), "theme_id": theme.id, "probability": 1.0,
-             "source": "auto", "run_id": run.id} for i in id_arr[mask]
-        ])
+        session.execute(
+            sa.insert(ThemeMembership),
+            [
+                {
+                    "interaction_id": int(i),
+                    "theme_id": theme.id,
+                    "probability": 1.0,
+                    "source": "auto",
+                    "run_id": run.id,
+                }
+                for i in id_arr[mask]
+            ],
+        )
         record_event(session, theme.id, "proposed", run_id=run.id, size=int(mask.sum()))
         proposed += 1
     return len(ids), proposed
@@ -379,8 +414,13 @@ def _incremental_run(
     after_id = int(params.get("max_interaction_id") or 0)
     ids, texts = _load_texts(session, only_unthemed=True, after_id=after_id)
     run.n_interactions = len(ids)
-    themes = list(session.scalars(sa.select(Theme).where(
-        Theme.status.in_(PLACEABLE_STATUSES), Theme.centroid.is_not(None)).order_by(Theme.id)))
+    themes = list(
+        session.scalars(
+            sa.select(Theme)
+            .where(Theme.status.in_(PLACEABLE_STATUSES), Theme.centroid.is_not(None))
+            .order_by(Theme.id)
+        )
+    )
     assigned = kept_out = encoded = 0
     if ids and themes:
         progress.say(f"embedding {len(ids)} new texts")
@@ -389,8 +429,9 @@ def _incremental_run(
         labels, sims = assign_to_centroids(vectors, centroids, floor)
         placed = labels >= 0
         theme_ids = np.array([t.id for t in themes], dtype=np.int64)
-        _insert_memberships(session, np.asarray(ids)[placed], theme_ids[labels[placed]],
-                            sims[placed], run.id)
+        _insert_memberships(
+            session, np.asarray(ids)[placed], theme_ids[labels[placed]], sims[placed], run.id
+        )
         counts = np.bincount(labels[labels >= 0], minlength=len(themes))
         for theme, extra in zip(themes, counts, strict=True):
             if extra:
@@ -400,12 +441,16 @@ def _incremental_run(
                     kept_out += int(extra)
         assigned = int(placed.sum()) - kept_out
     progress.say("looking for new themes in the novelty pool")
-    pool, proposed = _propose_from_pool(session, run, embedder, clusterer, labeler, floor,
-                                        after_id)
+    pool, proposed = _propose_from_pool(session, run, embedder, clusterer, labeler, floor, after_id)
     run.params = {**run.params, "min_similarity": floor, "full_run_id": last_full and last_full.id}
-    run.metrics = {"assigned": assigned, "kept_out": kept_out,
-                   "novel": len(ids) - assigned - kept_out, "encoded": encoded,
-                   "pool": pool, "proposed": proposed}
+    run.metrics = {
+        "assigned": assigned,
+        "kept_out": kept_out,
+        "novel": len(ids) - assigned - kept_out,
+        "encoded": encoded,
+        "pool": pool,
+        "proposed": proposed,
+    }
 
 
 def run_clustering(
@@ -428,9 +473,14 @@ def run_clustering(
     """
     progress = progress or ClusterProgress()
     labeler = labeler or CTfidfLabeler()
-    has_themes = session.scalar(
-        sa.select(sa.func.count()).select_from(Theme).where(Theme.status.in_(PLACEABLE_STATUSES))
-    ) or 0
+    has_themes = (
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Theme)
+            .where(Theme.status.in_(PLACEABLE_STATUSES))
+        )
+        or 0
+    )
     kind = "full" if full or not has_themes else "incremental"
     run = ClusteringRun(kind=kind, model_slug=embedder.slug, params={}, status="running")
     session.add(run)
@@ -439,8 +489,8 @@ def run_clustering(
         _full_run(session, run, embedder, clusterer, labeler, progress)
     else:
         last_full = session.scalars(
-            sa.select(ClusteringRun).where(ClusteringRun.kind == "full",
-                                           ClusteringRun.status == "succeeded")
+            sa.select(ClusteringRun)
+            .where(ClusteringRun.kind == "full", ClusteringRun.status == "succeeded")
             .order_by(ClusteringRun.id.desc())
         ).first()
         _incremental_run(session, run, embedder, clusterer, labeler, progress, last_full)
@@ -450,10 +500,18 @@ def run_clustering(
     return run
 
 
-def record_failed_run(session: Session, *, full: bool, model_slug: str, error: str) -> ClusteringRun:
+def record_failed_run(
+    session: Session, *, full: bool, model_slug: str, error: str
+) -> ClusteringRun:
     """Record a run that failed, in its own transaction, so the failure is visible later."""
-    run = ClusteringRun(kind="full" if full else "incremental", model_slug=model_slug,
-                        params={}, status="failed", error=error[:2000], finished_at=utcnow())
+    run = ClusteringRun(
+        kind="full" if full else "incremental",
+        model_slug=model_slug,
+        params={},
+        status="failed",
+        error=error[:2000],
+        finished_at=utcnow(),
+    )
     session.add(run)
     session.flush()
     return run

@@ -38,19 +38,34 @@ def _examples(session: Session, ids: list[int]) -> list[ExampleOut]:
     rows = {
         r.id: r
         for r in session.execute(
-            sa.select(Interaction.id, Interaction.source, Interaction.external_id,
-                      Interaction.body_clean).where(Interaction.id.in_(ids))
+            sa.select(
+                Interaction.id, Interaction.source, Interaction.external_id, Interaction.body_clean
+            ).where(Interaction.id.in_(ids))
         )
     }
-    return [ExampleOut(interaction_id=i, source=rows[i].source, external_id=rows[i].external_id,
-                       text=rows[i].body_clean) for i in ids if i in rows]
+    return [
+        ExampleOut(
+            interaction_id=i,
+            source=rows[i].source,
+            external_id=rows[i].external_id,
+            text=rows[i].body_clean,
+        )
+        for i in ids
+        if i in rows
+    ]
 
 
 def _theme_out(session: Session, theme: Theme, with_examples: bool) -> ThemeOut:
     return ThemeOut(
-        id=theme.id, title=theme.title, keywords=list(theme.keywords or []), size=theme.size,
-        status=theme.status, title_locked=theme.title_locked, created_run_id=theme.created_run_id,
-        merged_into=theme.merged_into_id, split_from=theme.split_from_id,
+        id=theme.id,
+        title=theme.title,
+        keywords=list(theme.keywords or []),
+        size=theme.size,
+        status=theme.status,
+        title_locked=theme.title_locked,
+        created_run_id=theme.created_run_id,
+        merged_into=theme.merged_into_id,
+        split_from=theme.split_from_id,
         examples=_examples(session, list(theme.examples or [])) if with_examples else [],
     )
 
@@ -96,7 +111,8 @@ def theme_interactions(
     total = session.scalar(sa.select(sa.func.count()).select_from(base.subquery())) or 0
     rows = session.scalars(
         base.order_by(Interaction.created_at.desc().nulls_last(), Interaction.id.desc())
-        .offset(offset).limit(limit)
+        .offset(offset)
+        .limit(limit)
     ).all()
     return total, list(rows)
 

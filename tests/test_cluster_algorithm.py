@@ -24,8 +24,10 @@ def blobs(
     """Gaussian clusters on the unit sphere plus uniform noise; gold -1 marks the noise."""
     rng = np.random.default_rng(seed)
     centres = _unit(rng.normal(size=(len(sizes), dim)))
-    parts = [_unit(c + spread * rng.normal(size=(s, dim)) / np.sqrt(dim) * 3)
-             for c, s in zip(centres, sizes, strict=True)]
+    parts = [
+        _unit(c + spread * rng.normal(size=(s, dim)) / np.sqrt(dim) * 3)
+        for c, s in zip(centres, sizes, strict=True)
+    ]
     parts.append(_unit(rng.normal(size=(n_noise, dim))))
     gold = np.concatenate([np.full(s, i) for i, s in enumerate(sizes)] + [np.full(n_noise, -1)])
     order = rng.permutation(len(gold))
