@@ -3,6 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
+BENCH_CACHE ?= .cache/bench
 PIP := $(PY) -m pip
 # Extra pip arguments for torch, e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 # on a machine that has no local CPU wheel (plain PyPI serves a large CUDA build on Linux).
@@ -55,8 +56,12 @@ format: setup-test
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: setup  ## Benchmarks; each prints one JSON object
-	$(PY) bench/cluster_clinc.py
+bench: setup  ## Clustering benchmarks; each prints one JSON object
+	mkdir -p $(BENCH_CACHE)
+	$(PY) bench/cluster_clinc.py --embeddings-cache $(BENCH_CACHE)/clinc.npy
+	$(PY) bench/stability.py --embeddings-cache $(BENCH_CACHE)/clinc.npy
+	$(PY) bench/incremental.py
+	$(PY) bench/cluster_scale.py --n 200000 --embeddings-cache $(BENCH_CACHE)/clinc.npy
 
 fixtures: setup  ## Regenerate the demo data in fixtures/
 	$(PY) fixtures/generate_demo.py
