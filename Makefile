@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup setup-test demo test test-fast lint format bench fixtures browser clean
+.PHONY: setup setup-test demo test test-fast lint check format bench fixtures browser clean
 
 $(VENV)/.rootline-setup: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,13 +41,16 @@ browser:  ## Debian chromium for the browser tests (installed when missing and r
 	  else echo "chromium missing: install Debian's chromium package to run the browser tests"; fi; \
 	fi
 
-test: setup-test browser  ## The whole suite, on SQLite and PostgreSQL, with the real model and a browser
+test: setup-test browser  ## Lint, then the whole suite on SQLite and PostgreSQL, with the real model and a browser
+	$(MAKE) --no-print-directory check
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 test-fast: setup-test  ## Only the quick tests
 	$(PY) -m pytest -p no:cacheprovider -m "not slow and not model and not browser" $(PYTEST_ARGS)
 
-lint: setup-test  ## ruff and mypy
+lint: setup-test check  ## ruff and mypy
+
+check:  ## ruff and mypy, in an environment that is already set up
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy rootline ingest clustering rootcause web

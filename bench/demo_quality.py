@@ -56,8 +56,10 @@ def build(sessions: Any, settings: Settings) -> dict[str, float]:
             ingest_paths(session, [path], source=source)
     ingested = time.perf_counter()
     cluster_job(sessions, settings, full=True)
-    return {"ingest_seconds": round(ingested - start, 2),
-            "cluster_seconds": round(time.perf_counter() - ingested, 2)}
+    return {
+        "ingest_seconds": round(ingested - start, 2),
+        "cluster_seconds": round(time.perf_counter() - ingested, 2),
+    }
 
 
 def relabel(session: Any, settings: Settings) -> dict[int, dict[str, Any]]:
@@ -74,12 +76,14 @@ def relabel(session: Any, settings: Settings) -> dict[int, dict[str, Any]]:
     labels = np.searchsorted(tids, [int(r[1]) for r in rows])
     vectors, _ = embed_with_cache(session, build_embedder(settings), texts)
     names = CTfidfLabeler().label(texts, labels, vectors=vectors)
-    return {tid: {"title": names[k].title, "keywords": names[k].keywords}
-            for k, tid in enumerate(tids)}
+    return {
+        tid: {"title": names[k].title, "keywords": names[k].keywords} for k, tid in enumerate(tids)
+    }
 
 
-def score(session: Any, gold: dict[tuple[str, str], str], fresh: dict[int, Any] | None
-          ) -> dict[str, Any]:
+def score(
+    session: Any, gold: dict[tuple[str, str], str], fresh: dict[int, Any] | None
+) -> dict[str, Any]:
     """Scores against the gold and one row per theme."""
     gold_seq: list[str | None] = []
     theme_seq: list[int | None] = []
@@ -100,8 +104,12 @@ def score(session: Any, gold: dict[tuple[str, str], str], fresh: dict[int, Any] 
         counts = by_theme.get(t.id, Counter())
         major, n_major = counts.most_common(1)[0] if counts else ("", 0)
         row: dict[str, Any] = {
-            "id": t.id, "title": t.title, "size": t.size, "keywords": t.keywords,
-            "majority_gold": major, "purity": round(n_major / max(1, sum(counts.values())), 3),
+            "id": t.id,
+            "title": t.title,
+            "size": t.size,
+            "keywords": t.keywords,
+            "majority_gold": major,
+            "purity": round(n_major / max(1, sum(counts.values())), 3),
         }
         if fresh is not None and t.id in fresh:
             row["new_title"] = fresh[t.id]["title"]
@@ -111,8 +119,9 @@ def score(session: Any, gold: dict[tuple[str, str], str], fresh: dict[int, Any] 
     return {
         **scores,
         "true_themes": true_count,
-        "gold_noise_unthemed_share": round(
-            sum(t is None for t in gold_noise) / len(gold_noise), 4) if gold_noise else None,
+        "gold_noise_unthemed_share": round(sum(t is None for t in gold_noise) / len(gold_noise), 4)
+        if gold_noise
+        else None,
         "scored_contacts": len(gold_seq),
         "distinct_titles": len(set(titles)),
         "themes_by_gold": dict(sorted(Counter(r["majority_gold"] for r in themes).items())),
@@ -122,10 +131,17 @@ def score(session: Any, gold: dict[tuple[str, str], str], fresh: dict[int, Any] 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", type=Path, default=None,
-                        help="SQLite file to use; built first if missing, reused if present")
-    parser.add_argument("--relabel", action="store_true",
-                        help="also show the titles the current labeler gives the stored themes")
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help="SQLite file to use; built first if missing, reused if present",
+    )
+    parser.add_argument(
+        "--relabel",
+        action="store_true",
+        help="also show the titles the current labeler gives the stored themes",
+    )
     args = parser.parse_args(argv)
 
     settings = Settings(embedder="sentence-transformers")
@@ -146,8 +162,14 @@ def main(argv: list[str] | None = None) -> int:
     engine.dispose()
     if tmp is not None:
         tmp.cleanup()
-    out = {"bench": "demo_quality", "db": None if tmp else str(db_path), "reused_db": reused,
-           "model": build_embedder(settings).slug, **timings, **result}
+    out = {
+        "bench": "demo_quality",
+        "db": None if tmp else str(db_path),
+        "reused_db": reused,
+        "model": build_embedder(settings).slug,
+        **timings,
+        **result,
+    }
     json.dump(out, sys.stdout, indent=1)
     sys.stdout.write("\n")
     return 0

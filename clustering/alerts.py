@@ -152,8 +152,13 @@ class Alert:
         return out
 
 
-def _p_values(recent: np.ndarray, total: np.ndarray, exposure: np.ndarray, weeks: np.ndarray,
-              noise: np.ndarray) -> np.ndarray:
+def _p_values(
+    recent: np.ndarray,
+    total: np.ndarray,
+    exposure: np.ndarray,
+    weeks: np.ndarray,
+    noise: np.ndarray,
+) -> np.ndarray:
     """``P(X >= recent)`` given ``total``: beta-binomial where ``noise > 0``, else binomial."""
     from scipy import stats
 
@@ -175,8 +180,9 @@ def _own_noise(baseline: Sequence[int]) -> float:
     return max(0.0, (var - mean) / mean**2)
 
 
-def shared_overdispersion(baselines: Iterable[Sequence[int]], min_mean: float = 5.0,
-                          min_weeks: int = 4) -> float:
+def shared_overdispersion(
+    baselines: Iterable[Sequence[int]], min_mean: float = 5.0, min_weeks: int = 4
+) -> float:
     """The week-to-week noise themes share beyond Poisson: ``a`` in ``var = m + a * m**2``.
 
     The median over themes (with at least ``min_weeks`` baseline weeks averaging ``min_mean``
@@ -199,9 +205,15 @@ def shared_overdispersion(baselines: Iterable[Sequence[int]], min_mean: float = 
     return max(0.0, float(np.median(estimates)))
 
 
-def spike_p_value(recent: int, baseline: Sequence[int], null_ratio: float = 1.0, *,
-                  window_days: int = 7, volume_factor: float = 1.0,
-                  shared_noise: float = 0.0) -> float:
+def spike_p_value(
+    recent: int,
+    baseline: Sequence[int],
+    null_ratio: float = 1.0,
+    *,
+    window_days: int = 7,
+    volume_factor: float = 1.0,
+    shared_noise: float = 0.0,
+) -> float:
     """One-sided p-value that ``recent`` exceeds the rate the baseline weeks predict.
 
     ``recent`` is the count of a ``window_days`` window and ``baseline`` the weekly counts
@@ -212,8 +224,15 @@ def spike_p_value(recent: int, baseline: Sequence[int], null_ratio: float = 1.0,
     noise = max(_own_noise(baseline), shared_noise)
     exposure = null_ratio * volume_factor * window_days / 7
     total = recent + int(sum(baseline))
-    return float(_p_values(np.array([recent]), np.array([total]), np.array([exposure]),
-                           np.array([len(baseline)]), np.array([noise]))[0])
+    return float(
+        _p_values(
+            np.array([recent]),
+            np.array([total]),
+            np.array([exposure]),
+            np.array([len(baseline)]),
+            np.array([noise]),
+        )[0]
+    )
 
 
 def holm_thresholds(p_values: Sequence[float], alpha: float) -> list[float | None]:
@@ -253,8 +272,9 @@ def _baseline_weeks(cumulative: Sequence[int], age: int, window: int, weeks: int
     return out
 
 
-def volume_factor(pairs: Iterable[tuple[int, Sequence[int]]], window: int,
-                  min_expected: float = 5.0) -> float:
+def volume_factor(
+    pairs: Iterable[tuple[int, Sequence[int]]], window: int, min_expected: float = 5.0
+) -> float:
     """How much overall contact volume rose in a window, never below 1.
 
     ``pairs`` are (window count, baseline weekly counts) of the themes; only themes whose
@@ -282,12 +302,24 @@ def volume_factor(pairs: Iterable[tuple[int, Sequence[int]]], window: int,
 def _new_alert(vol: ThemeVolume, age: int, alpha: float, min_count: int) -> Alert | None:
     from scipy import stats
 
-    count = int(vol.daily[-(age + 1):].sum())
+    count = int(vol.daily[-(age + 1) :].sum())
     if count < min_count:
         return None
     p = float(stats.poisson.sf(count - 1, (age + 1) / 7))
-    return Alert(vol.theme_id, vol.title, "new", _score(p), count, 0.0, 0, None, p, alpha,
-                 vol.first_seen, window_days=age + 1)
+    return Alert(
+        vol.theme_id,
+        vol.title,
+        "new",
+        _score(p),
+        count,
+        0.0,
+        0,
+        None,
+        p,
+        alpha,
+        vol.first_seen,
+        window_days=age + 1,
+    )
 
 
 def find_alerts(
@@ -330,8 +362,9 @@ def find_alerts(
             if len(weeks) >= 2:
                 found.append((i, window, running[-1] - running[-1 - window], weeks))
         cases.extend(found)
-        factors[window] = (volume_factor(((c[2], c[3]) for c in found), window, min_count)
-                           if normalise else 1.0)
+        factors[window] = (
+            volume_factor(((c[2], c[3]) for c in found), window, min_count) if normalise else 1.0
+        )
     if not cases:
         return sorted(alerts, key=lambda a: (-a.score, a.theme_id))
 
@@ -350,22 +383,46 @@ def find_alerts(
         expected = sum(weeks) / len(weeks) * window / 7 * factors[window]
         ratio = x / max(expected, 0.5 * window / 7)
         fired = threshold is not None and x >= min_count and ratio >= min_ratio
-        per_theme[i].append(WindowTest(window, x, int(sum(weeks)), len(weeks), round(expected, 3),
-                                       round(factors[window], 3), round(ratio, 3), float(p),
-                                       threshold, fired))
+        per_theme[i].append(
+            WindowTest(
+                window,
+                x,
+                int(sum(weeks)),
+                len(weeks),
+                round(expected, 3),
+                round(factors[window], 3),
+                round(ratio, 3),
+                float(p),
+                threshold,
+                fired,
+            )
+        )
     for i, tests in per_theme.items():
         fired_windows = [t for t in tests if t.fired]
         if not fired_windows:
             continue
         best = min(fired_windows, key=lambda t: (t.p_value, t.days))
         vol = spiking[i]
-        alerts.append(Alert(vol.theme_id, vol.title, "spike", _score(best.p_value),
-                            best.recent_count, best.baseline_mean, best.baseline_weeks,
-                            best.ratio, best.p_value, float(best.threshold or 0.0),
-                            vol.first_seen, window_days=best.days,
-                            baseline_count=best.baseline_count,
-                            volume_factor=best.volume_factor, tests=len(cases),
-                            windows=tuple(tests)))
+        alerts.append(
+            Alert(
+                vol.theme_id,
+                vol.title,
+                "spike",
+                _score(best.p_value),
+                best.recent_count,
+                best.baseline_mean,
+                best.baseline_weeks,
+                best.ratio,
+                best.p_value,
+                float(best.threshold or 0.0),
+                vol.first_seen,
+                window_days=best.days,
+                baseline_count=best.baseline_count,
+                volume_factor=best.volume_factor,
+                tests=len(cases),
+                windows=tuple(tests),
+            )
+        )
     return sorted(alerts, key=lambda a: (-a.score, a.theme_id))
 
 
@@ -379,25 +436,32 @@ def theme_volumes(session: Session, as_of: date, days: int) -> list[ThemeVolume]
     themes = {t.id: t for t in session.scalars(sa.select(Theme).where(Theme.status.in_(_WATCHED)))}
     if not themes:
         return []
-    member = (sa.select(ThemeMembership.theme_id, Interaction.created_at)
-              .join(Interaction, Interaction.id == ThemeMembership.interaction_id)
-              .where(ThemeMembership.theme_id.in_(list(themes)),
-                     Interaction.created_at.is_not(None)))
-    first: dict[int, datetime] = dict(session.execute(
-        sa.select(ThemeMembership.theme_id, sa.func.min(Interaction.created_at))
+    member = (
+        sa.select(ThemeMembership.theme_id, Interaction.created_at)
         .join(Interaction, Interaction.id == ThemeMembership.interaction_id)
         .where(ThemeMembership.theme_id.in_(list(themes)), Interaction.created_at.is_not(None))
-        .group_by(ThemeMembership.theme_id)).all())
+    )
+    first: dict[int, datetime] = dict(
+        session.execute(
+            sa.select(ThemeMembership.theme_id, sa.func.min(Interaction.created_at))
+            .join(Interaction, Interaction.id == ThemeMembership.interaction_id)
+            .where(ThemeMembership.theme_id.in_(list(themes)), Interaction.created_at.is_not(None))
+            .group_by(ThemeMembership.theme_id)
+        ).all()
+    )
     daily: dict[int, np.ndarray] = defaultdict(lambda: np.zeros(days, dtype=np.int64))
-    rows = session.execute(member.where(
-        Interaction.created_at >= _day_start(start),
-        Interaction.created_at < _day_start(as_of + timedelta(days=1)),
-    ).execution_options(yield_per=5000))
+    rows = session.execute(
+        member.where(
+            Interaction.created_at >= _day_start(start),
+            Interaction.created_at < _day_start(as_of + timedelta(days=1)),
+        ).execution_options(yield_per=5000)
+    )
     for tid, at in rows:
         daily[tid][(_as_utc(at).date() - start).days] += 1
     return [
         ThemeVolume(tid, t.title, t.status, daily[tid], _as_utc(first[tid]).date())
-        for tid, t in themes.items() if tid in first
+        for tid, t in themes.items()
+        if tid in first
     ]
 
 
@@ -408,8 +472,11 @@ def _as_utc(at: datetime) -> datetime:
 
 def latest_contact_day(session: Session) -> date | None:
     """The day of the newest contact that belongs to a theme, the default ``as_of``."""
-    at = session.scalar(sa.select(sa.func.max(Interaction.created_at))
-                        .join(ThemeMembership, ThemeMembership.interaction_id == Interaction.id))
+    at = session.scalar(
+        sa.select(sa.func.max(Interaction.created_at)).join(
+            ThemeMembership, ThemeMembership.interaction_id == Interaction.id
+        )
+    )
     return None if at is None else _as_utc(at).date()
 
 

@@ -41,20 +41,26 @@ def _theme(session: Session, theme_id: int, allowed: Sequence[str] = _EDITABLE) 
     if theme is None:
         raise NotFoundError(f"no theme with id {theme_id}")
     if theme.status not in allowed:
-        raise StateError(f"theme {theme_id} is {theme.status}; only {' or '.join(allowed)} "
-                         "themes can be changed this way")
+        raise StateError(
+            f"theme {theme_id} is {theme.status}; only {' or '.join(allowed)} "
+            "themes can be changed this way"
+        )
     return theme
 
 
 def _pin_members(session: Session, theme_id: int) -> None:
     """Make a theme's members manual placements, so full runs keep them where people put them."""
-    session.execute(sa.update(ThemeMembership).where(ThemeMembership.theme_id == theme_id)
-                    .values(source="manual", probability=1.0))
+    session.execute(
+        sa.update(ThemeMembership)
+        .where(ThemeMembership.theme_id == theme_id)
+        .values(source="manual", probability=1.0)
+    )
 
 
 def _recount(session: Session, theme: Theme) -> None:
-    theme.size = session.scalar(
-        sa.select(sa.func.count()).where(ThemeMembership.theme_id == theme.id)) or 0
+    theme.size = (
+        session.scalar(sa.select(sa.func.count()).where(ThemeMembership.theme_id == theme.id)) or 0
+    )
 
 
 def _centroid(theme: Theme) -> np.ndarray | None:
@@ -95,14 +101,17 @@ def merge_themes(session: Session, source_id: int, target_id: int, *, actor: str
         raise InputError("a theme cannot be merged into itself")
     source, target = _theme(session, source_id), _theme(session, target_id)
     result = session.execute(
-        sa.update(ThemeMembership).where(ThemeMembership.theme_id == source.id)
+        sa.update(ThemeMembership)
+        .where(ThemeMembership.theme_id == source.id)
         .values(theme_id=target.id, source="manual", probability=1.0)
     )
     moved = int(getattr(result, "rowcount", 0))
     a, b = _centroid(source), _centroid(target)
     if a is not None and b is not None:  # size-weighted, so the next incremental run fits
         mixed = a * source.size + b * target.size
-        target.centroid = (mixed / max(float(np.linalg.norm(mixed)), 1e-12)).astype(np.float32).tobytes()
+        target.centroid = (
+            (mixed / max(float(np.linalg.norm(mixed)), 1e-12)).astype(np.float32).tobytes()
+        )
     source.status, source.merged_into_id, source.size = "merged", target.id, 0
     _recount(session, target)
     record_event(session, source.id, "merged", actor=actor, into=target.id, moved=moved)
@@ -115,21 +124,30 @@ def _member_vectors(session: Session, theme_id: int) -> tuple[list[int], list[st
     rows = session.execute(
         sa.select(Interaction.id, Interaction.body_clean)
         .join(ThemeMembership, ThemeMembership.interaction_id == Interaction.id)
-        .where(ThemeMembership.theme_id == theme_id).order_by(Interaction.id)
+        .where(ThemeMembership.theme_id == theme_id)
+        .order_by(Interaction.id)
     ).all()
-    slug = session.scalar(sa.select(ClusteringRun.model_slug).where(
-        ClusteringRun.status == "succeeded").order_by(ClusteringRun.id.desc()).limit(1))
+    slug = session.scalar(
+        sa.select(ClusteringRun.model_slug)
+        .where(ClusteringRun.status == "succeeded")
+        .order_by(ClusteringRun.id.desc())
+        .limit(1)
+    )
     hashes = [text_hash(text) for _, text in rows]
     found: dict[str, np.ndarray] = {}
     for start in range(0, len(hashes), 500):
-        chunk = list(set(hashes[start:start + 500]))
-        for h, blob in session.execute(sa.select(EmbeddingCache.text_hash, EmbeddingCache.vector)
-                                       .where(EmbeddingCache.model_slug == slug,
-                                              EmbeddingCache.text_hash.in_(chunk))):
+        chunk = list(set(hashes[start : start + 500]))
+        for h, blob in session.execute(
+            sa.select(EmbeddingCache.text_hash, EmbeddingCache.vector).where(
+                EmbeddingCache.model_slug == slug, EmbeddingCache.text_hash.in_(chunk)
+            )
+        ):
             found[h] = np.frombuffer(blob, dtype=np.float32)
     if not rows or len(found) < len(set(hashes)):
-        raise StateError(f"theme {theme_id} has members without cached vectors; run "
-                         "`rootline cluster --full` first")
+        raise StateError(
+            f"theme {theme_id} has members without cached vectors; run "
+            "`rootline cluster --full` first"
+        )
     return [r[0] for r in rows], [r[1] for r in rows], np.stack([found[h] for h in hashes])
 
 
@@ -176,9 +194,14 @@ def split_theme(
     children: list[Theme] = []
     for k in range(len(groups)):
         mask = dense == k
-        child = Theme(title=names[k].title, keywords=list(names[k].keywords), status="active",
-                      split_from_id=theme.id, size=int(mask.sum()),
-                      centroid=cents[k].astype(np.float32).tobytes())
+        child = Theme(
+            title=names[k].title,
+            keywords=list(names[k].keywords),
+            status="active",
+            split_from_id=theme.id,
+            size=int(mask.sum()),
+            centroid=cents[k].astype(np.float32).tobytes(),
+        )
         picks = representative_examples(vectors[mask], cents[k], n=5)
         child.examples = [int(id_arr[mask][p]) for p in picks]
         session.add(child)
@@ -188,8 +211,9 @@ def split_theme(
             .where(ThemeMembership.interaction_id.in_([int(i) for i in id_arr[mask]]))
             .values(theme_id=child.id, source="manual", probability=1.0)
         )
-        record_event(session, child.id, "created", actor=actor, split_from=theme.id,
-                     size=child.size)
+        record_event(
+            session, child.id, "created", actor=actor, split_from=theme.id, size=child.size
+        )
         children.append(child)
     theme.status, theme.size = "split", 0
     record_event(session, theme.id, "split", actor=actor, into=[c.id for c in children])
@@ -214,14 +238,21 @@ def move_interactions(
     known = set(session.scalars(sa.select(Interaction.id).where(Interaction.id.in_(wanted))))
     if missing := [i for i in wanted if i not in known]:
         raise NotFoundError(f"no interaction with id {', '.join(map(str, missing[:10]))}")
-    previous: dict[int, int] = dict(session.execute(
-        sa.select(ThemeMembership.interaction_id, ThemeMembership.theme_id)
-        .where(ThemeMembership.interaction_id.in_(wanted))).all())
+    previous: dict[int, int] = dict(
+        session.execute(
+            sa.select(ThemeMembership.interaction_id, ThemeMembership.theme_id).where(
+                ThemeMembership.interaction_id.in_(wanted)
+            )
+        ).all()
+    )
     session.execute(sa.delete(ThemeMembership).where(ThemeMembership.interaction_id.in_(wanted)))
-    session.execute(sa.insert(ThemeMembership), [
-        {"interaction_id": i, "theme_id": target.id, "probability": 1.0, "source": "manual"}
-        for i in wanted
-    ])
+    session.execute(
+        sa.insert(ThemeMembership),
+        [
+            {"interaction_id": i, "theme_id": target.id, "probability": 1.0, "source": "manual"}
+            for i in wanted
+        ],
+    )
     for tid in set(previous.values()) - {target.id}:
         old = session.get(Theme, tid)
         if old is not None:

@@ -43,11 +43,18 @@ def theme_history(session: Session, theme_id: int) -> list[ThemeEventOut]:
     if session.get(Theme, theme_id) is None:
         raise NotFoundError(f"no theme with id {theme_id}")
     events = session.scalars(
-        sa.select(ThemeEvent).where(ThemeEvent.theme_id == theme_id)
+        sa.select(ThemeEvent)
+        .where(ThemeEvent.theme_id == theme_id)
         .order_by(ThemeEvent.at, ThemeEvent.id)
     )
     return [
-        ThemeEventOut(theme_id=e.theme_id, kind=e.kind, run_id=e.run_id, actor=e.actor,
-                      details=dict(e.details or {}), at=e.at)
+        ThemeEventOut(
+            theme_id=e.theme_id,
+            kind=e.kind,
+            run_id=e.run_id,
+            actor=e.actor,
+            details=dict(e.details or {}),
+            at=e.at,
+        )
         for e in events
     ]

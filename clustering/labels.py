@@ -84,13 +84,38 @@ FILLER_WORDS = frozenset(
 
 #: Stock phrases of support talk; a title candidate containing one is left out.
 STOP_PHRASES = (
-    "according to my account", "i would like to", "i'd like to", "can you tell me",
-    "could you tell me", "can you help", "could you help", "please help", "let me know",
-    "let me look into", "thanks for waiting", "thank you for", "as soon as possible",
-    "appreciate a quick reply", "this is really frustrating", "still not resolved",
-    "second time asking", "any help", "in advance", "get back to me", "look into it",
-    "i need to know", "i want to know", "do you know", "is it possible", "i was wondering",
-    "how do i", "how can i", "what do i", "where do i", "why is my", "find out",
+    "according to my account",
+    "i would like to",
+    "i'd like to",
+    "can you tell me",
+    "could you tell me",
+    "can you help",
+    "could you help",
+    "please help",
+    "let me know",
+    "let me look into",
+    "thanks for waiting",
+    "thank you for",
+    "as soon as possible",
+    "appreciate a quick reply",
+    "this is really frustrating",
+    "still not resolved",
+    "second time asking",
+    "any help",
+    "in advance",
+    "get back to me",
+    "look into it",
+    "i need to know",
+    "i want to know",
+    "do you know",
+    "is it possible",
+    "i was wondering",
+    "how do i",
+    "how can i",
+    "what do i",
+    "where do i",
+    "why is my",
+    "find out",
 )
 
 #: Words that say something is wrong; a title naming the problem reads better.
@@ -232,13 +257,17 @@ class CTfidfLabeler:
             return {}
         members = [np.nonzero(labels == c)[0] for c in range(k)]
         sizes = np.array([len(m) for m in members], dtype=np.float64)
-        read = [m if len(m) <= self.max_docs
-                else m[np.linspace(0, len(m) - 1, self.max_docs).astype(np.int64)]
-                for m in members]
+        read = [
+            m
+            if len(m) <= self.max_docs
+            else m[np.linspace(0, len(m) - 1, self.max_docs).astype(np.int64)]
+            for m in members
+        ]
         cased: Counter[str] = Counter()
         docs = [[_parse(texts[i], self.max_phrase, cased) for i in idx] for idx in read]
-        closeness = [self._closeness(vectors, idx) for idx in read] if vectors is not None \
-            else [None] * k
+        closeness = (
+            [self._closeness(vectors, idx) for idx in read] if vectors is not None else [None] * k
+        )
 
         word_df = [Counter(w for d in ds for w in d.words) for ds in docs]
         phrase_df = [Counter(p for d in ds for p in d.phrases) for ds in docs]
@@ -261,14 +290,20 @@ class CTfidfLabeler:
                 continue
             # A keyword is said by at least two members (one member's order id is not one).
             floor = 2 if len(read[c]) >= 4 else 1
-            weights = {w: n * scale[c] * math.log(1.0 + avg / word_all[w])
-                       for w, n in word_df[c].items() if n >= floor}
+            weights = {
+                w: n * scale[c] * math.log(1.0 + avg / word_all[w])
+                for w, n in word_df[c].items()
+                if n >= floor
+            }
             keywords[c] = self._keywords(weights)
-            ranked[c] = self._rank_phrases(c, docs[c], phrase_df[c], phrase_all, scale[c],
-                                           weights, closeness[c])
+            ranked[c] = self._rank_phrases(
+                c, docs[c], phrase_df[c], phrase_all, scale[c], weights, closeness[c]
+            )
         titles = self._unique_titles(ranked, keywords, phrase_df, cased)
-        return {c: Label(title=titles[c] if sizes[c] else "(empty)", keywords=keywords[c])
-                for c in range(k)}
+        return {
+            c: Label(title=titles[c] if sizes[c] else "(empty)", keywords=keywords[c])
+            for c in range(k)
+        }
 
     @staticmethod
     def _closeness(vectors: np.ndarray, idx: np.ndarray) -> np.ndarray | None:

@@ -24,8 +24,16 @@ __all__ = [
 #: noise: marked "not a theme" (its members stay out of themes); merged, split, retired: history.
 THEME_STATUSES = ("active", "proposed", "noise", "merged", "split", "retired")
 THEME_EVENT_KINDS = (
-    "created", "relabelled", "renamed", "merged", "split", "moved", "marked_noise", "retired",
-    "proposed", "accepted",
+    "created",
+    "relabelled",
+    "renamed",
+    "merged",
+    "split",
+    "moved",
+    "marked_noise",
+    "retired",
+    "proposed",
+    "accepted",
 )
 
 

@@ -38,8 +38,14 @@ def record(
 ) -> AuditEvent:
     """Append one event to the trail (flushed with the change it describes)."""
     event = AuditEvent(
-        at=at or utcnow(), actor=actor, object_type=object_type, object_id=object_id,
-        action=action, field=field, old_value=jsonable(old), new_value=jsonable(new),
+        at=at or utcnow(),
+        actor=actor,
+        object_type=object_type,
+        object_id=object_id,
+        action=action,
+        field=field,
+        old_value=jsonable(old),
+        new_value=jsonable(new),
     )
     session.add(event)
     return event
@@ -47,8 +53,10 @@ def record(
 
 def history(session: Session, object_type: str, object_id: int) -> list[AuditEvent]:
     """Every event about one object, oldest first."""
-    return list(session.scalars(
-        sa.select(AuditEvent)
-        .where(AuditEvent.object_type == object_type, AuditEvent.object_id == object_id)
-        .order_by(AuditEvent.id)
-    ))
+    return list(
+        session.scalars(
+            sa.select(AuditEvent)
+            .where(AuditEvent.object_type == object_type, AuditEvent.object_id == object_id)
+            .order_by(AuditEvent.id)
+        )
+    )

@@ -162,8 +162,11 @@ def measure_impact(contacts: Sequence[Contact], as_of: datetime | None = None) -
         "trend": trend_norm,
     }
     components = {
-        name: {"value": round(norm, 4), "weight": WEIGHTS[name],
-               "points": round(100 * WEIGHTS[name] * norm, 2)}
+        name: {
+            "value": round(norm, 4),
+            "weight": WEIGHTS[name],
+            "points": round(100 * WEIGHTS[name] * norm, 2),
+        }
         for name, norm in normalised.items()
     }
     score = round(sum(c["points"] for c in components.values()), 1)
@@ -230,4 +233,6 @@ def impact_by_theme(
     session: Session, theme_ids: Iterable[int], as_of: datetime | None = None
 ) -> dict[int, Impact]:
     """Impact of each of several themes, loaded in one query."""
-    return {tid: measure_impact(group, as_of) for tid, group in _contacts(session, theme_ids).items()}
+    return {
+        tid: measure_impact(group, as_of) for tid, group in _contacts(session, theme_ids).items()
+    }

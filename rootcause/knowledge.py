@@ -39,8 +39,12 @@ def publish_known_error(session: Session, problem: Problem) -> KnownError | None
     article.title = problem.title
     article.cause = problem.root_cause or ""
     article.workaround = problem.workaround or ""
-    article.search_text = _search_text(problem.title, problem.root_cause, problem.workaround,
-                                       " ".join(k for t in problem.themes for k in t.keywords))
+    article.search_text = _search_text(
+        problem.title,
+        problem.root_cause,
+        problem.workaround,
+        " ".join(k for t in problem.themes for k in t.keywords),
+    )
     article.themes = list(problem.themes)
     session.flush()
     return article
@@ -48,18 +52,21 @@ def publish_known_error(session: Session, problem: Problem) -> KnownError | None
 
 def known_errors_for_theme(session: Session, theme_id: int) -> list[KnownError]:
     """Articles that apply to a theme, newest first, so agents see the current workaround."""
-    return list(session.scalars(
-        sa.select(KnownError)
-        .join(KnownErrorTheme, KnownErrorTheme.known_error_id == KnownError.id)
-        .where(KnownErrorTheme.theme_id == theme_id)
-        .order_by(KnownError.updated_at.desc(), KnownError.id.desc())
-    ))
+    return list(
+        session.scalars(
+            sa.select(KnownError)
+            .join(KnownErrorTheme, KnownErrorTheme.known_error_id == KnownError.id)
+            .where(KnownErrorTheme.theme_id == theme_id)
+            .order_by(KnownError.updated_at.desc(), KnownError.id.desc())
+        )
+    )
 
 
 def known_errors_for_interaction(session: Session, interaction_id: int) -> list[KnownError]:
     """Articles for the theme an interaction is in (none when it is unthemed)."""
-    theme_id = session.scalar(sa.select(ThemeMembership.theme_id)
-                              .where(ThemeMembership.interaction_id == interaction_id))
+    theme_id = session.scalar(
+        sa.select(ThemeMembership.theme_id).where(ThemeMembership.interaction_id == interaction_id)
+    )
     return [] if theme_id is None else known_errors_for_theme(session, theme_id)
 
 

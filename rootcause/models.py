@@ -41,7 +41,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(sa.String(255), unique=True)
     name: Mapped[str] = mapped_column(sa.String(255), default="")
     role: Mapped[str] = mapped_column(
-        sa.String(32), default="viewer",
+        sa.String(32),
+        default="viewer",
         doc="admin, support_lead, is_owner, product_owner or viewer",
     )
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
@@ -69,9 +70,7 @@ class Team(Base):
     created_at: Mapped[datetime] = mapped_column(_TS, default=utcnow)
 
     lead: Mapped[User | None] = relationship(foreign_keys=[lead_user_id])
-    members: Mapped[list[User]] = relationship(
-        secondary="team_member", back_populates="teams"
-    )
+    members: Mapped[list[User]] = relationship(secondary="team_member", back_populates="teams")
 
 
 class TeamMember(Base):
@@ -184,8 +183,9 @@ class Task(Base):
         sa.ForeignKey("app_user.id", ondelete="SET NULL"), index=True
     )
     due_date: Mapped[date | None] = mapped_column(sa.Date)
-    state: Mapped[str] = mapped_column(sa.String(16), default="open", doc="open, in_progress, "
-                                       "done or cancelled")
+    state: Mapped[str] = mapped_column(
+        sa.String(16), default="open", doc="open, in_progress, done or cancelled"
+    )
     created_at: Mapped[datetime] = mapped_column(_TS, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(_TS)
 
@@ -262,8 +262,11 @@ class Notification(Base):
     target: Mapped[str] = mapped_column(sa.String(1024), doc="URL or e-mail address")
     subject: Mapped[str] = mapped_column(sa.String(255), default="")
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    status: Mapped[str] = mapped_column(sa.String(16), default="pending", doc="pending, sent "
-                                        "or failed (gave up; kept for a manual retry)")
+    status: Mapped[str] = mapped_column(
+        sa.String(16),
+        default="pending",
+        doc="pending, sent or failed (gave up; kept for a manual retry)",
+    )
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(_TS, default=utcnow)
     last_error: Mapped[str | None] = mapped_column(sa.Text)

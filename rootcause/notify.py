@@ -87,8 +87,14 @@ def enqueue(
 ) -> Notification:
     """Add one notification to the outbox; it is sent when the transaction commits and the
     worker runs."""
-    row = Notification(kind=kind, target=target, event=event, payload=payload, subject=subject,
-                       next_attempt_at=utcnow())
+    row = Notification(
+        kind=kind,
+        target=target,
+        event=event,
+        payload=payload,
+        subject=subject,
+        next_attempt_at=utcnow(),
+    )
     session.add(row)
     return row
 
@@ -136,8 +142,13 @@ def notify_owners(
     payload = {
         "event": event,
         "text": text,
-        "problem": {"id": problem.id, "title": problem.title, "state": problem.state,
-                    "priority": problem.priority, "themes": problem.theme_ids},
+        "problem": {
+            "id": problem.id,
+            "title": problem.title,
+            "state": problem.state,
+            "priority": problem.priority,
+            "themes": problem.theme_ids,
+        },
         **(data or {}),
     }
     subject = f"[Rootline] problem #{problem.id} {event.split('.')[-1]}: {problem.title}"[:255]
@@ -149,14 +160,19 @@ def notify_owners(
 def _post_webhook(row: Notification, secret: str, now: datetime, timeout: float) -> None:
     body = json.dumps({"id": row.id, **row.payload}, sort_keys=True).encode()
     timestamp = str(int(now.timestamp()))
-    request = urllib.request.Request(row.target, data=body, method="POST", headers={
-        "Content-Type": "application/json",
-        "User-Agent": "rootline-webhook",
-        "X-Rootline-Event": row.event,
-        "X-Rootline-Delivery": str(row.id),  # lets receivers drop duplicates after a retry
-        TIMESTAMP_HEADER: timestamp,
-        SIGNATURE_HEADER: "sha256=" + sign(secret, timestamp, body),
-    })
+    request = urllib.request.Request(
+        row.target,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "rootline-webhook",
+            "X-Rootline-Event": row.event,
+            "X-Rootline-Delivery": str(row.id),  # lets receivers drop duplicates after a retry
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: "sha256=" + sign(secret, timestamp, body),
+        },
+    )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         if not 200 <= response.status < 300:
             raise OSError(f"HTTP {response.status}")
@@ -167,8 +183,11 @@ def _send_email(row: Notification, smtp: SmtpConfig) -> None:
     message["From"] = smtp.sender
     message["To"] = row.target
     message["Subject"] = row.subject or row.event
-    message.set_content(str(row.payload.get("text", "")) + "\n\n" + json.dumps(
-        row.payload, indent=2, sort_keys=True))
+    message.set_content(
+        str(row.payload.get("text", ""))
+        + "\n\n"
+        + json.dumps(row.payload, indent=2, sort_keys=True)
+    )
     with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout) as client:
         client.send_message(message)
 
@@ -191,8 +210,11 @@ def deliver_due(
     kinds = ["webhook", "email"] if smtp else ["webhook"]
     query = (
         sa.select(Notification)
-        .where(Notification.status == "pending", Notification.next_attempt_at <= now,
-               Notification.kind.in_(kinds))
+        .where(
+            Notification.status == "pending",
+            Notification.next_attempt_at <= now,
+            Notification.kind.in_(kinds),
+        )
         .order_by(Notification.next_attempt_at, Notification.id)
         .limit(limit)
     )

@@ -99,11 +99,14 @@ def route(rules: Sequence[RoutingRule], facts: ThemeFacts, triage_id: int) -> Ro
         reasons = match_conditions(rule.conditions or {}, facts)
         if reasons is not None:
             return RouteDecision(
-                rule.business_team_id, rule.is_team_id, rule.id,
+                rule.business_team_id,
+                rule.is_team_id,
+                rule.id,
                 f"rule {rule.name!r} (priority {rule.priority}) matched: " + "; ".join(reasons),
             )
-    return RouteDecision(triage_id, triage_id, None,
-                         "no routing rule matched; sent to the triage team")
+    return RouteDecision(
+        triage_id, triage_id, None, "no routing rule matched; sent to the triage team"
+    )
 
 
 def gather_facts(session: Session, theme_ids: Iterable[int], fields: Iterable[str]) -> ThemeFacts:
@@ -141,8 +144,9 @@ def gather_facts(session: Session, theme_ids: Iterable[int], fields: Iterable[st
 
 def list_rules(session: Session) -> list[RoutingRule]:
     """Every rule in the order they are tried."""
-    return list(session.scalars(sa.select(RoutingRule).order_by(RoutingRule.priority,
-                                                                RoutingRule.id)))
+    return list(
+        session.scalars(sa.select(RoutingRule).order_by(RoutingRule.priority, RoutingRule.id))
+    )
 
 
 def route_themes(session: Session, theme_ids: Iterable[int]) -> RouteDecision:
@@ -157,9 +161,17 @@ def route_themes(session: Session, theme_ids: Iterable[int]) -> RouteDecision:
 def export_rules_yaml(session: Session) -> str:
     """The teams and rules as YAML, in the form ``import_rules_yaml`` reads."""
     teams = [
-        {k: v for k, v in {"name": t.name, "kind": t.kind, "email": t.email,
-                           "webhook_url": t.webhook_url,
-                           "lead": t.lead.email if t.lead else None}.items() if v}
+        {
+            k: v
+            for k, v in {
+                "name": t.name,
+                "kind": t.kind,
+                "email": t.email,
+                "webhook_url": t.webhook_url,
+                "lead": t.lead.email if t.lead else None,
+            }.items()
+            if v
+        }
         for t in sorted(session.scalars(sa.select(Team)), key=lambda t: (t.kind, t.name))
     ]
     rules = [
@@ -184,8 +196,9 @@ def _check_match(name: str, match: Any) -> dict[str, Any]:
     for key, spec in match.items():
         items = spec if isinstance(spec, list) else [spec]
         if not items or any(isinstance(v, dict | list) or v is None for v in items):
-            raise InputError(f"rule {name!r}: condition {key!r} must be a value or a list of "
-                             "values")
+            raise InputError(
+                f"rule {name!r}: condition {key!r} must be a value or a list of values"
+            )
     return {str(k): v for k, v in match.items()}
 
 
@@ -226,8 +239,13 @@ def import_rules_yaml(session: Session, text: str, actor: str = "system") -> lis
         if rule is None:
             rule = RoutingRule(name=name)
             session.add(rule)
-        before = {"priority": rule.priority, "enabled": rule.enabled, "conditions": rule.conditions,
-                  "business_team_id": rule.business_team_id, "is_team_id": rule.is_team_id}
+        before = {
+            "priority": rule.priority,
+            "enabled": rule.enabled,
+            "conditions": rule.conditions,
+            "business_team_id": rule.business_team_id,
+            "is_team_id": rule.is_team_id,
+        }
         rule.priority = int(item.get("priority", 100 + i))
         rule.enabled = bool(item.get("enabled", True))
         rule.conditions = _check_match(name, item.get("match"))
@@ -235,14 +253,20 @@ def import_rules_yaml(session: Session, text: str, actor: str = "system") -> lis
         rule.business_team_id = find_team(session, biz).id if biz else None
         rule.is_team_id = find_team(session, is_).id if is_ else None
         session.flush()
-        after = {"priority": rule.priority, "enabled": rule.enabled, "conditions": rule.conditions,
-                 "business_team_id": rule.business_team_id, "is_team_id": rule.is_team_id}
+        after = {
+            "priority": rule.priority,
+            "enabled": rule.enabled,
+            "conditions": rule.conditions,
+            "business_team_id": rule.business_team_id,
+            "is_team_id": rule.is_team_id,
+        }
         if created:
             record(session, actor, "routing_rule", rule.id, "create", new=after)
         for key in after:
             if not created and before[key] != after[key]:
-                record(session, actor, "routing_rule", rule.id, "update", key, before[key],
-                       after[key])
+                record(
+                    session, actor, "routing_rule", rule.id, "update", key, before[key], after[key]
+                )
         kept.append(rule)
     for rule in existing.values():
         record(session, actor, "routing_rule", rule.id, "delete", old=rule.name)

@@ -23,9 +23,14 @@ class TeamOut(BaseModel):
     @classmethod
     def of(cls, team: Team) -> TeamOut:
         """From a row."""
-        return cls(id=team.id, name=team.name, kind=team.kind,
-                   lead=team.lead.email if team.lead else None, email=team.email,
-                   members=sorted(u.email for u in team.members))
+        return cls(
+            id=team.id,
+            name=team.name,
+            kind=team.kind,
+            lead=team.lead.email if team.lead else None,
+            email=team.email,
+            members=sorted(u.email for u in team.members),
+        )
 
 
 class TaskOut(BaseModel):
@@ -40,9 +45,15 @@ class TaskOut(BaseModel):
     @classmethod
     def of(cls, task: Task) -> TaskOut:
         """From a row."""
-        return cls(id=task.id, problem_id=task.problem_id, title=task.title,
-                   owner_team_id=task.owner_team_id, owner_user_id=task.owner_user_id,
-                   due_date=task.due_date, state=task.state)
+        return cls(
+            id=task.id,
+            problem_id=task.problem_id,
+            title=task.title,
+            owner_team_id=task.owner_team_id,
+            owner_user_id=task.owner_user_id,
+            due_date=task.due_date,
+            state=task.state,
+        )
 
 
 class CommentOut(BaseModel):
@@ -54,8 +65,9 @@ class CommentOut(BaseModel):
     @classmethod
     def of(cls, comment: Comment) -> CommentOut:
         """From a row."""
-        return cls(id=comment.id, author=comment.author, body=comment.body,
-                   created_at=comment.created_at)
+        return cls(
+            id=comment.id, author=comment.author, body=comment.body, created_at=comment.created_at
+        )
 
 
 class AuditOut(BaseModel):
@@ -69,8 +81,14 @@ class AuditOut(BaseModel):
     @classmethod
     def of(cls, event: AuditEvent) -> AuditOut:
         """From a row."""
-        return cls(at=event.at, actor=event.actor, action=event.action, field=event.field,
-                   old=event.old_value, new=event.new_value)
+        return cls(
+            at=event.at,
+            actor=event.actor,
+            action=event.action,
+            field=event.field,
+            old=event.old_value,
+            new=event.new_value,
+        )
 
 
 class KnownErrorOut(BaseModel):
@@ -84,9 +102,14 @@ class KnownErrorOut(BaseModel):
     @classmethod
     def of(cls, article: KnownError) -> KnownErrorOut:
         """From a row."""
-        return cls(id=article.id, problem_id=article.problem_id, title=article.title,
-                   cause=article.cause, workaround=article.workaround,
-                   theme_ids=sorted(t.id for t in article.themes))
+        return cls(
+            id=article.id,
+            problem_id=article.problem_id,
+            title=article.title,
+            cause=article.cause,
+            workaround=article.workaround,
+            theme_ids=sorted(t.id for t in article.themes),
+        )
 
 
 class ProblemOut(BaseModel):
@@ -122,18 +145,29 @@ class ProblemOut(BaseModel):
     def of(cls, problem: Problem, detail: bool = False) -> ProblemOut:
         """From a row; ``detail`` adds tasks and comments."""
         return cls(
-            id=problem.id, title=problem.title, description=problem.description,
-            state=problem.state, priority=problem.priority,
-            priority_overridden=problem.priority_overridden, impact_score=problem.impact_score,
-            impact=problem.impact or {}, theme_ids=problem.theme_ids,
+            id=problem.id,
+            title=problem.title,
+            description=problem.description,
+            state=problem.state,
+            priority=problem.priority,
+            priority_overridden=problem.priority_overridden,
+            impact_score=problem.impact_score,
+            impact=problem.impact or {},
+            theme_ids=problem.theme_ids,
             business_team=problem.business_team.name if problem.business_team else None,
             is_team=problem.is_team.name if problem.is_team else None,
             routed_by_rule_id=problem.routed_by_rule_id,
-            routing_explanation=problem.routing_explanation, root_cause=problem.root_cause,
-            workaround=problem.workaround, fix_description=problem.fix_description,
-            fixed_at=problem.fixed_at, links=problem.links or [], tags=problem.tags or [],
-            version=problem.version, created_at=problem.created_at,
-            updated_at=problem.updated_at, reopen_count=problem.reopen_count,
+            routing_explanation=problem.routing_explanation,
+            root_cause=problem.root_cause,
+            workaround=problem.workaround,
+            fix_description=problem.fix_description,
+            fixed_at=problem.fixed_at,
+            links=problem.links or [],
+            tags=problem.tags or [],
+            version=problem.version,
+            created_at=problem.created_at,
+            updated_at=problem.updated_at,
+            reopen_count=problem.reopen_count,
             tasks=[TaskOut.of(t) for t in problem.tasks] if detail else [],
             comments=[CommentOut.of(c) for c in problem.comments] if detail else [],
         )

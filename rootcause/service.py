@@ -52,13 +52,26 @@ __all__ = [
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
 TASK_STATES = ("open", "in_progress", "done", "cancelled")
-EDITABLE_FIELDS = frozenset({
-    "title", "description", "root_cause", "workaround", "fix_description", "fixed_at", "links",
-    "tags", "priority",
-})
+EDITABLE_FIELDS = frozenset(
+    {
+        "title",
+        "description",
+        "root_cause",
+        "workaround",
+        "fix_description",
+        "fixed_at",
+        "links",
+        "tags",
+        "priority",
+    }
+)
 #: The timestamp each state sets when it is entered.
-_STAMPS = {"assessed": "assessed_at", "fix_in_progress": "root_caused_at",
-           "resolved": "resolved_at", "verified": "verified_at"}
+_STAMPS = {
+    "assessed": "assessed_at",
+    "fix_in_progress": "root_caused_at",
+    "resolved": "resolved_at",
+    "verified": "verified_at",
+}
 UX_TAGS = frozenset({"ux", "web"})
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -115,10 +128,15 @@ def list_problems(
     if states is not None:
         stmt = stmt.where(Problem.state.in_(list(states)))
     if team_id is not None:
-        stmt = stmt.where(sa.or_(Problem.business_team_id == team_id, Problem.is_team_id == team_id))
+        stmt = stmt.where(
+            sa.or_(Problem.business_team_id == team_id, Problem.is_team_id == team_id)
+        )
     if theme_id is not None:
-        stmt = stmt.where(Problem.id.in_(
-            sa.select(ProblemTheme.problem_id).where(ProblemTheme.theme_id == theme_id)))
+        stmt = stmt.where(
+            Problem.id.in_(
+                sa.select(ProblemTheme.problem_id).where(ProblemTheme.theme_id == theme_id)
+            )
+        )
     return list(session.scalars(stmt.order_by(Problem.priority, Problem.id.desc())))
 
 
@@ -177,15 +195,31 @@ def create_problem(
     session.add(problem)
     _flush(session, problem)
     session.refresh(problem, ["business_team", "is_team"])
-    record(session, actor, "problem", problem.id, "create", at=now, new={
-        "title": problem.title, "themes": problem.theme_ids, "priority": problem.priority,
-        "business_team": problem.business_team_id, "is_team": problem.is_team_id,
-        "routing": problem.routing_explanation, "impact": impact.explanation,
-    })
-    notify_owners(session, problem, "problem.created",
-                  f"New {problem.priority} problem #{problem.id} '{problem.title}' routed to "
-                  f"your team: {decision.explanation}. Impact: {impact.explanation}.",
-                  webhook_url=webhook_url)
+    record(
+        session,
+        actor,
+        "problem",
+        problem.id,
+        "create",
+        at=now,
+        new={
+            "title": problem.title,
+            "themes": problem.theme_ids,
+            "priority": problem.priority,
+            "business_team": problem.business_team_id,
+            "is_team": problem.is_team_id,
+            "routing": problem.routing_explanation,
+            "impact": impact.explanation,
+        },
+    )
+    notify_owners(
+        session,
+        problem,
+        "problem.created",
+        f"New {problem.priority} problem #{problem.id} '{problem.title}' routed to "
+        f"your team: {decision.explanation}. Impact: {impact.explanation}.",
+        webhook_url=webhook_url,
+    )
     _flush(session, problem)
     return problem
 
@@ -198,8 +232,15 @@ def open_problem_for_theme(session: Session, theme_id: int) -> Problem | None:
     return None
 
 
-def _set(session: Session, problem: Problem, name: str, value: Any, actor: str,
-         now: datetime, action: str = "update") -> bool:
+def _set(
+    session: Session,
+    problem: Problem,
+    name: str,
+    value: Any,
+    actor: str,
+    now: datetime,
+    action: str = "update",
+) -> bool:
     old = getattr(problem, name)
     if old == value:
         return False
@@ -241,14 +282,16 @@ def update_problem(
     now = now or utcnow()
     unknown = sorted(set(changes) - EDITABLE_FIELDS)
     if unknown:
-        raise InputError(f"cannot edit {', '.join(unknown)}; editable: "
-                         f"{', '.join(sorted(EDITABLE_FIELDS))}")
+        raise InputError(
+            f"cannot edit {', '.join(unknown)}; editable: {', '.join(sorted(EDITABLE_FIELDS))}"
+        )
     problem = get_problem(session, problem_id, expected_version)
     for name, value in changes.items():
         if name == "priority":
             if value not in PRIORITIES:
-                raise InputError(f"priority must be one of {', '.join(PRIORITIES)}",
-                                 field="priority")
+                raise InputError(
+                    f"priority must be one of {', '.join(PRIORITIES)}", field="priority"
+                )
             if _set(session, problem, "priority", value, actor, now):
                 problem.priority_overridden = True
         elif name == "title":
@@ -256,18 +299,31 @@ def update_problem(
                 raise InputError("the title cannot be empty", field="title")
             _set(session, problem, name, str(value).strip()[:255], actor, now)
         elif name == "tags":
-            _set(session, problem, name, sorted({str(t).strip().lower() for t in value
-                                                 if str(t).strip()}), actor, now)
+            _set(
+                session,
+                problem,
+                name,
+                sorted({str(t).strip().lower() for t in value if str(t).strip()}),
+                actor,
+                now,
+            )
         elif name == "links":
-            if not isinstance(value, list) or not all(isinstance(x, dict) and x.get("url")
-                                                      for x in value):
+            if not isinstance(value, list) or not all(
+                isinstance(x, dict) and x.get("url") for x in value
+            ):
                 raise InputError("links must be a list of {label, url}", field="links")
             _set(session, problem, name, list(value), actor, now)
         elif name == "fixed_at":
             _set(session, problem, name, _as_datetime(value), actor, now)
         else:
-            _set(session, problem, name, value or None if name != "description" else value or "",
-                 actor, now)
+            _set(
+                session,
+                problem,
+                name,
+                value or None if name != "description" else value or "",
+                actor,
+                now,
+            )
     if {"root_cause", "workaround", "title"} & set(changes):
         publish_known_error(session, problem)
     _flush(session, problem)
@@ -331,30 +387,38 @@ def assign(
     now = now or utcnow()
     problem = get_problem(session, problem_id, expected_version)
     changed = False
-    for ref, column, kinds in ((business, "business_team_id", {"business", "triage"}),
-                               (is_team, "is_team_id", {"is", "triage"})):
+    for ref, column, kinds in (
+        (business, "business_team_id", {"business", "triage"}),
+        (is_team, "is_team_id", {"is", "triage"}),
+    ):
         if ref is None:
             continue
         team = find_team(session, ref)
         if team.kind not in kinds:
-            raise InputError(f"team {team.name!r} is a {team.kind} team, not one of "
-                             f"{'/'.join(sorted(kinds))}")
+            raise InputError(
+                f"team {team.name!r} is a {team.kind} team, not one of {'/'.join(sorted(kinds))}"
+            )
         changed |= _set(session, problem, column, team.id, actor, now, action="assign")
     if changed:
         _set(session, problem, "routing_explanation", f"assigned by hand by {actor}", actor, now)
         problem.routed_by_rule_id = None
         _flush(session, problem)
         session.refresh(problem, ["business_team", "is_team"])
-        notify_owners(session, problem, "problem.assigned",
-                      f"Problem #{problem.id} '{problem.title}' was assigned to your team.",
-                      webhook_url=webhook_url)
+        notify_owners(
+            session,
+            problem,
+            "problem.assigned",
+            f"Problem #{problem.id} '{problem.title}' was assigned to your team.",
+            webhook_url=webhook_url,
+        )
     _flush(session, problem)
     return problem
 
 
 @_refuse_lost_updates
-def reroute(session: Session, problem_id: int, *, actor: str,
-            expected_version: int | None = None) -> Problem:
+def reroute(
+    session: Session, problem_id: int, *, actor: str, expected_version: int | None = None
+) -> Problem:
     """Route a problem again with the current rules (after the rules changed)."""
     now = utcnow()
     problem = get_problem(session, problem_id, expected_version)
@@ -409,8 +473,9 @@ def refresh_impact(session: Session, problem: Problem, as_of: datetime | None = 
     _flush(session, problem)
 
 
-def add_comment(session: Session, problem_id: int, body: str, *, actor: str,
-                now: datetime | None = None) -> Comment:
+def add_comment(
+    session: Session, problem_id: int, body: str, *, actor: str, now: datetime | None = None
+) -> Comment:
     """Add a note to a problem.
 
     Raises:
@@ -419,12 +484,22 @@ def add_comment(session: Session, problem_id: int, body: str, *, actor: str,
     if not body.strip():
         raise InputError("a comment cannot be empty")
     problem = get_problem(session, problem_id)
-    comment = Comment(problem_id=problem.id, author=actor, body=body.strip(),
-                      created_at=now or utcnow())
+    comment = Comment(
+        problem_id=problem.id, author=actor, body=body.strip(), created_at=now or utcnow()
+    )
     session.add(comment)
     session.flush()
-    record(session, actor, "problem", problem.id, "comment", "comments", None, comment.body,
-           at=comment.created_at)
+    record(
+        session,
+        actor,
+        "problem",
+        problem.id,
+        "comment",
+        "comments",
+        None,
+        comment.body,
+        at=comment.created_at,
+    )
     return comment
 
 
@@ -450,13 +525,29 @@ def add_task(
     team_id = find_team(session, owner_team).id if owner_team is not None else None
     if owner_user_id is not None and session.get(User, owner_user_id) is None:
         raise NotFoundError(f"no user {owner_user_id}")
-    task = Task(problem_id=problem.id, title=title.strip(), owner_team_id=team_id,
-                owner_user_id=owner_user_id, due_date=due_date)
+    task = Task(
+        problem_id=problem.id,
+        title=title.strip(),
+        owner_team_id=team_id,
+        owner_user_id=owner_user_id,
+        due_date=due_date,
+    )
     session.add(task)
     session.flush()
-    record(session, actor, "task", task.id, "create", new={
-        "problem": problem.id, "title": task.title, "team": team_id, "user": owner_user_id,
-        "due": due_date})
+    record(
+        session,
+        actor,
+        "task",
+        task.id,
+        "create",
+        new={
+            "problem": problem.id,
+            "title": task.title,
+            "team": team_id,
+            "user": owner_user_id,
+            "due": due_date,
+        },
+    )
     return task
 
 
@@ -489,10 +580,12 @@ def my_tasks(session: Session, user_id: int, include_done: bool = False) -> list
     if user is None:
         raise NotFoundError(f"no user {user_id}")
     team_ids = [t.id for t in user.teams]
-    stmt = sa.select(Task).where(sa.or_(
-        Task.owner_user_id == user_id,
-        sa.and_(Task.owner_user_id.is_(None), Task.owner_team_id.in_(team_ids)),
-    ))
+    stmt = sa.select(Task).where(
+        sa.or_(
+            Task.owner_user_id == user_id,
+            sa.and_(Task.owner_user_id.is_(None), Task.owner_team_id.in_(team_ids)),
+        )
+    )
     if not include_done:
         stmt = stmt.where(Task.state.in_(["open", "in_progress"]))
     tasks = list(session.scalars(stmt))

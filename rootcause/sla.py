@@ -70,7 +70,10 @@ def set_policy(session: Session, priority: str, policy: Policy, actor: str = "sy
         row = SlaPolicy(priority=priority)
         session.add(row)
     row.hours_to_assess, row.hours_to_root_cause, row.hours_to_fix = (
-        policy.assess, policy.root_cause, policy.fix)
+        policy.assess,
+        policy.root_cause,
+        policy.fix,
+    )
     session.flush()
     record(session, actor, "sla_policy", row.id, "update", priority, old.__dict__, policy.__dict__)
 
@@ -88,8 +91,13 @@ def sla_status(problem: Problem, policy: Policy) -> list[tuple[str, datetime, bo
 
 
 def _leads(problem: Problem) -> list[str]:
-    return sorted({team.lead.email for team in (problem.business_team, problem.is_team)
-                   if team is not None and team.lead is not None})
+    return sorted(
+        {
+            team.lead.email
+            for team in (problem.business_team, problem.is_team)
+            if team is not None and team.lead is not None
+        }
+    )
 
 
 def check_slas(
@@ -106,8 +114,10 @@ def check_slas(
         sa.select(Problem).where(Problem.state.not_in(sorted(CLOSED_STATES)))
     ).all()
     known = {
-        (pid, stage, cycle) for pid, stage, cycle in session.execute(
-            sa.select(SlaBreach.problem_id, SlaBreach.stage, SlaBreach.cycle))
+        (pid, stage, cycle)
+        for pid, stage, cycle in session.execute(
+            sa.select(SlaBreach.problem_id, SlaBreach.stage, SlaBreach.cycle)
+        )
     }
     found = []
     for problem in open_problems:
@@ -116,18 +126,36 @@ def check_slas(
             if done or due > now or key in known:
                 continue
             leads = _leads(problem)
-            breach = SlaBreach(problem_id=problem.id, stage=stage, cycle=problem.reopen_count,
-                               due_at=due, breached_at=now, escalated_to=leads)
+            breach = SlaBreach(
+                problem_id=problem.id,
+                stage=stage,
+                cycle=problem.reopen_count,
+                due_at=due,
+                breached_at=now,
+                escalated_to=leads,
+            )
             session.add(breach)
-            record(session, "worker", "problem", problem.id, "sla_breach", stage, None,
-                   {"due": due, "escalated_to": leads}, at=now)
+            record(
+                session,
+                "worker",
+                "problem",
+                problem.id,
+                "sla_breach",
+                stage,
+                None,
+                {"due": due, "escalated_to": leads},
+                at=now,
+            )
             late = now - due
             notify_owners(
-                session, problem, "problem.sla_breached",
+                session,
+                problem,
+                "problem.sla_breached",
                 f"SLA breached on {problem.priority} problem #{problem.id} '{problem.title}': "
                 f"{stage.replace('_', ' ')} was due {due:%Y-%m-%d %H:%M} UTC "
                 f"({late.total_seconds() / 3600:.0f} h late). Escalated to the team leads.",
-                webhook_url=webhook_url, extra_emails=leads,
+                webhook_url=webhook_url,
+                extra_emails=leads,
                 data={"stage": stage, "due_at": due.isoformat(), "escalated_to": leads},
             )
             found.append(breach)

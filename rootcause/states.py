@@ -63,5 +63,6 @@ def check_transition(problem: _HasFacts, target: str) -> None:
     if target == "fix_in_progress" and not (problem.root_cause or "").strip():
         raise StateError("record the root cause before starting the fix")
     if target == "resolved" and problem.fixed_at is None:
-        raise StateError("record the fix (its date) before resolving: rootline problems fix ID "
-                         "--date YYYY-MM-DD")
+        raise StateError(
+            "record the fix (its date) before resolving: rootline problems fix ID --date YYYY-MM-DD"
+        )

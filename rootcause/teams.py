@@ -91,8 +91,12 @@ def triage_team(session: Session) -> Team:
 
 
 def create_user(
-    session: Session, email: str, name: str = "", role: str = "viewer",
-    teams: list[str] | None = None, actor: str = "system",
+    session: Session,
+    email: str,
+    name: str = "",
+    role: str = "viewer",
+    teams: list[str] | None = None,
+    actor: str = "system",
 ) -> User:
     """Add a user (without a password; the web app sets it).
 

@@ -101,11 +101,14 @@ def contact_counts(
     """(theme contacts, all contacts) created in ``[start, end)``."""
     in_range = sa.and_(Interaction.created_at >= start, Interaction.created_at < end)
     total = session.scalar(sa.select(sa.func.count(Interaction.id)).where(in_range)) or 0
-    themed = session.scalar(
-        sa.select(sa.func.count(sa.distinct(Interaction.id)))
-        .join(ThemeMembership, ThemeMembership.interaction_id == Interaction.id)
-        .where(in_range, ThemeMembership.theme_id.in_(list(theme_ids)))
-    ) or 0
+    themed = (
+        session.scalar(
+            sa.select(sa.func.count(sa.distinct(Interaction.id)))
+            .join(ThemeMembership, ThemeMembership.interaction_id == Interaction.id)
+            .where(in_range, ThemeMembership.theme_id.in_(list(theme_ids)))
+        )
+        or 0
+    )
     return int(themed), int(total)
 
 
@@ -146,17 +149,27 @@ def verify_problem(
 
 def _verify(session: Session, problem: Problem, as_of: datetime | None) -> Verification:
     if problem.fixed_at is None:
-        raise StateError(f"problem #{problem.id} has no fix date; record it with "
-                         "rootline problems fix ID --date YYYY-MM-DD")
+        raise StateError(
+            f"problem #{problem.id} has no fix date; record it with "
+            "rootline problems fix ID --date YYYY-MM-DD"
+        )
     fixed = _aware(problem.fixed_at)
     end = _aware(as_of) if as_of else _end_of_data_day(data_horizon(session) or fixed)
     days = max(0, math.floor((end - fixed).total_seconds() / 86400))
     window = min(MAX_WINDOW_DAYS, days)
-    result = Verification(problem_id=problem.id, verdict="not_yet", reason="", test=TEST_NAME,
-                          fixed_at=fixed.isoformat(), as_of=end.isoformat(), window_days=window)
+    result = Verification(
+        problem_id=problem.id,
+        verdict="not_yet",
+        reason="",
+        test=TEST_NAME,
+        fixed_at=fixed.isoformat(),
+        as_of=end.isoformat(),
+        window_days=window,
+    )
     if window < MIN_WINDOW_DAYS:
-        result.reason = (f"only {days} full day(s) of data since the fix; "
-                         f"{MIN_WINDOW_DAYS} are needed")
+        result.reason = (
+            f"only {days} full day(s) of data since the fix; {MIN_WINDOW_DAYS} are needed"
+        )
         return result
     span = timedelta(days=window)
     x1, n1 = contact_counts(session, problem.theme_ids, fixed - span, fixed)
@@ -172,17 +185,23 @@ def _verify(session: Session, problem: Problem, as_of: datetime | None) -> Verif
     result.expected_after = round(p1 * n2, 2)
     result.z, result.p_value = round(z, 4), float(f"{p_value:.4g}")
     if p1 * n2 < MIN_EXPECTED:
-        result.reason = (f"at the old rate only {p1 * n2:.1f} theme contacts were expected in "
-                         f"the {window} days after the fix; {MIN_EXPECTED:.0f} are needed")
+        result.reason = (
+            f"at the old rate only {p1 * n2:.1f} theme contacts were expected in "
+            f"the {window} days after the fix; {MIN_EXPECTED:.0f} are needed"
+        )
         return result
     dropped_enough = p2 <= (1 - MIN_DROP) * p1
     if p_value < ALPHA and dropped_enough:
         result.verdict = "verified"
-        result.reason = (f"contact rate fell from {p1:.2%} to {p2:.2%} of all contacts "
-                         f"({result.relative_change:+.0%}), p = {p_value:.2g}")
+        result.reason = (
+            f"contact rate fell from {p1:.2%} to {p2:.2%} of all contacts "
+            f"({result.relative_change:+.0%}), p = {p_value:.2g}"
+        )
     else:
         result.verdict = "failed"
         why = "not significant" if p_value >= ALPHA else f"a drop under {MIN_DROP:.0%}"
-        result.reason = (f"contact rate went from {p1:.2%} to {p2:.2%} over {window} days: "
-                         f"{why} (p = {p_value:.2g})")
+        result.reason = (
+            f"contact rate went from {p1:.2%} to {p2:.2%} over {window} days: "
+            f"{why} (p = {p_value:.2g})"
+        )
     return result

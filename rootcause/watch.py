@@ -51,7 +51,10 @@ class Recurrence:
 
 
 def auto_create_problems(
-    session: Session, threshold: float, *, webhook_url: str | None = None,
+    session: Session,
+    threshold: float,
+    *,
+    webhook_url: str | None = None,
     now: datetime | None = None,
 ) -> list[Problem]:
     """Open a problem for every active theme without one whose impact score reaches the
@@ -59,8 +62,11 @@ def auto_create_problems(
     if threshold <= 0:
         return []
     linked = sa.select(ProblemTheme.theme_id)
-    ids = list(session.scalars(
-        sa.select(Theme.id).where(Theme.status == "active", Theme.id.not_in(linked))))
+    ids = list(
+        session.scalars(
+            sa.select(Theme.id).where(Theme.status == "active", Theme.id.not_in(linked))
+        )
+    )
     if not ids:
         return []
     impacts = impact_by_theme(session, ids, as_of=data_horizon(session))
@@ -68,17 +74,26 @@ def auto_create_problems(
     for theme_id, impact in sorted(impacts.items(), key=lambda kv: -kv[1].score):
         if impact.score >= threshold:
             problem = create_problem(
-                session, [theme_id], actor="worker", auto=True, now=now, webhook_url=webhook_url,
+                session,
+                [theme_id],
+                actor="worker",
+                auto=True,
+                now=now,
+                webhook_url=webhook_url,
                 description=f"Opened automatically: impact {impact.explanation} reached the "
-                            f"threshold {threshold:g}.",
+                f"threshold {threshold:g}.",
             )
             created.append(problem)
     return created
 
 
 def apply_verdict(
-    session: Session, result: Verification, *, actor: str = "worker",
-    webhook_url: str | None = None, now: datetime | None = None,
+    session: Session,
+    result: Verification,
+    *,
+    actor: str = "worker",
+    webhook_url: str | None = None,
+    now: datetime | None = None,
 ) -> str | None:
     """Act on a verification of a resolved problem: a verified fix moves it to verified (keeping
     the rate before the fix for the recurrence watch); a fix that failed over a full 28-day
@@ -93,19 +108,42 @@ def apply_verdict(
         return None
     data = {"verification": result.as_dict()}
     if result.verdict == "verified":
-        transition(session, problem.id, "verified", actor=actor, now=now,
-                   reason=f"fix verified in the data: {result.reason}")
+        transition(
+            session,
+            problem.id,
+            "verified",
+            actor=actor,
+            now=now,
+            reason=f"fix verified in the data: {result.reason}",
+        )
         problem.baseline_rate = result.before_rate
-        notify_owners(session, problem, "problem.verified",
-                      f"The fix of problem #{problem.id} '{problem.title}' is verified: "
-                      f"{result.reason}.", webhook_url=webhook_url, data=data)
+        notify_owners(
+            session,
+            problem,
+            "problem.verified",
+            f"The fix of problem #{problem.id} '{problem.title}' is verified: {result.reason}.",
+            webhook_url=webhook_url,
+            data=data,
+        )
         return "verified"
     if result.verdict == "failed" and result.window_days >= MAX_WINDOW_DAYS:
-        transition(session, problem.id, "reopened", actor=actor, now=now,
-                   reason=f"the fix did not reduce contacts: {result.reason}")
-        notify_owners(session, problem, "problem.reopened",
-                      f"Problem #{problem.id} '{problem.title}' is reopened: the fix did not "
-                      f"reduce contacts ({result.reason}).", webhook_url=webhook_url, data=data)
+        transition(
+            session,
+            problem.id,
+            "reopened",
+            actor=actor,
+            now=now,
+            reason=f"the fix did not reduce contacts: {result.reason}",
+        )
+        notify_owners(
+            session,
+            problem,
+            "problem.reopened",
+            f"Problem #{problem.id} '{problem.title}' is reopened: the fix did not "
+            f"reduce contacts ({result.reason}).",
+            webhook_url=webhook_url,
+            data=data,
+        )
         return "reopened"
     return None
 
@@ -115,8 +153,9 @@ def verify_resolved(
 ) -> list[Verification]:
     """Judge every resolved problem's fix and act on the verdict (see ``apply_verdict``)."""
     results = []
-    ids = session.scalars(sa.select(Problem.id).where(Problem.state == "resolved",
-                                                      Problem.fixed_at.is_not(None))).all()
+    ids = session.scalars(
+        sa.select(Problem.id).where(Problem.state == "resolved", Problem.fixed_at.is_not(None))
+    ).all()
     for problem_id in ids:
         result = verify_problem(session, problem_id, as_of)
         results.append(result)
@@ -126,7 +165,10 @@ def verify_resolved(
 
 
 def check_recurrence(
-    session: Session, *, share: float = 0.5, as_of: datetime | None = None,
+    session: Session,
+    *,
+    share: float = 0.5,
+    as_of: datetime | None = None,
     webhook_url: str | None = None,
 ) -> list[Recurrence]:
     """Reopen verified problems whose theme is back: over the last 7 days its contact rate is at
@@ -148,14 +190,24 @@ def check_recurrence(
         out.append(Recurrence(problem.id, x, n, round(rate, 6), round(threshold, 6), back))
         if not back:
             continue
-        reason = (f"theme contacts are back: {x} of {n} contacts ({rate:.2%}) in the last "
-                  f"{RECURRENCE_DAYS} days, threshold {threshold:.2%} "
-                  f"({share:.0%} of {problem.baseline_rate:.2%} before the fix)")
+        reason = (
+            f"theme contacts are back: {x} of {n} contacts ({rate:.2%}) in the last "
+            f"{RECURRENCE_DAYS} days, threshold {threshold:.2%} "
+            f"({share:.0%} of {problem.baseline_rate:.2%} before the fix)"
+        )
         transition(session, problem.id, "reopened", actor="worker", reason=reason)
-        notify_owners(session, problem, "problem.reopened",
-                      f"Problem #{problem.id} '{problem.title}' is reopened: {reason}.",
-                      webhook_url=webhook_url,
-                      data={"recent_theme_contacts": x, "recent_all_contacts": n,
-                            "recent_rate": rate, "threshold_rate": threshold})
+        notify_owners(
+            session,
+            problem,
+            "problem.reopened",
+            f"Problem #{problem.id} '{problem.title}' is reopened: {reason}.",
+            webhook_url=webhook_url,
+            data={
+                "recent_theme_contacts": x,
+                "recent_all_contacts": n,
+                "recent_rate": rate,
+                "threshold_rate": threshold,
+            },
+        )
     session.flush()
     return out

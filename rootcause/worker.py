@@ -59,8 +59,11 @@ def run_once(
     hook = settings.webhook_url
     report = WorkerReport()
     with session_scope(sessions) as session:
-        report.problems_created = len(auto_create_problems(
-            session, settings.problem_auto_threshold, webhook_url=hook, now=now))
+        report.problems_created = len(
+            auto_create_problems(
+                session, settings.problem_auto_threshold, webhook_url=hook, now=now
+            )
+        )
     with session_scope(sessions) as session:
         report.sla_breaches = len(check_slas(session, now, webhook_url=hook))
     with session_scope(sessions) as session:
@@ -71,8 +74,11 @@ def run_once(
         report.recurrences = sum(c.reopened for c in checks)
     with session_scope(sessions) as session:
         delivery = deliver_due(
-            session, secret=settings.webhook_secret or settings.secret_key,
-            smtp=_smtp(settings), now=now, max_attempts=settings.notify_max_attempts,
+            session,
+            secret=settings.webhook_secret or settings.secret_key,
+            smtp=_smtp(settings),
+            now=now,
+            max_attempts=settings.notify_max_attempts,
         )
     report.sent, report.retrying, report.failed = delivery.sent, delivery.retrying, delivery.failed
     return report

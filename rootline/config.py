@@ -115,7 +115,8 @@ class Settings(BaseSettings):
         default=12 * 3600, ge=60, description="Seconds a web sign-in lasts."
     )
     login_max_failures: int = Field(
-        default=5, ge=1,
+        default=5,
+        ge=1,
         description="Failed sign-ins per e-mail and address before further tries are refused.",
     )
     login_window_minutes: int = Field(

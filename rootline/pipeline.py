@@ -61,8 +61,9 @@ def ingest_paths(
     """Ingest several files in one transaction owned by the caller."""
     report = IngestReport()
     for path in paths:
-        ingest_file(session, path, fmt=fmt, mapping=mapping, source=source, report=report,
-                    progress=progress)
+        ingest_file(
+            session, path, fmt=fmt, mapping=mapping, source=source, report=report, progress=progress
+        )
     return report
 
 
@@ -103,8 +104,9 @@ def cluster_job(
             return cluster(session, settings, full=full, embedder=embedder, progress=progress)
     except Exception as exc:
         with session_scope(sessions) as session:
-            record_failed_run(session, full=full, model_slug=embedder.slug,
-                              error=f"{type(exc).__name__}: {exc}")
+            record_failed_run(
+                session, full=full, model_slug=embedder.slug, error=f"{type(exc).__name__}: {exc}"
+            )
         raise
 
 

@@ -17,18 +17,67 @@ from rootline.ingest.models import Customer, Interaction
 # Each theme: words customers use about one issue. Texts mix them with shared filler, so
 # a bag-of-words embedder separates themes the way a sentence model would.
 THEME_WORDS: dict[str, list[str]] = {
-    "password_reset": ["password", "reset", "link", "email", "expired", "login", "never", "arrives"],
-    "card_declined": ["card", "declined", "payment", "visa", "checkout", "rejected", "bank", "charge"],
-    "late_delivery": ["delivery", "parcel", "late", "courier", "tracking", "shipped", "arrive", "week"],
+    "password_reset": [
+        "password",
+        "reset",
+        "link",
+        "email",
+        "expired",
+        "login",
+        "never",
+        "arrives",
+    ],
+    "card_declined": [
+        "card",
+        "declined",
+        "payment",
+        "visa",
+        "checkout",
+        "rejected",
+        "bank",
+        "charge",
+    ],
+    "late_delivery": [
+        "delivery",
+        "parcel",
+        "late",
+        "courier",
+        "tracking",
+        "shipped",
+        "arrive",
+        "week",
+    ],
     "refund_missing": ["refund", "returned", "money", "back", "credited", "return", "days", "item"],
     "app_crash": ["app", "crashes", "open", "android", "iphone", "update", "freezes", "screen"],
     "promo_code": ["promo", "code", "discount", "voucher", "invalid", "coupon", "apply", "sale"],
 }
-FILLER = ["hi", "please", "help", "my", "the", "is", "not", "working", "again", "today", "why",
-          "can", "you", "check", "i", "have", "a", "problem", "with", "thanks"]
+FILLER = [
+    "hi",
+    "please",
+    "help",
+    "my",
+    "the",
+    "is",
+    "not",
+    "working",
+    "again",
+    "today",
+    "why",
+    "can",
+    "you",
+    "check",
+    "i",
+    "have",
+    "a",
+    "problem",
+    "with",
+    "thanks",
+]
 
 
-def themed_texts(per_theme: int = 30, seed: int = 0, themes: list[str] | None = None) -> list[tuple[str, str]]:
+def themed_texts(
+    per_theme: int = 30, seed: int = 0, themes: list[str] | None = None
+) -> list[tuple[str, str]]:
     """(text, theme) pairs: each text draws 4-6 theme words and 3-6 filler words."""
     rng = random.Random(seed)
     out = []
@@ -56,14 +105,16 @@ def themed_csv(path: Path, per_theme: int = 30, seed: int = 0) -> Path:
     start = datetime(2026, 9, 1, tzinfo=UTC)
     rows = []
     for i, (text, theme) in enumerate(themed_texts(per_theme, seed)):
-        rows.append({
-            "ticket_id": f"T{i:05d}",
-            "description": text,
-            "requester": f"user{i % 40}@example.com",
-            "created_at": (start + timedelta(hours=7 * i)).isoformat(),
-            "csat": str(1 + i % 5),
-            "intent": theme,
-        })
+        rows.append(
+            {
+                "ticket_id": f"T{i:05d}",
+                "description": text,
+                "requester": f"user{i % 40}@example.com",
+                "created_at": (start + timedelta(hours=7 * i)).isoformat(),
+                "csat": str(1 + i % 5),
+                "intent": theme,
+            }
+        )
     return write_csv(path, rows)
 
 
@@ -94,6 +145,7 @@ class InteractionFactory(factory.alchemy.SQLAlchemyModelFactory):
 
 
 # --- root-cause workflow -------------------------------------------------------------------
+
 
 class ThemeFactory(factory.alchemy.SQLAlchemyModelFactory):
     class Meta:
@@ -132,25 +184,39 @@ def add_timeline(
         carry -= count
         for k in range(count):
             n = len(rows)
-            rows.append({
-                "source": "timeline", "external_id": f"{tag}-{n}", "channel": channel,
-                "body_raw": "x", "body_clean": "x", "content_hash": f"{tag}-{n}",
-                "created_at": start + timedelta(days=day, minutes=1 + k * 1440 // max(count, 1)),
-                "extra": extra or {}, "tags": [],
-                "customer_id": customer_ids[n % len(customer_ids)] if customer_ids else None,
-            })
+            rows.append(
+                {
+                    "source": "timeline",
+                    "external_id": f"{tag}-{n}",
+                    "channel": channel,
+                    "body_raw": "x",
+                    "body_clean": "x",
+                    "content_hash": f"{tag}-{n}",
+                    "created_at": start
+                    + timedelta(days=day, minutes=1 + k * 1440 // max(count, 1)),
+                    "extra": extra or {},
+                    "tags": [],
+                    "customer_id": customer_ids[n % len(customer_ids)] if customer_ids else None,
+                }
+            )
     if not rows:
         return 0
     ids = session.scalars(sa.insert(Interaction).returning(Interaction.id), rows).all()
     if theme is not None:
-        session.execute(sa.insert(ThemeMembership),
-                        [{"interaction_id": i, "theme_id": theme.id} for i in ids])
+        session.execute(
+            sa.insert(ThemeMembership), [{"interaction_id": i, "theme_id": theme.id} for i in ids]
+        )
     session.flush()
     return len(rows)
 
 
-def load_themed(session, per_theme: int = 30, seed: int = 0, prefix: str = "X",  # type: ignore[no-untyped-def]
-                themes: list[str] | None = None) -> list[Interaction]:
+def load_themed(
+    session,
+    per_theme: int = 30,
+    seed: int = 0,
+    prefix: str = "X",  # type: ignore[no-untyped-def]
+    themes: list[str] | None = None,
+) -> list[Interaction]:
     """Insert ``themed_texts`` as interactions with the gold theme in ``extra["intent"]``."""
     InteractionFactory._meta.sqlalchemy_session = session
     return [
@@ -159,9 +225,14 @@ def load_themed(session, per_theme: int = 30, seed: int = 0, prefix: str = "X", 
     ]
 
 
-def timeline_texts(seed: int = 0, weeks: int = 12, spike: str | None = "password_reset",
-                   factor: float = 3.0, end: datetime | None = None,
-                   rates: dict[str, float] | None = None) -> list[tuple[str, str, datetime]]:
+def timeline_texts(
+    seed: int = 0,
+    weeks: int = 12,
+    spike: str | None = "password_reset",
+    factor: float = 3.0,
+    end: datetime | None = None,
+    rates: dict[str, float] | None = None,
+) -> list[tuple[str, str, datetime]]:
     """(text, theme, created_at) over ``weeks`` weeks ending the day before ``end``.
 
     Each theme's weekly volume is Poisson around its rate (default 12-30 a week); the
@@ -180,8 +251,9 @@ def timeline_texts(seed: int = 0, weeks: int = 12, spike: str | None = "password
             boost = factor if theme == spike and day >= 7 * (weeks - 1) else 1.0
             for _ in range(rng.poisson(rate * boost / 7)):
                 words = THEME_WORDS[theme]
-                picked = words_rng.sample(words, words_rng.randint(4, 6)) + \
-                    words_rng.sample(FILLER, words_rng.randint(3, 6))
+                picked = words_rng.sample(words, words_rng.randint(4, 6)) + words_rng.sample(
+                    FILLER, words_rng.randint(3, 6)
+                )
                 words_rng.shuffle(picked)
                 minute = int(rng.integers(0, 24 * 60))
                 out.append((" ".join(picked), theme, at + timedelta(minutes=minute)))

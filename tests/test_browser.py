@@ -44,8 +44,14 @@ def browser() -> Iterator[object]:
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu",
-                  "--disable-component-update", "--no-first-run", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-background-networking",
+                "--disable-gpu",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
         )
         yield chromium
         chromium.close()
@@ -56,11 +62,18 @@ def loaded_engine(tmp_path: Path, settings: Settings) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path / 'web.db'}")
     migrate(engine)
     path = themed_csv(tmp_path / "tickets.csv", per_theme=30)
-    hostile = write_csv(tmp_path / "hostile.csv", [
-        # Entities decode to a literal <script> element in the cleaned text.
-        {"id": f"H{i}", "body": f"&lt;script&gt;window.pwned=1&lt;/script&gt; password reset "
-                                f"link never arrives expired email login {i}"} for i in range(12)
-    ])
+    hostile = write_csv(
+        tmp_path / "hostile.csv",
+        [
+            # Entities decode to a literal <script> element in the cleaned text.
+            {
+                "id": f"H{i}",
+                "body": f"&lt;script&gt;window.pwned=1&lt;/script&gt; password reset "
+                f"link never arrives expired email login {i}",
+            }
+            for i in range(12)
+        ],
+    )
     with session_scope(make_session_factory(engine)) as session:
         ingest_file(session, path)
         ingest_file(session, hostile)
@@ -92,13 +105,18 @@ def test_browse_themes_and_open_one(browser, loaded_engine: Engine, settings: Se
             page.goto(f"{base}{href}")
             assert page.evaluate("window.pwned === undefined")
             assert page.locator("script:not([src])").filter(has_text="pwned").count() == 0
-            seen_literal = seen_literal or "<script>window.pwned=1</script>" in page.inner_text("body")
+            seen_literal = seen_literal or "<script>window.pwned=1</script>" in page.inner_text(
+                "body"
+            )
         assert seen_literal, "the hostile text should be shown, as text, on some theme page"
         page.close()
 
 
-def test_keyboard_only_sign_in_and_navigation(browser, loaded_engine: Engine,  # type: ignore[no-untyped-def]
-                                              settings: Settings) -> None:
+def test_keyboard_only_sign_in_and_navigation(
+    browser,
+    loaded_engine: Engine,  # type: ignore[no-untyped-def]
+    settings: Settings,
+) -> None:
     """Sign in, skip to the content and move between pages with the keyboard alone."""
     with serve(settings, loaded_engine) as base:
         page = browser.new_page()

@@ -26,10 +26,17 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def journey_engine(tmp_path: Path, settings: Settings) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path / 'journey.db'}")
     migrate(engine)
-    hostile = write_csv(tmp_path / "hostile.csv", [
-        {"id": f"H{i}", "subject": "<script>window.pwned=1</script>",
-         "body": f"&lt;script&gt;window.pwned=1&lt;/script&gt; card declined payment visa {i}"}
-        for i in range(3)])
+    hostile = write_csv(
+        tmp_path / "hostile.csv",
+        [
+            {
+                "id": f"H{i}",
+                "subject": "<script>window.pwned=1</script>",
+                "body": f"&lt;script&gt;window.pwned=1&lt;/script&gt; card declined payment visa {i}",
+            }
+            for i in range(3)
+        ],
+    )
     with session_scope(make_session_factory(engine)) as session:
         ingest_file(session, themed_csv(tmp_path / "tickets.csv", per_theme=30))
         ingest_file(session, hostile)
@@ -51,7 +58,9 @@ def test_review_promote_and_resolve(browser, journey_engine: Engine, settings: S
         page = browser.new_page()
         sign_in(page, base, "lead@example.com")
         _shot(page, "dashboard")
-        hrefs = page.locator("li.theme-card h3 a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+        hrefs = page.locator("li.theme-card h3 a").evaluate_all(
+            "els => els.map(e => e.getAttribute('href'))"
+        )
         assert len(hrefs) >= 2
         keep, absorbed = hrefs[0], hrefs[1]
         keep_id = keep.rsplit("/", 1)[1]

@@ -25,8 +25,10 @@ def test_outlook_quote_and_disclaimer_are_cut() -> None:
         "old text\n"
     )
     assert clean_text(raw) == "The invoice download button gives a blank page."
-    raw2 = ("Checkout fails with error 500.\nThis e-mail is confidential and intended solely "
-            "for the addressee.")
+    raw2 = (
+        "Checkout fails with error 500.\nThis e-mail is confidential and intended solely "
+        "for the addressee."
+    )
     assert clean_text(raw2) == "Checkout fails with error 500."
 
 
@@ -37,8 +39,10 @@ def test_html_is_turned_into_text_and_scripts_dropped() -> None:
 
 
 def test_pii_is_replaced_with_typed_placeholders() -> None:
-    text = ("Write to jane.doe@example.com or call +44 20 7946 0958. Card 4111 1111 1111 1111, "
-            "IBAN DE89 3704 0044 0532 0130 00.")
+    text = (
+        "Write to jane.doe@example.com or call +44 20 7946 0958. Card 4111 1111 1111 1111, "
+        "IBAN DE89 3704 0044 0532 0130 00."
+    )
     out = redact_pii(text)
     assert "[EMAIL]" in out and "[PHONE]" in out and "[CARD]" in out and "[IBAN]" in out
     assert "jane" not in out and "4111" not in out and "7946" not in out
@@ -60,6 +64,8 @@ def test_cleaning_never_fails_and_is_stable(text: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.from_regex(r"[a-z]{1,10}\.[a-z]{1,8}@[a-z]{2,10}\.(com|org|de)", fullmatch=True), st.text())
+@given(
+    st.from_regex(r"[a-z]{1,10}\.[a-z]{1,8}@[a-z]{2,10}\.(com|org|de)", fullmatch=True), st.text()
+)
 def test_no_email_address_survives(address: str, filler: str) -> None:
     assert address not in clean_text(f"{filler} contact me at {address} {filler}")

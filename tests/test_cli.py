@@ -24,12 +24,25 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("own_postgres_url"))
 
 
-def rootline(*args: str, db: str, tmp_path: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ROOTLINE_EMBEDDER": "hashing", "ROOTLINE_DATA_DIR": str(tmp_path),
-           "NO_COLOR": "1", "COLUMNS": "200"}
+def rootline(
+    *args: str, db: str, tmp_path: Path, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "ROOTLINE_EMBEDDER": "hashing",
+        "ROOTLINE_DATA_DIR": str(tmp_path),
+        "NO_COLOR": "1",
+        "COLUMNS": "200",
+    }
     env.pop("ROOTLINE_DATABASE_URL", None)
-    proc = subprocess.run([sys.executable, "-m", "rootline", "--db", db, *args],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rootline", "--db", db, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -43,8 +56,9 @@ def test_ingest_cluster_eval_themes_assignments(db_url: str, tmp_path: Path) -> 
     assert "inserted 0" in again.stdout and "unchanged 240" in again.stdout
 
     rootline("cluster", db=db_url, tmp_path=tmp_path)
-    scores = json.loads(rootline("eval", "--field", "intent", "--json", db=db_url,
-                                 tmp_path=tmp_path).stdout)
+    scores = json.loads(
+        rootline("eval", "--field", "intent", "--json", db=db_url, tmp_path=tmp_path).stdout
+    )
     assert set(scores) == {"nmi", "ari", "acc", "themes", "noise_share"}
     assert scores["nmi"] > 0.6 and 3 <= scores["themes"] <= 12
 
@@ -55,8 +69,9 @@ def test_ingest_cluster_eval_themes_assignments(db_url: str, tmp_path: Path) -> 
         assert theme["title"] and theme["keywords"] and theme["size"] > 0
     assert [t["size"] for t in themes] == sorted((t["size"] for t in themes), reverse=True)
 
-    rows = list(csv.DictReader(io.StringIO(
-        rootline("assignments", db=db_url, tmp_path=tmp_path).stdout)))
+    rows = list(
+        csv.DictReader(io.StringIO(rootline("assignments", db=db_url, tmp_path=tmp_path).stdout))
+    )
     assert len(rows) == 240 and list(rows[0]) == ["source", "external_id", "theme_id"]
     ids = {t["id"] for t in themes}
     assert all(r["theme_id"] == "" or int(r["theme_id"]) in ids for r in rows)
@@ -68,15 +83,19 @@ def test_ingest_cluster_eval_themes_assignments(db_url: str, tmp_path: Path) -> 
 
 
 def test_bad_input_exits_2_with_one_line_and_no_traceback(db_url: str, tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "bad.csv", [{"id": "1", "body": "x", "csat": "5"},
-                                             {"id": "2", "body": "y", "csat": "great"}])
+    path = write_csv(
+        tmp_path / "bad.csv",
+        [{"id": "1", "body": "x", "csat": "5"}, {"id": "2", "body": "y", "csat": "great"}],
+    )
     proc = rootline("ingest", str(path), db=db_url, tmp_path=tmp_path, check=False)
     assert proc.returncode == 2
     err = proc.stderr.strip().splitlines()
     assert err[-1].startswith("error: ") and "bad.csv" in err[-1] and "line 3" in err[-1]
     assert "'csat'" in err[-1] and "Traceback" not in proc.stderr
 
-    missing = rootline("ingest", str(tmp_path / "nope.csv"), db=db_url, tmp_path=tmp_path, check=False)
+    missing = rootline(
+        "ingest", str(tmp_path / "nope.csv"), db=db_url, tmp_path=tmp_path, check=False
+    )
     assert missing.returncode == 2 and "no such file" in missing.stderr
 
     usage = rootline("eval", db=db_url, tmp_path=tmp_path, check=False)
@@ -89,7 +108,9 @@ def test_bad_input_exits_2_with_one_line_and_no_traceback(db_url: str, tmp_path:
 def test_eval_without_the_field_is_an_input_error(db_url: str, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "t.csv", [{"id": "1", "body": "hello there"}])
     rootline("ingest", str(path), db=db_url, tmp_path=tmp_path)
-    proc = rootline("eval", "--field", "intent", "--json", db=db_url, tmp_path=tmp_path, check=False)
+    proc = rootline(
+        "eval", "--field", "intent", "--json", db=db_url, tmp_path=tmp_path, check=False
+    )
     assert proc.returncode == 2 and "intent" in proc.stderr
 
 

@@ -21,8 +21,9 @@ def _load(session: Session, per_theme: int = 30, seed: int = 0, prefix: str = "X
 
 
 def _cluster(session: Session, full: bool = False) -> ClusteringRun:
-    return run_clustering(session, HashingEmbedder(), DensityClusterer(min_cluster_size=8),
-                          full=full)
+    return run_clustering(
+        session, HashingEmbedder(), DensityClusterer(min_cluster_size=8), full=full
+    )
 
 
 def test_first_run_builds_labelled_themes(session: Session) -> None:
@@ -72,7 +73,8 @@ def test_manual_placement_survives_a_full_rerun(session: Session) -> None:
     _cluster(session)
     themes = list_themes(session)
     member = session.scalars(
-        sa.select(ThemeMembership).where(ThemeMembership.theme_id == themes[0].id)).first()
+        sa.select(ThemeMembership).where(ThemeMembership.theme_id == themes[0].id)
+    ).first()
     assert member is not None
     member.theme_id, member.source = themes[1].id, "manual"
     session.flush()

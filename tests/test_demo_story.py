@@ -67,8 +67,11 @@ def _seed_gold_themes(session: Session, embedder: HashingEmbedder) -> None:
     with (FIXTURES / "demo_gold.csv").open(encoding="utf-8", newline="") as fh:
         gold = {(r["source"], r["external_id"]): r["theme"] for r in csv.DictReader(fh)}
     members: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for iid, source, ext, text in session.execute(sa.select(
-            Interaction.id, Interaction.source, Interaction.external_id, Interaction.body_clean)):
+    for iid, source, ext, text in session.execute(
+        sa.select(
+            Interaction.id, Interaction.source, Interaction.external_id, Interaction.body_clean
+        )
+    ):
         key = gold[(source, ext)]
         if key != "noise":
             members[key].append((iid, text or ""))
@@ -79,13 +82,20 @@ def _seed_gold_themes(session: Session, embedder: HashingEmbedder) -> None:
         vectors = embedder.encode([text for _, text in rows])
         centroid = vectors.mean(axis=0)
         centroid /= np.linalg.norm(centroid)
-        theme = Theme(title=labels[key].lower(), keywords=WORDS.findall(labels[key].lower()),
-                      status="active", size=len(rows), centroid=centroid.astype(np.float32)
-                      .tobytes(), created_run_id=run.id)
+        theme = Theme(
+            title=labels[key].lower(),
+            keywords=WORDS.findall(labels[key].lower()),
+            status="active",
+            size=len(rows),
+            centroid=centroid.astype(np.float32).tobytes(),
+            created_run_id=run.id,
+        )
         session.add(theme)
         session.flush()
-        session.execute(sa.insert(ThemeMembership), [
-            {"interaction_id": iid, "theme_id": theme.id, "run_id": run.id} for iid, _ in rows])
+        session.execute(
+            sa.insert(ThemeMembership),
+            [{"interaction_id": iid, "theme_id": theme.id, "run_id": run.id} for iid, _ in rows],
+        )
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +116,9 @@ def story_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sessionmaker[
 
 @pytest.fixture(scope="module")
 def story(story_db: sessionmaker[Session], tmp_path_factory: pytest.TempPathFactory) -> StoryReport:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), embedder="hashing",
-                        _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("data"), embedder="hashing", _env_file=None
+    )  # type: ignore[call-arg]
     return play_story(story_db, settings, HashingEmbedder())
 
 
@@ -115,13 +126,22 @@ def _problem(sessions: sessionmaker[Session], problem_id: int) -> dict[str, obje
     with session_scope(sessions) as session:
         p = session.get(Problem, problem_id)
         assert p is not None
-        return {"state": p.state, "business": p.business_team.name if p.business_team else None,
-                "is": p.is_team.name if p.is_team else None, "rule": p.routing_explanation,
-                "root_cause": p.root_cause, "workaround": p.workaround,
-                "fix": p.fix_description, "fixed_at": p.fixed_at, "themes": p.theme_ids,
-                "tags": p.tags, "created_at": p.created_at, "created_by": p.created_by,
-                "tasks": problem_tasks(session, p.id),
-                "titles": [t.title for t in p.themes]}
+        return {
+            "state": p.state,
+            "business": p.business_team.name if p.business_team else None,
+            "is": p.is_team.name if p.is_team else None,
+            "rule": p.routing_explanation,
+            "root_cause": p.root_cause,
+            "workaround": p.workaround,
+            "fix": p.fix_description,
+            "fixed_at": p.fixed_at,
+            "themes": p.theme_ids,
+            "tags": p.tags,
+            "created_at": p.created_at,
+            "created_by": p.created_by,
+            "tasks": problem_tasks(session, p.id),
+            "titles": [t.title for t in p.themes],
+        }
 
 
 def test_story_dates_are_those_of_the_demo_data() -> None:
@@ -136,9 +156,11 @@ def test_teams_rules_leads_and_members(story: StoryReport, story_db: sessionmake
     with session_scope(story_db) as session:
         teams = {t.name: t for t in session.scalars(sa.select(Team))}
         assert {"Web shop", "Payments", "Logistics", "Customer accounts"} == {
-            n for n, t in teams.items() if t.kind == "business"}
+            n for n, t in teams.items() if t.kind == "business"
+        }
         assert {"E-commerce IS", "Payments IS", "Logistics IS", "Identity IS"} == {
-            n for n, t in teams.items() if t.kind == "is"}
+            n for n, t in teams.items() if t.kind == "is"
+        }
         # Every owner team has a lead to escalate to, and the lead is one of its members.
         for team in teams.values():
             if team.kind != "triage":
@@ -150,9 +172,13 @@ def test_teams_rules_leads_and_members(story: StoryReport, story_db: sessionmake
         assert {t.name for t in product.teams} == {"Web shop", "Triage"}
         assert product.role == "product_owner" and product.password_hash
         rules = session.scalars(sa.select(RoutingRule).order_by(RoutingRule.priority)).all()
-        assert [r.name for r in rules] == ["web-shop-checkout", "payments-and-card",
-                                           "web-shop-and-app", "delivery-and-returns",
-                                           "customer-accounts"]
+        assert [r.name for r in rules] == [
+            "web-shop-checkout",
+            "payments-and-card",
+            "web-shop-and-app",
+            "delivery-and-returns",
+            "customer-accounts",
+        ]
 
 
 def test_rules_route_themes_by_what_the_data_carries(
@@ -194,11 +220,18 @@ def test_password_reset_problem_is_fixed_and_verified(
     assert v.after_rate <= 0.5 * v.before_rate and v.p_value is not None and v.p_value < 0.05
     assert v.window_days == (fixture_story.END - FIX_DATE).days + 1
     with session_scope(story_db) as session:
-        states = [e.new_value for e in session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.object_type == "problem",
-                                        AuditEvent.object_id == story.problems["password_reset"],
-                                        AuditEvent.action == "transition")
-            .order_by(AuditEvent.id))]
+        states = [
+            e.new_value
+            for e in session.scalars(
+                sa.select(AuditEvent)
+                .where(
+                    AuditEvent.object_type == "problem",
+                    AuditEvent.object_id == story.problems["password_reset"],
+                    AuditEvent.action == "transition",
+                )
+                .order_by(AuditEvent.id)
+            )
+        ]
     assert states == ["assessed", "root_cause_analysis", "fix_in_progress", "resolved", "verified"]
     with session_scope(story_db) as session:
         verified_at = session.get(Problem, story.problems["password_reset"]).verified_at
@@ -227,16 +260,16 @@ def test_worker_pass_escalates_the_late_checkout_problem(
 ) -> None:
     assert story.worker is not None
     with session_scope(story_db) as session:
-        breaches = session.scalars(sa.select(SlaBreach).where(
-            SlaBreach.problem_id == story.problems["checkout_error"])).all()
+        breaches = session.scalars(
+            sa.select(SlaBreach).where(SlaBreach.problem_id == story.problems["checkout_error"])
+        ).all()
         # P1 (impact about 77): opened on 2026-11-03 with 48 h to find the root cause and a
         # week to fix, both late on 2026-11-15, each escalated once to both team leads.
         checkout = session.get(Problem, story.problems["checkout_error"])
         assert checkout is not None and checkout.priority == "P1"
         assert sorted(b.stage for b in breaches) == ["fix", "root_cause"]
         for breach in breaches:
-            assert set(breach.escalated_to) == {"product@demo.rootline.dev",
-                                                "is@demo.rootline.dev"}
+            assert set(breach.escalated_to) == {"product@demo.rootline.dev", "is@demo.rootline.dev"}
         auto = session.scalars(sa.select(Problem).where(Problem.auto_created)).all()
         # The largest themes reach the default threshold of 70 and get a problem of their own.
         assert story.worker.problems_created == len(auto) >= 1
@@ -245,13 +278,25 @@ def test_worker_pass_escalates_the_late_checkout_problem(
 
 def _snapshot(sessions: sessionmaker[Session]) -> dict[str, object]:
     with session_scope(sessions) as session:
-        counts = {model.__name__: session.scalar(sa.select(sa.func.count()).select_from(model))
-                  for model in (User, Team, RoutingRule, Problem, Task, Comment, AuditEvent,
-                                Notification, SlaBreach)}
+        counts = {
+            model.__name__: session.scalar(sa.select(sa.func.count()).select_from(model))
+            for model in (
+                User,
+                Team,
+                RoutingRule,
+                Problem,
+                Task,
+                Comment,
+                AuditEvent,
+                Notification,
+                SlaBreach,
+            )
+        }
         states = sorted(session.execute(sa.select(Problem.id, Problem.state, Problem.version)))
         hashes = sorted(session.execute(sa.select(User.email, User.password_hash)))
-        members = sorted((t.name, sorted(u.email for u in t.members))
-                         for t in session.scalars(sa.select(Team)))
+        members = sorted(
+            (t.name, sorted(u.email for u in t.members)) for t in session.scalars(sa.select(Team))
+        )
     return {"counts": counts, "states": states, "hashes": hashes, "members": members}
 
 
@@ -275,15 +320,19 @@ def test_themes_are_found_by_meaning_and_words(story_db: sessionmaker[Session]) 
     embedder = HashingEmbedder()
     with session_scope(story_db) as session:
         assert _title(find_theme(session, PASSWORD_RESET, embedder)) == (
-            "password reset e-mail never arrives")
+            "password reset e-mail never arrives"
+        )
         assert _title(find_theme(session, CHECKOUT_ERROR, None)) == "checkout payment page error"
         # Nothing near: no theme, so the story skips that problem instead of guessing.
-        assert find_theme(session, ThemeQuery("quantum flux capacitor", ("quantum",)),
-                          embedder) is None
+        assert (
+            find_theme(session, ThemeQuery("quantum flux capacitor", ("quantum",)), embedder)
+            is None
+        )
         # Vectors of another model are never compared with these centroids.
         other = HashingEmbedder(dim=64)
         assert _title(find_theme(session, PASSWORD_RESET, other)) == (
-            "password reset e-mail never arrives")
+            "password reset e-mail never arrives"
+        )
 
 
 def test_a_missing_theme_is_skipped_with_a_warning(tmp_path: Path) -> None:
@@ -299,11 +348,23 @@ def test_a_missing_theme_is_skipped_with_a_warning(tmp_path: Path) -> None:
 
 
 def _rootline_demo(db: str, tmp_path: Path, embedder: str) -> str:
-    env = {**os.environ, "ROOTLINE_EMBEDDER": embedder, "ROOTLINE_DATA_DIR": str(tmp_path),
-           "NO_COLOR": "1", "COLUMNS": "200", "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "ROOTLINE_EMBEDDER": embedder,
+        "ROOTLINE_DATA_DIR": str(tmp_path),
+        "NO_COLOR": "1",
+        "COLUMNS": "200",
+        "HF_HUB_OFFLINE": "1",
+    }
     env.pop("ROOTLINE_DATABASE_URL", None)
-    proc = subprocess.run([sys.executable, "-m", "rootline", "--db", db, "demo", "--no-serve"],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=1200)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rootline", "--db", db, "demo", "--no-serve"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
 
@@ -318,7 +379,9 @@ def _check_demo_database(url: str) -> dict[str, object]:
             checkout = problems["Checkout payment page error since the web shop release"]
             assert password.state == "verified"
             assert (checkout.business_team.name, checkout.is_team.name) == (
-                "Web shop", "E-commerce IS")
+                "Web shop",
+                "E-commerce IS",
+            )
             assert checkout.state == "root_cause_analysis"
             assert [team for *_, team in problem_tasks(session, checkout.id)] == ["E-commerce IS"]
         return _snapshot(sessions)

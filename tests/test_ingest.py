@@ -67,7 +67,9 @@ def test_changed_record_updates_in_place(session: Session, tmp_path: Path) -> No
     assert row.body_clean == "card declined at checkout again today"
 
 
-def test_bad_record_writes_nothing_and_names_file_line_field(session: Session, tmp_path: Path) -> None:
+def test_bad_record_writes_nothing_and_names_file_line_field(
+    session: Session, tmp_path: Path
+) -> None:
     rows = [{"id": str(i), "body": f"text {i}", "csat": "4"} for i in range(5)]
     rows[3]["csat"] = "very good"
     path = write_csv(tmp_path / "bad.csv", rows)
@@ -86,13 +88,28 @@ def test_row_with_wrong_column_count_is_reported(tmp_path: Path, session: Sessio
 
 
 def test_same_customer_across_two_sources_is_one_customer(session: Session, tmp_path: Path) -> None:
-    a = write_csv(tmp_path / "helpdesk.csv", [
-        {"ticket_id": "1", "body": "refund missing", "email": "Ann@Example.com", "account_id": "A-1"},
-    ])
-    b = write_csv(tmp_path / "calls.csv", [
-        {"call_id": "9", "notes": "caller asks about refund", "account_id": "A-1",
-         "phone": "+44 20 7946 0958"},
-    ])
+    a = write_csv(
+        tmp_path / "helpdesk.csv",
+        [
+            {
+                "ticket_id": "1",
+                "body": "refund missing",
+                "email": "Ann@Example.com",
+                "account_id": "A-1",
+            },
+        ],
+    )
+    b = write_csv(
+        tmp_path / "calls.csv",
+        [
+            {
+                "call_id": "9",
+                "notes": "caller asks about refund",
+                "account_id": "A-1",
+                "phone": "+44 20 7946 0958",
+            },
+        ],
+    )
     ingest_file(session, a)
     ingest_file(session, b, mapping={"call_id": "external_id"})
     assert _count(session, Customer) == 1
@@ -105,11 +122,17 @@ def test_same_customer_across_two_sources_is_one_customer(session: Session, tmp_
 
 def test_jsonl_input(session: Session, tmp_path: Path) -> None:
     path = tmp_path / "chats.jsonl"
-    path.write_text('{"id": "c1", "message": "app crashes on login", "channel": "Live Chat"}\n'
-                    '{"id": "c2", "message": "promo code invalid"}\n', encoding="utf-8")
+    path.write_text(
+        '{"id": "c1", "message": "app crashes on login", "channel": "Live Chat"}\n'
+        '{"id": "c2", "message": "promo code invalid"}\n',
+        encoding="utf-8",
+    )
     report = ingest_file(session, path)
     assert report.inserted == 2
-    assert session.scalar(sa.select(Interaction.channel).where(Interaction.external_id == "c1")) == "chat"
+    assert (
+        session.scalar(sa.select(Interaction.channel).where(Interaction.external_id == "c1"))
+        == "chat"
+    )
 
 
 def test_invalid_json_line_is_reported(session: Session, tmp_path: Path) -> None:

@@ -30,11 +30,13 @@ def test_model_loads_from_the_installed_package_and_embeds_meaning(
     embedder: SentenceTransformerEmbedder,
 ) -> None:
     assert bundled_model_path().is_dir()
-    vectors = embedder.encode([
-        "my card was declined at checkout",
-        "the payment with my credit card got rejected",
-        "when will my parcel be delivered",
-    ])
+    vectors = embedder.encode(
+        [
+            "my card was declined at checkout",
+            "the payment with my credit card got rejected",
+            "when will my parcel be delivered",
+        ]
+    )
     assert vectors.shape == (3, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2

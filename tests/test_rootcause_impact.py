@@ -58,8 +58,9 @@ def test_score_explains_itself() -> None:
     for part in impact.components.values():
         assert 0 <= part["value"] <= 1
         assert part["points"] == pytest.approx(100 * part["weight"] * part["value"], abs=0.01)
-    assert impact.score == pytest.approx(sum(p["points"] for p in impact.components.values()),
-                                         abs=0.1)
+    assert impact.score == pytest.approx(
+        sum(p["points"] for p in impact.components.values()), abs=0.1
+    )
     assert impact.explanation.startswith(f"score {impact.score:.0f}/100 (")
     assert "from 6 contacts by 3 customers" in impact.explanation
 
@@ -78,8 +79,9 @@ def test_theme_impact_from_the_database(session: Session) -> None:
         f._meta.sqlalchemy_session = session
     a, b = ThemeFactory(), ThemeFactory()
     rich, poor = CustomerFactory(value=900.0), CustomerFactory(value=100.0)
-    for i, (theme, customer, csat) in enumerate([(a, rich, 1.0), (a, rich, 2.0),
-                                                 (a, poor, 5.0), (b, poor, 4.0)]):
+    for i, (theme, customer, csat) in enumerate(
+        [(a, rich, 1.0), (a, rich, 2.0), (a, poor, 5.0), (b, poor, 4.0)]
+    ):
         item = InteractionFactory(customer_id=customer.id, csat=csat, created_at=_day(i))
         session.add(ThemeMembership(interaction_id=item.id, theme_id=theme.id))
     session.flush()

@@ -72,8 +72,13 @@ def _url(server: _Receiver) -> str:
 def test_webhook_is_retried_with_backoff_until_the_receiver_accepts(
     session: Session, receiver: _Receiver
 ) -> None:
-    row = enqueue(session, "webhook", _url(receiver), "problem.reopened",
-                  {"text": "back", "problem": {"id": 7}})
+    row = enqueue(
+        session,
+        "webhook",
+        _url(receiver),
+        "problem.reopened",
+        {"text": "back", "problem": {"id": 7}},
+    )
     row.next_attempt_at = NOW
     session.flush()
 
@@ -94,10 +99,10 @@ def test_webhook_is_retried_with_backoff_until_the_receiver_accepts(
     assert headers["X-Rootline-Event"] == "problem.reopened"
     assert headers["X-Rootline-Delivery"] == str(row.id)
     assert verify_signature(SECRET, headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER])
-    assert not verify_signature("wrong", headers[TIMESTAMP_HEADER], body,
-                                headers[SIGNATURE_HEADER])
-    assert not verify_signature(SECRET, headers[TIMESTAMP_HEADER], body + b" ",
-                                headers[SIGNATURE_HEADER])
+    assert not verify_signature("wrong", headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER])
+    assert not verify_signature(
+        SECRET, headers[TIMESTAMP_HEADER], body + b" ", headers[SIGNATURE_HEADER]
+    )
     assert json.loads(body) == {"id": row.id, "text": "back", "problem": {"id": 7}}
 
 
@@ -112,8 +117,7 @@ def test_nothing_is_lost_while_the_receiver_is_down(session: Session) -> None:
     row.next_attempt_at = NOW
     session.flush()
     for attempt in range(1, 4):
-        deliver_due(session, secret=SECRET, now=row.next_attempt_at, max_attempts=4,
-                    timeout=2)
+        deliver_due(session, secret=SECRET, now=row.next_attempt_at, max_attempts=4, timeout=2)
         assert row.status == "pending" and row.attempts == attempt
     deliver_due(session, secret=SECRET, now=row.next_attempt_at, max_attempts=4, timeout=2)
     assert row.status == "failed" and row.attempts == 4  # kept, for a manual retry
@@ -168,8 +172,14 @@ def test_email_goes_through_a_local_smtp_server(session: Session) -> None:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        row = enqueue(session, "email", "owner@example.com", "problem.sla_breached",
-                      {"text": "SLA breached on problem #3"}, subject="[Rootline] SLA")
+        row = enqueue(
+            session,
+            "email",
+            "owner@example.com",
+            "problem.sla_breached",
+            {"text": "SLA breached on problem #3"},
+            subject="[Rootline] SLA",
+        )
         row.next_attempt_at = NOW
         waiting = deliver_due(session, secret=SECRET, now=NOW)  # no SMTP configured: it waits
         assert (waiting.sent, row.status) == (0, "pending")

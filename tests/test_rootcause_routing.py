@@ -61,9 +61,9 @@ def _facts(words: set[str], **fields: tuple[str, float, int]) -> ThemeFacts:
 
 def test_conditions_are_anded_and_values_ored() -> None:
     facts = _facts({"checkout", "fails"}, channel=("web", 0.8, 10), product=("Shop", 1.0, 4))
-    assert match_conditions({"keywords": ["basket", "checkout"], "channel": ["chat", "web"]},
-                            facts) == ["channel = 'web' (majority, 80% of 10 contacts)",
-                                       "keywords include 'checkout'"]
+    assert match_conditions(
+        {"keywords": ["basket", "checkout"], "channel": ["chat", "web"]}, facts
+    ) == ["channel = 'web' (majority, 80% of 10 contacts)", "keywords include 'checkout'"]
     assert match_conditions({"keywords": "checkout", "channel": "phone"}, facts) is None
     assert match_conditions({"product": "shop"}, facts) is not None  # case-insensitive
     assert match_conditions({"category": "billing"}, facts) is None  # field absent
@@ -72,12 +72,33 @@ def test_conditions_are_anded_and_values_ored() -> None:
 
 def test_route_tries_rules_in_priority_order_and_falls_back_to_triage() -> None:
     rules = [
-        RoutingRule(id=1, name="late", priority=50, conditions={"keywords": "card"},
-                    business_team_id=10, is_team_id=11, enabled=True),
-        RoutingRule(id=2, name="early", priority=5, conditions={"keywords": "card"},
-                    business_team_id=20, is_team_id=21, enabled=True),
-        RoutingRule(id=3, name="off", priority=1, conditions={}, business_team_id=30,
-                    is_team_id=31, enabled=False),
+        RoutingRule(
+            id=1,
+            name="late",
+            priority=50,
+            conditions={"keywords": "card"},
+            business_team_id=10,
+            is_team_id=11,
+            enabled=True,
+        ),
+        RoutingRule(
+            id=2,
+            name="early",
+            priority=5,
+            conditions={"keywords": "card"},
+            business_team_id=20,
+            is_team_id=21,
+            enabled=True,
+        ),
+        RoutingRule(
+            id=3,
+            name="off",
+            priority=1,
+            conditions={},
+            business_team_id=30,
+            is_team_id=31,
+            enabled=False,
+        ),
     ]
     decision = route(rules, _facts({"card"}), triage_id=99)
     assert (decision.rule_id, decision.business_team_id, decision.is_team_id) == (2, 20, 21)
@@ -87,12 +108,21 @@ def test_route_tries_rules_in_priority_order_and_falls_back_to_triage() -> None:
     assert "triage" in fallback.explanation
 
 
-def _theme(session: Session, title: str, keywords: list[str], channel: str,
-           extra: dict[str, object]) -> int:
+def _theme(
+    session: Session, title: str, keywords: list[str], channel: str, extra: dict[str, object]
+) -> int:
     ThemeFactory._meta.sqlalchemy_session = session
     theme = ThemeFactory(title=title, keywords=keywords)
-    add_timeline(session, theme, start=datetime(2026, 5, 1, tzinfo=UTC), days=3, per_day=3,
-                 channel=channel, extra=extra, tag=f"r{theme.id}")
+    add_timeline(
+        session,
+        theme,
+        start=datetime(2026, 5, 1, tzinfo=UTC),
+        days=3,
+        per_day=3,
+        channel=channel,
+        extra=extra,
+        tag=f"r{theme.id}",
+    )
     return theme.id
 
 
@@ -107,8 +137,7 @@ def test_problems_are_routed_by_the_stored_rules(session: Session) -> None:
     assert "channel = 'web'" in p_eu.routing_explanation
     p_us = service.create_problem(session, [us], actor="x")
     assert p_us.business_team.name == "Web shop"  # checkout (10) beats payments (20)
-    assert p_us.routed_by_rule_id == next(r.id for r in list_rules(session)
-                                          if r.name == "checkout")
+    assert p_us.routed_by_rule_id == next(r.id for r in list_rules(session) if r.name == "checkout")
     p_other = service.create_problem(session, [other], actor="x")
     assert p_other.business_team.kind == "triage" and p_other.routed_by_rule_id is None
     assert p_other.business_team.name == "Triage"
@@ -123,15 +152,20 @@ def test_problems_are_routed_by_the_stored_rules(session: Session) -> None:
 
 def test_yaml_round_trip(session: Session) -> None:
     create_user(session, "lead@example.com", "Lee", "product_owner")
-    text = RULES.replace("email: shop@example.com}", "email: shop@example.com, "
-                         "lead: lead@example.com}")
+    text = RULES.replace(
+        "email: shop@example.com}", "email: shop@example.com, lead: lead@example.com}"
+    )
     import_rules_yaml(session, text)
     exported = export_rules_yaml(session)
     doc = yaml.safe_load(exported)
     assert [r["name"] for r in doc["rules"]] == ["disabled", "eu-web", "checkout", "payments"]
     assert doc["rules"][1]["match"] == {"region": "EU", "channel": ["web", "chat"]}
-    assert {"name": "Web shop", "kind": "business", "email": "shop@example.com",
-            "lead": "lead@example.com"} in doc["teams"]
+    assert {
+        "name": "Web shop",
+        "kind": "business",
+        "email": "shop@example.com",
+        "lead": "lead@example.com",
+    } in doc["teams"]
     # Importing the export changes nothing and writes no audit events.
     before = [(r.id, r.name, r.priority, r.conditions) for r in list_rules(session)]
     events = len(history(session, "routing_rule", before[0][0]))
@@ -148,14 +182,17 @@ def test_yaml_round_trip(session: Session) -> None:
     assert (changes[-1].field, changes[-1].old_value, changes[-1].new_value) == ("priority", 5, 99)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("rules: [{priority: 1}]", "needs a name"),
-    ("rules: [{name: a, business_team: Nowhere}]", "no team 'Nowhere'"),
-    ("rules: [{name: a, match: [x]}]", "must be a mapping"),
-    ("rules: [{name: a, match: {channel: {a: b}}}]", "value or a list"),
-    ("teams: [{name: T, kind: sales}]", "kind must be one of"),
-    ("rules: [unclosed", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("rules: [{priority: 1}]", "needs a name"),
+        ("rules: [{name: a, business_team: Nowhere}]", "no team 'Nowhere'"),
+        ("rules: [{name: a, match: [x]}]", "must be a mapping"),
+        ("rules: [{name: a, match: {channel: {a: b}}}]", "value or a list"),
+        ("teams: [{name: T, kind: sales}]", "kind must be one of"),
+        ("rules: [unclosed", "not valid YAML"),
+    ],
+)
 def test_bad_yaml_is_refused(session: Session, text: str, message: str) -> None:
     with pytest.raises((InputError, NotFoundError), match=message):
         import_rules_yaml(session, text)

@@ -18,13 +18,19 @@ from rootline.rootcause.states import STATES, TRANSITIONS, check_transition
 from tests.factories import ThemeFactory
 
 LEGAL = {
-    ("new", "assessed"), ("new", "closed_wont_fix"),
-    ("assessed", "root_cause_analysis"), ("assessed", "closed_wont_fix"),
-    ("root_cause_analysis", "fix_in_progress"), ("root_cause_analysis", "closed_wont_fix"),
-    ("fix_in_progress", "resolved"), ("fix_in_progress", "closed_wont_fix"),
-    ("resolved", "verified"), ("resolved", "reopened"),
+    ("new", "assessed"),
+    ("new", "closed_wont_fix"),
+    ("assessed", "root_cause_analysis"),
+    ("assessed", "closed_wont_fix"),
+    ("root_cause_analysis", "fix_in_progress"),
+    ("root_cause_analysis", "closed_wont_fix"),
+    ("fix_in_progress", "resolved"),
+    ("fix_in_progress", "closed_wont_fix"),
+    ("resolved", "verified"),
+    ("resolved", "reopened"),
     ("verified", "reopened"),
-    ("reopened", "root_cause_analysis"), ("reopened", "closed_wont_fix"),
+    ("reopened", "root_cause_analysis"),
+    ("reopened", "closed_wont_fix"),
 }
 
 
@@ -72,11 +78,13 @@ def test_full_life_cycle_through_the_service_is_audited(session: Session) -> Non
     service.transition(session, problem.id, "root_cause_analysis", actor="a@x.org")
     with pytest.raises(StateError, match="root cause"):
         service.transition(session, problem.id, "fix_in_progress", actor="a@x.org")
-    service.update_problem(session, problem.id, {"root_cause": "Payment form times out"},
-                           actor="is@x.org")
+    service.update_problem(
+        session, problem.id, {"root_cause": "Payment form times out"}, actor="is@x.org"
+    )
     service.transition(session, problem.id, "fix_in_progress", actor="is@x.org")
-    service.record_fix(session, problem.id, "2026-10-01", description="longer timeout",
-                       actor="is@x.org")
+    service.record_fix(
+        session, problem.id, "2026-10-01", description="longer timeout", actor="is@x.org"
+    )
     assert problem.state == "resolved" and problem.fixed_at is not None
     service.transition(session, problem.id, "verified", actor="worker")
     service.transition(session, problem.id, "reopened", actor="worker", reason="contacts back")
@@ -84,12 +92,20 @@ def test_full_life_cycle_through_the_service_is_audited(session: Session) -> Non
     with pytest.raises(StateError, match="cannot go from reopened to resolved"):
         service.transition(session, problem.id, "resolved", actor="a@x.org")
     service.transition(session, problem.id, "closed_wont_fix", actor="a@x.org")
-    states = [(e.old_value, e.new_value) for e in history(session, "problem", problem.id)
-              if e.field == "state"]
-    assert states == [("new", "assessed"), ("assessed", "root_cause_analysis"),
-                      ("root_cause_analysis", "fix_in_progress"),
-                      ("fix_in_progress", "resolved"), ("resolved", "verified"),
-                      ("verified", "reopened"), ("reopened", "closed_wont_fix")]
+    states = [
+        (e.old_value, e.new_value)
+        for e in history(session, "problem", problem.id)
+        if e.field == "state"
+    ]
+    assert states == [
+        ("new", "assessed"),
+        ("assessed", "root_cause_analysis"),
+        ("root_cause_analysis", "fix_in_progress"),
+        ("fix_in_progress", "resolved"),
+        ("resolved", "verified"),
+        ("verified", "reopened"),
+        ("reopened", "closed_wont_fix"),
+    ]
     assert all(e.actor and e.at for e in history(session, "problem", problem.id))
     assert problem.comments[-1].body.endswith("contacts back")
 
@@ -97,16 +113,25 @@ def test_full_life_cycle_through_the_service_is_audited(session: Session) -> Non
 def test_saving_a_stale_version_is_refused(session: Session) -> None:
     problem = _problem(session)
     seen = problem.version
-    service.update_problem(session, problem.id, {"title": "Checkout times out"},
-                           actor="one@x.org", expected_version=seen)
+    service.update_problem(
+        session,
+        problem.id,
+        {"title": "Checkout times out"},
+        actor="one@x.org",
+        expected_version=seen,
+    )
     assert problem.version == seen + 1
     with pytest.raises(ConflictError, match="someone else"):
-        service.update_problem(session, problem.id, {"title": "Mine"}, actor="two@x.org",
-                               expected_version=seen)
+        service.update_problem(
+            session, problem.id, {"title": "Mine"}, actor="two@x.org", expected_version=seen
+        )
     # A concurrent writer bumps the row behind this session's back: the flush is refused.
-    session.execute(sa.update(Problem).where(Problem.id == problem.id)
-                    .values(version=Problem.version + 1)
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        sa.update(Problem)
+        .where(Problem.id == problem.id)
+        .values(version=Problem.version + 1)
+        .execution_options(synchronize_session=False)
+    )
     with pytest.raises(ConflictError, match="changed by someone else"):
         service.update_problem(session, problem.id, {"title": "Lost update"}, actor="two@x.org")
 

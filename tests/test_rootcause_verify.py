@@ -21,15 +21,29 @@ FIX_DAY = 28
 FIX = START + timedelta(days=FIX_DAY)
 
 
-def _setup(session: Session, *, factor_after: float, days_after: int,
-           theme_per_day: float = 5.0, other_per_day: float = 45.0) -> Problem:
+def _setup(
+    session: Session,
+    *,
+    factor_after: float,
+    days_after: int,
+    theme_per_day: float = 5.0,
+    other_per_day: float = 45.0,
+) -> Problem:
     """A theme at ``theme_per_day`` among ``other_per_day`` other contacts; after the fix day
     the theme runs at ``factor_after`` of its volume."""
     ThemeFactory._meta.sqlalchemy_session = session
     theme = ThemeFactory(title="Checkout fails", keywords=["checkout"])
     days = FIX_DAY + days_after
-    add_timeline(session, theme, start=START, days=days, per_day=theme_per_day,
-                 change_day=FIX_DAY, factor_after=factor_after, tag="theme")
+    add_timeline(
+        session,
+        theme,
+        start=START,
+        days=days,
+        per_day=theme_per_day,
+        change_day=FIX_DAY,
+        factor_after=factor_after,
+        tag="theme",
+    )
     add_timeline(session, None, start=START, days=days, per_day=other_per_day, tag="other")
     problem = service.create_problem(session, [theme.id], actor="lead@x.org")
     service.record_fix(session, problem.id, FIX.date(), description="new form", actor="is@x.org")
@@ -118,15 +132,16 @@ def test_worker_verifies_then_reopens_on_recurrence_and_notifies(session: Sessio
 
     # The theme comes back at its old volume for a week.
     theme = problem.themes[0]
-    add_timeline(session, theme, start=START + timedelta(days=42), days=7, per_day=5,
-                 tag="back")
-    add_timeline(session, None, start=START + timedelta(days=42), days=7, per_day=45,
-                 tag="other-back")
+    add_timeline(session, theme, start=START + timedelta(days=42), days=7, per_day=5, tag="back")
+    add_timeline(
+        session, None, start=START + timedelta(days=42), days=7, per_day=45, tag="other-back"
+    )
     checks = check_recurrence(session, share=0.5)
     assert checks[0].reopened and checks[0].recent_rate == pytest.approx(0.1, rel=0.05)
     assert problem.state == "reopened" and problem.reopen_count == 1
-    sent = session.scalars(sa.select(Notification).where(
-        Notification.event == "problem.reopened")).all()
+    sent = session.scalars(
+        sa.select(Notification).where(Notification.event == "problem.reopened")
+    ).all()
     assert [(n.kind, n.target) for n in sent] == [("email", "shop@x.org")]
     assert "contacts are back" in sent[0].payload["text"]
     assert check_recurrence(session) == []  # nothing verified any more: no second reopen

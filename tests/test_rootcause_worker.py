@@ -30,13 +30,18 @@ T0 = datetime(2026, 8, 3, 9, 0, tzinfo=UTC)
 def _sessions(session: Session) -> sessionmaker[Session]:
     # The worker commits; on the test's connection each commit only releases a savepoint, so
     # the test's rollback still undoes everything.
-    return sessionmaker(bind=session.connection(), join_transaction_mode="create_savepoint",
-                        expire_on_commit=False)
+    return sessionmaker(
+        bind=session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
 
 
 def _settings(tmp_path: Path, **kw: object) -> Settings:
-    return Settings(data_dir=tmp_path, embedder="hashing", _env_file=None,  # type: ignore[call-arg]
-                    **{"problem_auto_threshold": 0, **kw})
+    return Settings(
+        data_dir=tmp_path,
+        embedder="hashing",
+        _env_file=None,  # type: ignore[call-arg]
+        **{"problem_auto_threshold": 0, **kw},
+    )
 
 
 def _owned_problem(session: Session) -> Problem:
@@ -47,15 +52,15 @@ def _owned_problem(session: Session) -> Problem:
     create_team(session, "Shop IS", "is", lead_email=it_lead.email, email="shop-is@x.org")
     theme = ThemeFactory(title="Checkout fails")
     problem = service.create_problem(session, [theme.id], actor="x", now=T0)
-    service.assign(session, problem.id, business="Web shop", is_team="Shop IS", actor="x",
-                   now=T0)
+    service.assign(session, problem.id, business="Web shop", is_team="Shop IS", actor="x", now=T0)
     service.update_problem(session, problem.id, {"priority": "P1"}, actor="x", now=T0)
     return problem
 
 
 def _breaches(session: Session) -> list[tuple[str, int]]:
-    return [(b.stage, b.cycle) for b in session.scalars(sa.select(SlaBreach)
-                                                        .order_by(SlaBreach.id))]
+    return [
+        (b.stage, b.cycle) for b in session.scalars(sa.select(SlaBreach).order_by(SlaBreach.id))
+    ]
 
 
 def test_sla_breach_is_escalated_once_across_restarts(session: Session, tmp_path: Path) -> None:
@@ -64,8 +69,9 @@ def test_sla_breach_is_escalated_once_across_restarts(session: Session, tmp_path
     assert run_once(_sessions(session), settings, now=T0 + timedelta(hours=3)).sla_breaches == 0
     report = run_once(_sessions(session), settings, now=T0 + timedelta(hours=5))
     assert report.sla_breaches == 1 and _breaches(session) == [("assess", 0)]
-    mails = session.scalars(sa.select(Notification).where(
-        Notification.event == "problem.sla_breached")).all()
+    mails = session.scalars(
+        sa.select(Notification).where(Notification.event == "problem.sla_breached")
+    ).all()
     assert sorted(n.target for n in mails) == ["it@x.org", "lead@x.org", "shop-is@x.org"]
     assert all(n.status == "pending" for n in mails)  # no SMTP configured: kept, not lost
     # A new worker process (new session factory) finds the breach in the database.
@@ -113,12 +119,30 @@ def test_tasks_comments_known_errors_and_ux_backlog(session: Session) -> None:
     problem = service.create_problem(session, [theme.id], actor="x", tags=["UX"])
     other = service.create_problem(session, [ThemeFactory().id], actor="x")
 
-    late = service.add_task(session, problem.id, "Move the button", owner_team="Shop IS",
-                            due_date=date(2026, 9, 1), actor="x")
-    soon = service.add_task(session, problem.id, "Check analytics", owner_user_id=me.id,
-                            due_date=date(2026, 8, 20), actor="x")
-    service.add_task(session, other.id, "Someone else's", owner_team="Shop IS",
-                     owner_user_id=create_user(session, "you@x.org").id, actor="x")
+    late = service.add_task(
+        session,
+        problem.id,
+        "Move the button",
+        owner_team="Shop IS",
+        due_date=date(2026, 9, 1),
+        actor="x",
+    )
+    soon = service.add_task(
+        session,
+        problem.id,
+        "Check analytics",
+        owner_user_id=me.id,
+        due_date=date(2026, 8, 20),
+        actor="x",
+    )
+    service.add_task(
+        session,
+        other.id,
+        "Someone else's",
+        owner_team="Shop IS",
+        owner_user_id=create_user(session, "you@x.org").id,
+        actor="x",
+    )
     assert [t.id for t in service.my_tasks(session, me.id)] == [soon.id, late.id]
     service.set_task_state(session, soon.id, "done", actor="me@x.org")
     assert [t.id for t in service.my_tasks(session, me.id)] == [late.id]
@@ -130,17 +154,23 @@ def test_tasks_comments_known_errors_and_ux_backlog(session: Session) -> None:
         service.add_comment(session, problem.id, "  ", actor="x")
 
     assert known_errors_for_theme(session, theme.id) == []
-    service.update_problem(session, problem.id, {
-        "root_cause": "Cookie banner covers the checkout button on small screens",
-        "workaround": "Scroll down or rotate the phone",
-    }, actor="me@x.org")
+    service.update_problem(
+        session,
+        problem.id,
+        {
+            "root_cause": "Cookie banner covers the checkout button on small screens",
+            "workaround": "Scroll down or rotate the phone",
+        },
+        actor="me@x.org",
+    )
     (article,) = known_errors_for_theme(session, theme.id)
     assert article.workaround == "Scroll down or rotate the phone"
     assert search_known_errors(session, "cookie CHECKOUT") == [article]
     assert search_known_errors(session, "cookie refund") == []
-    interaction_id = session.scalar(sa.text(
-        "SELECT interaction_id FROM theme_membership WHERE theme_id = :t LIMIT 1"),
-        {"t": theme.id})
+    interaction_id = session.scalar(
+        sa.text("SELECT interaction_id FROM theme_membership WHERE theme_id = :t LIMIT 1"),
+        {"t": theme.id},
+    )
     assert known_errors_for_interaction(session, interaction_id) == [article]
 
     assert [p.id for p in service.ux_backlog(session)] == [problem.id]

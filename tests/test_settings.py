@@ -13,12 +13,17 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 def test_every_setting_is_documented_in_the_readme() -> None:
     text = README.read_text(encoding="utf-8")
-    missing = [f"ROOTLINE_{name.upper()}" for name in Settings.model_fields
-               if f"ROOTLINE_{name.upper()}" not in text]
+    missing = [
+        f"ROOTLINE_{name.upper()}"
+        for name in Settings.model_fields
+        if f"ROOTLINE_{name.upper()}" not in text
+    ]
     assert not missing, f"settings missing from README.md: {missing}"
 
 
-def test_environment_overrides_and_sqlite_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_environment_overrides_and_sqlite_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("ROOTLINE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("ROOTLINE_PORT", "9001")
     s = Settings(_env_file=None)  # type: ignore[call-arg]

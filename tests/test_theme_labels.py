@@ -38,14 +38,25 @@ PLANTED = [
 ]
 # Other things members of theme i say, so the planted phrase is not the only content.
 OWN_WORDS = [
-    ["box", "corner", "fragile"], ["pdf", "portal", "accounts"], ["balance", "rewards", "shop"],
-    ["android", "update", "tablet"], ["birthday", "present", "basket"], ["van", "neighbour", "porch"],
-    ["monthly", "plan", "renewal"], ["post", "envelope", "branch"],
+    ["box", "corner", "fragile"],
+    ["pdf", "portal", "accounts"],
+    ["balance", "rewards", "shop"],
+    ["android", "update", "tablet"],
+    ["birthday", "present", "basket"],
+    ["van", "neighbour", "porch"],
+    ["monthly", "plan", "renewal"],
+    ["post", "envelope", "branch"],
 ]
 SHARED = ["order", "website", "yesterday", "account", "purchase", "item", "store", "week"]
 FRAMES = [
-    "my {p}", "the {p} again", "{p} and nobody answers", "I noticed {p} this morning",
-    "why is it that {p}", "{p}", "{p}, what now", "hello, {p}",
+    "my {p}",
+    "the {p} again",
+    "{p} and nobody answers",
+    "I noticed {p} this morning",
+    "why is it that {p}",
+    "{p}",
+    "{p}, what now",
+    "hello, {p}",
 ]
 
 
@@ -64,8 +75,9 @@ def generated_themes(
         for _ in range(per_theme):
             parts = []
             if rng.random() < 0.5:  # a web form header every theme shares
-                parts.append("Contact form: Web shop Order number: BC-[PHONE] Topic: Web shop "
-                             "Message:")
+                parts.append(
+                    "Contact form: Web shop Order number: BC-[PHONE] Topic: Web shop Message:"
+                )
             roll = rng.random()
             if roll < 0.5:
                 parts.append(str(rng.choice(FRAMES)).format(p=phrase) + ".")
@@ -144,8 +156,9 @@ def test_two_themes_that_share_their_main_phrase_get_different_titles() -> None:
     names = CTfidfLabeler().label(texts, np.asarray(labels))
     check_title_rules(names)
     assert names[0].title != names[1].title
-    assert {"bank", "transfer"} & set(names[0].title.split()) or \
-        {"gift", "card"} & set(names[1].title.split())
+    assert {"bank", "transfer"} & set(names[0].title.split()) or {"gift", "card"} & set(
+        names[1].title.split()
+    )
 
 
 def test_members_near_the_centre_name_the_theme_when_vectors_are_given() -> None:
@@ -225,7 +238,9 @@ def test_clinc_titles_share_words_with_the_intent_names() -> None:
     def stems(words: list[str]) -> set[str]:
         return {w[:4] for w in words if len(w) > 2}
 
-    hits = sum(bool(stems(names[c].title.lower().split()) & stems(intent.split("_")))
-               for c, intent in enumerate(names_of))
+    hits = sum(
+        bool(stems(names[c].title.lower().split()) & stems(intent.split("_")))
+        for c, intent in enumerate(names_of)
+    )
     assert hits / len(names_of) >= 0.65
     assert sum(len(n.title.split()) >= 2 for n in names.values()) / len(names) >= 0.9

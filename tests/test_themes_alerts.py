@@ -25,7 +25,9 @@ from rootline.ingest.models import Interaction
 AS_OF = date(2026, 11, 30)
 
 
-def _volumes(seed: int, spike_factor: float = 3.0, dispersion: float | None = None) -> list[ThemeVolume]:
+def _volumes(
+    seed: int, spike_factor: float = 3.0, dispersion: float | None = None
+) -> list[ThemeVolume]:
     """Eight themes over 12 weeks; theme 3 triples in the last week when ``spike_factor`` is 3."""
     rng = np.random.default_rng(seed)
     rates = [5, 8, 12, 15, 20, 30, 45, 60]
@@ -37,13 +39,16 @@ def _volumes(seed: int, spike_factor: float = 3.0, dispersion: float | None = No
         if dispersion and tid != 3:  # gamma-Poisson: week-to-week noise as real volumes have
             weekly = rng.gamma(dispersion, 1 / dispersion, size=12).repeat(7)
             lam = lam * weekly
-        out.append(ThemeVolume(tid, f"t{tid}", "active", rng.poisson(lam),
-                               AS_OF - timedelta(days=200)))
+        out.append(
+            ThemeVolume(tid, f"t{tid}", "active", rng.poisson(lam), AS_OF - timedelta(days=200))
+        )
     return out
 
 
 @pytest.mark.parametrize("dispersion", [None, 20.0])
-def test_tripled_theme_is_the_top_alert_and_nothing_else_is_flagged(dispersion: float | None) -> None:
+def test_tripled_theme_is_the_top_alert_and_nothing_else_is_flagged(
+    dispersion: float | None,
+) -> None:
     for seed in range(10):
         alerts = find_alerts(_volumes(seed, dispersion=dispersion), AS_OF)
         assert [a.theme_id for a in alerts] == [3], f"seed {seed}: {alerts}"
@@ -75,13 +80,15 @@ def test_p_value_is_the_conditional_binomial_and_wider_with_overdispersion() -> 
     assert spike_p_value(30, [2, 18, 10]) > spike_p_value(30, [10, 10, 10])
     # Noise shared by all themes widens it too: beta-binomial with shapes e/a and k/a.
     assert spike_p_value(30, [10, 10, 10], shared_noise=0.1) == pytest.approx(
-        stats.betabinom.sf(29, 60, 10, 30))
+        stats.betabinom.sf(29, 60, 10, 30)
+    )
     assert spike_p_value(0, [10, 10]) == 1.0
     # A 14-day window against 2 baseline weeks: equal exposures, p0 = 1/2.
     assert spike_p_value(20, [10, 10], window_days=14) == pytest.approx(stats.binom.sf(19, 40, 0.5))
     # A 1.5x rise of all contacts asks 1.5x more of the theme.
     assert spike_p_value(20, [10, 10], window_days=7, volume_factor=1.5) == pytest.approx(
-        stats.binom.sf(19, 40, 1.5 / 3.5))
+        stats.binom.sf(19, 40, 1.5 / 3.5)
+    )
 
 
 def test_new_theme_is_flagged_and_young_themes_are_not_spikes() -> None:
@@ -89,10 +96,13 @@ def test_new_theme_is_flagged_and_young_themes_are_not_spikes() -> None:
     daily[-5:] = 3
     young = np.zeros(63, dtype=np.int64)
     young[-20:] = 2  # 20 days old: too young for two baseline weeks, too old to be new
-    alerts = find_alerts([
-        ThemeVolume(1, "new", "proposed", daily, AS_OF - timedelta(days=4)),
-        ThemeVolume(2, "young", "active", young, AS_OF - timedelta(days=19)),
-    ], AS_OF)
+    alerts = find_alerts(
+        [
+            ThemeVolume(1, "new", "proposed", daily, AS_OF - timedelta(days=4)),
+            ThemeVolume(2, "young", "active", young, AS_OF - timedelta(days=19)),
+        ],
+        AS_OF,
+    )
     assert [(a.theme_id, a.kind, a.recent_count) for a in alerts] == [(1, "new", 15)]
 
 
@@ -100,23 +110,46 @@ def test_alerts_from_the_database_on_a_12_week_timeline(session: Session) -> Non
     from tests.factories import timeline_texts
 
     themes = {}
-    for name in ["password_reset", "card_declined", "late_delivery", "refund_missing",
-                 "app_crash", "promo_code"]:
+    for name in [
+        "password_reset",
+        "card_declined",
+        "late_delivery",
+        "refund_missing",
+        "app_crash",
+        "promo_code",
+    ]:
         themes[name] = Theme(title=name, status="active")
         session.add(themes[name])
     session.flush()
     rows = timeline_texts(seed=1)
-    session.execute(sa.insert(Interaction), [
-        {"source": "t", "external_id": str(i), "body_raw": text, "body_clean": text,
-         "created_at": at, "content_hash": f"{i:064d}", "tags": [], "extra": {}}
-        for i, (text, _, at) in enumerate(rows)
-    ])
-    ids = dict(session.execute(sa.select(Interaction.external_id, Interaction.id)
-                               .where(Interaction.source == "t")).all())
-    session.execute(sa.insert(ThemeMembership), [
-        {"interaction_id": ids[str(i)], "theme_id": themes[theme].id, "source": "auto"}
-        for i, (_, theme, _) in enumerate(rows)
-    ])
+    session.execute(
+        sa.insert(Interaction),
+        [
+            {
+                "source": "t",
+                "external_id": str(i),
+                "body_raw": text,
+                "body_clean": text,
+                "created_at": at,
+                "content_hash": f"{i:064d}",
+                "tags": [],
+                "extra": {},
+            }
+            for i, (text, _, at) in enumerate(rows)
+        ],
+    )
+    ids = dict(
+        session.execute(
+            sa.select(Interaction.external_id, Interaction.id).where(Interaction.source == "t")
+        ).all()
+    )
+    session.execute(
+        sa.insert(ThemeMembership),
+        [
+            {"interaction_id": ids[str(i)], "theme_id": themes[theme].id, "source": "auto"}
+            for i, (_, theme, _) in enumerate(rows)
+        ],
+    )
     alerts = theme_alerts(session)
     assert [a.theme_id for a in alerts] == [themes["password_reset"].id]
     assert alerts[0].as_dict()["first_seen"] < "2026-09-10"
@@ -133,11 +166,17 @@ def test_holm_steps_down_and_stops_at_the_first_miss() -> None:
 def test_each_window_is_tested_against_the_weeks_strictly_before_it() -> None:
     daily = np.ones(77, dtype=np.int64)
     daily[-14:] = 3  # the rise started 14 days ago
-    alerts = find_alerts([ThemeVolume(1, "rise", "active", daily, AS_OF - timedelta(days=300))],
-                         AS_OF, normalise=False)
+    alerts = find_alerts(
+        [ThemeVolume(1, "rise", "active", daily, AS_OF - timedelta(days=300))],
+        AS_OF,
+        normalise=False,
+    )
     windows = {w.days: w for w in alerts[0].windows}
-    assert (windows[14].recent_count, windows[14].baseline_count, windows[14].baseline_weeks) == \
-        (42, 56, 8)
+    assert (windows[14].recent_count, windows[14].baseline_count, windows[14].baseline_weeks) == (
+        42,
+        56,
+        8,
+    )
     assert windows[14].baseline_mean == 14 and windows[14].ratio == 3
     # The 7-day window's baseline holds the first week of the rise, the 21-day one none of it.
     assert (windows[7].recent_count, windows[7].baseline_count) == (21, 49 + 21)
@@ -149,9 +188,15 @@ def test_each_window_is_tested_against_the_weeks_strictly_before_it() -> None:
     assert data["window_days"] == 14 and data["tests"] == 3 and data["first_seen"] == "2026-02-03"
 
 
-def _story(seed: int, rise_days: int, factor: float, n_themes: int = 20,
-           declining: int | None = None, fix_days: int = 30,
-           dispersion: float | None = None) -> list[ThemeVolume]:
+def _story(
+    seed: int,
+    rise_days: int,
+    factor: float,
+    n_themes: int = 20,
+    declining: int | None = None,
+    fix_days: int = 30,
+    dispersion: float | None = None,
+) -> list[ThemeVolume]:
     """``n_themes`` themes over 77 days; theme 0 rises ``factor`` times over the last
     ``rise_days`` days, theme ``declining`` falls to a tenth ``fix_days`` days ago. With
     ``dispersion``, each week's rate is gamma-distributed around the theme's (shape
@@ -166,8 +211,9 @@ def _story(seed: int, rise_days: int, factor: float, n_themes: int = 20,
             lam[-rise_days:] *= factor
         if tid == declining:
             lam[-fix_days:] *= 0.1
-        out.append(ThemeVolume(tid, f"t{tid}", "active", rng.poisson(lam),
-                               AS_OF - timedelta(days=400)))
+        out.append(
+            ThemeVolume(tid, f"t{tid}", "active", rng.poisson(lam), AS_OF - timedelta(days=400))
+        )
     return out
 
 
@@ -176,8 +222,12 @@ def test_a_rise_spread_over_two_or_three_weeks_is_found_in_a_longer_window() -> 
     for seed in range(40):
         # Like the demo's checkout theme: 3.5x from 17 days before the last day of data.
         story = _story(seed, rise_days=17, factor=3.5)
-        story[0] = replace(story[0], daily=np.random.default_rng(seed).poisson(
-            np.r_[np.full(60, 1.6), np.full(17, 1.6 * 3.5)]))
+        story[0] = replace(
+            story[0],
+            daily=np.random.default_rng(seed).poisson(
+                np.r_[np.full(60, 1.6), np.full(17, 1.6 * 3.5)]
+            ),
+        )
         alerts = find_alerts(story, AS_OF)
         assert all(a.theme_id == 0 for a in alerts), f"seed {seed}: {alerts}"
         if alerts:
@@ -189,14 +239,16 @@ def test_a_rise_spread_over_two_or_three_weeks_is_found_in_a_longer_window() -> 
 def test_a_declining_theme_is_never_a_spike() -> None:
     for seed in range(30):
         for fix_days in (3, 10, 20, 30, 45, 60):
-            alerts = find_alerts(_story(seed, 0, 1.0, declining=1, fix_days=fix_days), AS_OF,
-                                 min_ratio=1.0)
+            alerts = find_alerts(
+                _story(seed, 0, 1.0, declining=1, fix_days=fix_days), AS_OF, min_ratio=1.0
+            )
             assert 1 not in {a.theme_id for a in alerts}, (seed, fix_days)
 
 
 @pytest.mark.parametrize(("min_ratio", "dispersion"), [(2.0, None), (1.0, None), (1.0, 20.0)])
 def test_false_alarm_rate_over_200_stable_themes_is_at_most_alpha(
-        min_ratio: float, dispersion: float | None) -> None:
+    min_ratio: float, dispersion: float | None
+) -> None:
     """Holm over 200 themes x 3 windows: at most a 5% chance per run of flagging any of them,
     even without the 2x materiality floor (``min_ratio=1`` leaves the test alone), and with
     weekly rates that vary 22% beyond Poisson (gamma shape 20)."""
@@ -209,17 +261,27 @@ def test_false_alarm_rate_over_200_stable_themes_is_at_most_alpha(
 
 def test_shared_week_to_week_noise_is_measured_across_themes() -> None:
     story = _story(0, 0, 1.0, n_themes=200, dispersion=20.0)
-    weeks = [[int(v.daily[s:s + 7].sum()) for s in range(0, 56, 7)] for v in story]
+    weeks = [[int(v.daily[s : s + 7].sum()) for s in range(0, 56, 7)] for v in story]
     assert 0.03 <= shared_overdispersion(weeks) <= 0.08  # the truth is 1 / 20
     assert shared_overdispersion(weeks[:9]) == 0.0  # too few themes to tell
-    poisson = [[int(v.daily[s:s + 7].sum()) for s in range(0, 56, 7)] for v in _story(0, 0, 1.0, 200)]
+    poisson = [
+        [int(v.daily[s : s + 7].sum()) for s in range(0, 56, 7)] for v in _story(0, 0, 1.0, 200)
+    ]
     assert shared_overdispersion(poisson) <= 0.01
 
 
 def test_a_rise_of_all_contacts_is_not_a_spike_unless_normalising_is_off() -> None:
     story = _story(3, 0, 1.0, n_themes=30)
-    tide = [replace(v, daily=v.daily + np.random.default_rng(v.theme_id).poisson(
-        np.r_[np.zeros(63), np.full(14, v.daily.mean() * 1.5)])) for v in story]
+    tide = [
+        replace(
+            v,
+            daily=v.daily
+            + np.random.default_rng(v.theme_id).poisson(
+                np.r_[np.zeros(63), np.full(14, v.daily.mean() * 1.5)]
+            ),
+        )
+        for v in story
+    ]
     # The pooled ratio of the middle half: the 2 outliers (a spike, a fix) do not count.
     pairs = [(25, [10] * 8)] * 9 + [(20, [8] * 8), (100, [10] * 8), (1, [10] * 8)]
     assert volume_factor(pairs, 7) == pytest.approx(2.5)
@@ -228,8 +290,9 @@ def test_a_rise_of_all_contacts_is_not_a_spike_unless_normalising_is_off() -> No
     assert find_alerts(tide, AS_OF) == []
     assert len(find_alerts(tide, AS_OF, normalise=False)) >= 5
     # A theme that rises 6x during the tide still stands out.
-    tide[0] = replace(tide[0], daily=tide[0].daily + np.r_[np.zeros(63, dtype=np.int64),
-                                                           np.full(14, 15)])
+    tide[0] = replace(
+        tide[0], daily=tide[0].daily + np.r_[np.zeros(63, dtype=np.int64), np.full(14, 15)]
+    )
     assert [a.theme_id for a in find_alerts(tide, AS_OF)] == [0]
 
 
@@ -252,7 +315,8 @@ def _demo_gold_volumes(as_of: date, days: int) -> list[ThemeVolume]:
     for r in read("demo_contact_center.csv"):
         d, m, y = r["timestamp"][:10].split("/")
         days_of.setdefault(gold["contact_center", r["interaction_id"]], []).append(
-            date(int(y), int(m), int(d)))
+            date(int(y), int(m), int(d))
+        )
     start = as_of - timedelta(days=days - 1)
     out = []
     for tid, (theme, seen) in enumerate(sorted(days_of.items())):

@@ -27,8 +27,9 @@ from tests.factories import load_themed
 
 
 def _cluster(session: Session, full: bool = False) -> ClusteringRun:
-    return run_clustering(session, HashingEmbedder(), DensityClusterer(min_cluster_size=8),
-                          full=full)
+    return run_clustering(
+        session, HashingEmbedder(), DensityClusterer(min_cluster_size=8), full=full
+    )
 
 
 def _intent_of(session: Session) -> dict[int, str]:
@@ -36,7 +37,9 @@ def _intent_of(session: Session) -> dict[int, str]:
     rows = session.execute(
         sa.select(ThemeMembership.theme_id, Interaction.extra)
         .join(Interaction, Interaction.id == ThemeMembership.interaction_id)
-        .join(Theme, Theme.id == ThemeMembership.theme_id).where(Theme.status == "active"))
+        .join(Theme, Theme.id == ThemeMembership.theme_id)
+        .where(Theme.status == "active")
+    )
     counts: dict[int, Counter[str]] = {}
     for tid, extra in rows:
         counts.setdefault(tid, Counter())[extra["intent"]] += 1
@@ -48,8 +51,11 @@ def _theme_for(session: Session, intent: str) -> int:
 
 
 def _members(session: Session, theme_id: int) -> set[int]:
-    return set(session.scalars(sa.select(ThemeMembership.interaction_id)
-                               .where(ThemeMembership.theme_id == theme_id)))
+    return set(
+        session.scalars(
+            sa.select(ThemeMembership.interaction_id).where(ThemeMembership.theme_id == theme_id)
+        )
+    )
 
 
 def test_rename_is_locked_and_recorded(session: Session) -> None:
@@ -136,8 +142,11 @@ def test_noise_members_and_their_look_alikes_stay_out(session: Session) -> None:
 
     def themed_crash_texts() -> int:
         intents = dict(session.execute(sa.select(Interaction.external_id, Interaction.extra)).all())
-        return sum(1 for _, ext, theme in iter_assignments(session)
-                   if theme is not None and intents[ext]["intent"] == "app_crash")
+        return sum(
+            1
+            for _, ext, theme in iter_assignments(session)
+            if theme is not None and intents[ext]["intent"] == "app_crash"
+        )
 
     assert themed_crash_texts() == 0
     load_themed(session, per_theme=4, seed=8, prefix="NEW", themes=["app_crash", "promo_code"])

@@ -87,9 +87,17 @@ def _pages(session: Session, data: Seeded) -> list[str]:
         member.customer_id = customer.id
     session.flush()
     return [
-        "/themes", f"/themes/{data.card}", f"/themes/{data.retired}", "/problems",
-        f"/problems/{problem.id}", "/tasks", "/backlog", f"/customers/{customer.id}",
-        "/search?q=card", "/search", "/admin",
+        "/themes",
+        f"/themes/{data.card}",
+        f"/themes/{data.retired}",
+        "/problems",
+        f"/problems/{problem.id}",
+        "/tasks",
+        "/backlog",
+        f"/customers/{customer.id}",
+        "/search?q=card",
+        "/search",
+        "/admin",
     ]
 
 
@@ -112,17 +120,22 @@ def test_the_sign_in_page_is_labelled(anonymous: TestClient) -> None:
     assert {_name_of(c, soup) for c in soup.select("input[name=email], input[name=password]")}
 
 
-@pytest.mark.parametrize("html,expected", [
-    ('<input name="q">', "unlabelled input name='q'"),
-    ('<label for="q">Search</label><input id="q" name="q">', None),
-    ('<label>Search <input name="q"></label>', None),
-    ('<select name="s" aria-label="State"></select>', None),
-    ("<button></button>", "button without text"),
-    ('<img src="a.png">', "image without alt"),
-])
+@pytest.mark.parametrize(
+    "html,expected",
+    [
+        ('<input name="q">', "unlabelled input name='q'"),
+        ('<label for="q">Search</label><input id="q" name="q">', None),
+        ('<label>Search <input name="q"></label>', None),
+        ('<select name="s" aria-label="State"></select>', None),
+        ("<button></button>", "button without text"),
+        ('<img src="a.png">', "image without alt"),
+    ],
+)
 def test_the_checks_catch_what_they_claim(html: str, expected: str | None) -> None:
-    page = ('<html lang="en"><head><title>t</title></head><body><a href="#main">Skip</a>'
-            f'<main id="main"><h1>T</h1>{html}</main></body></html>')
+    page = (
+        '<html lang="en"><head><title>t</title></head><body><a href="#main">Skip</a>'
+        f'<main id="main"><h1>T</h1>{html}</main></body></html>'
+    )
     found = problems_in(BeautifulSoup(page, "html.parser"))
     if expected is None:
         assert found == []

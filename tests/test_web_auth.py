@@ -86,8 +86,9 @@ def test_authorization_matrix(app: FastAPI, session: Session, role: str | None) 
     assert not wrong, "\n".join(wrong)
 
 
-def test_anonymous_pages_redirect_to_sign_in_and_come_back(anonymous: TestClient,
-                                                           session: Session) -> None:
+def test_anonymous_pages_redirect_to_sign_in_and_come_back(
+    anonymous: TestClient, session: Session
+) -> None:
     response = anonymous.get("/problems?priority=P1", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/login?next=/problems%3Fpriority%3DP1"
@@ -96,24 +97,39 @@ def test_anonymous_pages_redirect_to_sign_in_and_come_back(anonymous: TestClient
     anonymous.post("/logout", data={"csrf_token": token})
     soup = BeautifulSoup(anonymous.get("/login?next=/problems").text, "html.parser")
     assert soup.find("input", attrs={"name": "next"})["value"] == "/problems"
-    answer = anonymous.post("/login", data={
-        "email": "viewer@example.com", "password": PASSWORD, "next": "/problems",
-        "csrf_token": str(soup.find("input", attrs={"name": "csrf_token"})["value"])},
-        follow_redirects=False)
+    answer = anonymous.post(
+        "/login",
+        data={
+            "email": "viewer@example.com",
+            "password": PASSWORD,
+            "next": "/problems",
+            "csrf_token": str(soup.find("input", attrs={"name": "csrf_token"})["value"]),
+        },
+        follow_redirects=False,
+    )
     assert answer.status_code == 303 and answer.headers["location"] == "/problems"
 
 
-def test_sign_in_refuses_offsite_next_and_wrong_passwords(anonymous: TestClient,
-                                                          session: Session) -> None:
+def test_sign_in_refuses_offsite_next_and_wrong_passwords(
+    anonymous: TestClient, session: Session
+) -> None:
     login(anonymous, session, "viewer")
     anonymous.post("/logout", data={"csrf_token": csrf_of(anonymous, "/themes")})
     csrf = csrf_of(anonymous)
-    bad = anonymous.post("/login", data={"email": "viewer@example.com", "password": "nope",
-                                         "csrf_token": csrf})
+    bad = anonymous.post(
+        "/login", data={"email": "viewer@example.com", "password": "nope", "csrf_token": csrf}
+    )
     assert bad.status_code == 401 and "Wrong e-mail or password" in bad.text
-    good = anonymous.post("/login", data={"email": "viewer@example.com", "password": PASSWORD,
-                                          "csrf_token": csrf, "next": "//evil.example/x"},
-                          follow_redirects=False)
+    good = anonymous.post(
+        "/login",
+        data={
+            "email": "viewer@example.com",
+            "password": PASSWORD,
+            "csrf_token": csrf,
+            "next": "//evil.example/x",
+        },
+        follow_redirects=False,
+    )
     assert good.headers["location"] == "/"
     cookie = good.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
@@ -126,36 +142,42 @@ def test_forms_without_the_csrf_token_are_refused(client: TestClient, data) -> N
     # JSON calls riding on the cookie need the token in a header.
     assert client.post(f"/api/themes/{data.card}/rename", json={"title": "x"}).status_code == 403
     token = csrf_of(client, "/themes")
-    ok = client.post(url, data={"title": "Card problems", "csrf_token": token},
-                     follow_redirects=False)
+    ok = client.post(
+        url, data={"title": "Card problems", "csrf_token": token}, follow_redirects=False
+    )
     assert ok.status_code == 303
-    api = client.post(f"/api/themes/{data.card}/rename", json={"title": "Cards"},
-                      headers={"X-CSRF-Token": token})
+    api = client.post(
+        f"/api/themes/{data.card}/rename", json={"title": "Cards"}, headers={"X-CSRF-Token": token}
+    )
     assert api.status_code == 200 and api.json()["title"] == "Cards"
     # Sign-in itself needs the token, so another site cannot sign a browser in.
     anon = TestClient(client.app)
     assert anon.post("/login", data={"email": "a@b.c", "password": "x"}).status_code == 403
 
 
-def test_sign_in_is_rate_limited_per_user_and_address(anonymous: TestClient,
-                                                      session: Session) -> None:
+def test_sign_in_is_rate_limited_per_user_and_address(
+    anonymous: TestClient, session: Session
+) -> None:
     login(anonymous, session, "viewer")
     anonymous.post("/logout", data={"csrf_token": csrf_of(anonymous, "/themes")})
     csrf = csrf_of(anonymous)
     for _ in range(5):
-        r = anonymous.post("/login", data={"email": "viewer@example.com", "password": "guess",
-                                           "csrf_token": csrf})
+        r = anonymous.post(
+            "/login", data={"email": "viewer@example.com", "password": "guess", "csrf_token": csrf}
+        )
         assert r.status_code == 401
     # The right password is refused too while the window is full.
-    locked = anonymous.post("/login", data={"email": "viewer@example.com",
-                                            "password": PASSWORD, "csrf_token": csrf})
+    locked = anonymous.post(
+        "/login", data={"email": "viewer@example.com", "password": PASSWORD, "csrf_token": csrf}
+    )
     assert locked.status_code == 429 and "Too many" in locked.text
     # Another account is not locked by someone guessing this one.
     login(anonymous, session, "admin")
 
 
-def test_api_tokens_are_stored_hashed_and_can_be_revoked(client: TestClient,
-                                                         session: Session) -> None:
+def test_api_tokens_are_stored_hashed_and_can_be_revoked(
+    client: TestClient, session: Session
+) -> None:
     csrf = csrf_of(client, "/themes")
     made = client.post("/api/admin/tokens", json={"name": "etl"}, headers={"X-CSRF-Token": csrf})
     assert made.status_code == 201
@@ -171,8 +193,12 @@ def test_api_tokens_are_stored_hashed_and_can_be_revoked(client: TestClient,
     renamed = bearer.post("/api/admin/tokens", json={"name": "second"}, headers=auth)
     assert renamed.status_code == 201
     assert bearer.get("/api/me", headers={"Authorization": "Bearer rl_wrong"}).status_code == 401
-    assert client.post(f"/api/admin/tokens/{row.id}/revoke",
-                       headers={"X-CSRF-Token": csrf}).json()["revoked"] is True
+    assert (
+        client.post(f"/api/admin/tokens/{row.id}/revoke", headers={"X-CSRF-Token": csrf}).json()[
+            "revoked"
+        ]
+        is True
+    )
     assert bearer.get("/api/me", headers=auth).status_code == 401
 
 
@@ -181,9 +207,17 @@ def test_viewers_see_no_personal_data(anonymous: TestClient, session: Session) -
     session.add(customer)
     session.flush()
     session.add(CustomerIdentity(customer_id=customer.id, kind="email", value="ada@example.com"))
-    session.add(Interaction(source="mail", external_id="P1", channel="email",
-                            customer_id=customer.id, body_raw="call me on +44 20 7946 0958",
-                            body_clean="call me on [PHONE]", content_hash="p" * 64))
+    session.add(
+        Interaction(
+            source="mail",
+            external_id="P1",
+            channel="email",
+            customer_id=customer.id,
+            body_raw="call me on +44 20 7946 0958",
+            body_clean="call me on [PHONE]",
+            content_hash="p" * 64,
+        )
+    )
     session.flush()
     login(anonymous, session, "viewer")
     page = anonymous.get(f"/customers/{customer.id}").text

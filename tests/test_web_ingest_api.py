@@ -40,12 +40,24 @@ from tests.test_web_pages import (  # noqa: F401  (fixtures)
 )
 
 BATCH = [
-    {"ticket_id": "T1", "subject": "Card declined", "description": "My card is declined at "
-     "checkout", "via": "Web Form", "created_at": "2026-09-07T10:15:00Z",
-     "requester_email": "Ada@Example.com", "csat": "2", "product": "shop",
-     "custom": {"plan": "gold"}},
-    {"ticket_id": "T2", "description": "refund has not arrived", "channel": "email",
-     "customer_id": "ACC-9", "created_at": 1788775200},
+    {
+        "ticket_id": "T1",
+        "subject": "Card declined",
+        "description": "My card is declined at checkout",
+        "via": "Web Form",
+        "created_at": "2026-09-07T10:15:00Z",
+        "requester_email": "Ada@Example.com",
+        "csat": "2",
+        "product": "shop",
+        "custom": {"plan": "gold"},
+    },
+    {
+        "ticket_id": "T2",
+        "description": "refund has not arrived",
+        "channel": "email",
+        "customer_id": "ACC-9",
+        "created_at": 1788775200,
+    },
 ]
 
 
@@ -67,22 +79,33 @@ def _push(client: TestClient, headers: dict[str, str], payload: Any, **params: s
 
 
 def test_a_batch_is_stored_once_and_changed_records_are_updated(
-        anonymous: TestClient, session: Session) -> None:
+    anonymous: TestClient, session: Session
+) -> None:
     auth = _token(session)
     first = _push(anonymous, auth, {"source": "zendesk", "interactions": BATCH})
     assert first.status_code == 200, first.text
-    assert first.json() == {"received": 2, "inserted": 2, "updated": 0, "unchanged": 0,
-                            "customers_created": 2,
-                            "sources": {"zendesk": {"inserted": 2, "updated": 0,
-                                                    "unchanged": 0}}}
+    assert first.json() == {
+        "received": 2,
+        "inserted": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "customers_created": 2,
+        "sources": {"zendesk": {"inserted": 2, "updated": 0, "unchanged": 0}},
+    }
     rows = _rows(session)
     assert set(rows) == {"T1", "T2"}
     card = rows["T1"]
     assert card.channel == "web" and card.subject == "Card declined" and card.csat == 2.0
     assert card.created_at.replace(tzinfo=UTC) == datetime(2026, 9, 7, 10, 15, tzinfo=UTC)
     assert card.extra["product"] == "shop" and "gold" in card.extra["custom"]
-    assert session.scalar(sa.select(CustomerIdentity.customer_id).where(
-        CustomerIdentity.value == "ada@example.com")) == card.customer_id
+    assert (
+        session.scalar(
+            sa.select(CustomerIdentity.customer_id).where(
+                CustomerIdentity.value == "ada@example.com"
+            )
+        )
+        == card.customer_id
+    )
     assert rows["T2"].channel == "email" and rows["T2"].customer_id != card.customer_id
 
     again = _push(anonymous, auth, {"source": "zendesk", "interactions": BATCH})
@@ -95,18 +118,25 @@ def test_a_batch_is_stored_once_and_changed_records_are_updated(
     assert _rows(session)["T2"].body_raw == "refund arrived, thanks"
 
 
-@pytest.mark.parametrize(("record", "index", "field", "words"), [
-    ({"ticket_id": "B", "description": "x", "created_at": "yesterday"}, 2, "created_at",
-     "not a date"),
-    ({"ticket_id": "B", "description": "x", "csat": "great"}, 2, "csat", "not a number"),
-    ({"ticket_id": "B", "channel": "chat"}, 2, "body", "no text"),
-    ({"id": "x" * 300, "body": "hello"}, 2, "id", "longer than 255"),
-    ({"ticket_id": "B", "body": "x", "source": ""}, 2, "source", "source must be"),
-    ("just text", 2, None, "expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("record", "index", "field", "words"),
+    [
+        (
+            {"ticket_id": "B", "description": "x", "created_at": "yesterday"},
+            2,
+            "created_at",
+            "not a date",
+        ),
+        ({"ticket_id": "B", "description": "x", "csat": "great"}, 2, "csat", "not a number"),
+        ({"ticket_id": "B", "channel": "chat"}, 2, "body", "no text"),
+        ({"id": "x" * 300, "body": "hello"}, 2, "id", "longer than 255"),
+        ({"ticket_id": "B", "body": "x", "source": ""}, 2, "source", "source must be"),
+        ("just text", 2, None, "expected a JSON object"),
+    ],
+)
 def test_a_bad_record_writes_nothing_and_is_named(
-        anonymous: TestClient, session: Session, record: Any, index: int, field: str | None,
-        words: str) -> None:
+    anonymous: TestClient, session: Session, record: Any, index: int, field: str | None, words: str
+) -> None:
     auth = _token(session)
     response = _push(anonymous, auth, [*BATCH, record], source="zendesk")
     assert response.status_code == 422, response.text
@@ -118,31 +148,46 @@ def test_a_bad_record_writes_nothing_and_is_named(
 
 
 def test_a_bad_record_in_a_later_source_undoes_the_earlier_ones(
-        anonymous: TestClient, session: Session) -> None:
+    anonymous: TestClient, session: Session
+) -> None:
     auth = _token(session)
-    records = [BATCH[0], {**BATCH[1], "source": "freshdesk"},
-               {"ticket_id": "B", "body": "x", "created_at": "soon", "source": "freshdesk"}]
+    records = [
+        BATCH[0],
+        {**BATCH[1], "source": "freshdesk"},
+        {"ticket_id": "B", "body": "x", "created_at": "soon", "source": "freshdesk"},
+    ]
     response = _push(anonymous, auth, {"source": "zendesk", "interactions": records})
     assert response.status_code == 422 and response.json()["detail"][0]["index"] == 2
     assert _rows(session) == {} and _rows(session, "freshdesk") == {}
     good = _push(anonymous, auth, {"source": "zendesk", "interactions": records[:2]})
     assert good.json()["sources"] == {
         "zendesk": {"inserted": 1, "updated": 0, "unchanged": 0},
-        "freshdesk": {"inserted": 1, "updated": 0, "unchanged": 0}}
+        "freshdesk": {"inserted": 1, "updated": 0, "unchanged": 0},
+    }
     assert set(_rows(session)) == {"T1"} and set(_rows(session, "freshdesk")) == {"T2"}
 
 
-@pytest.mark.parametrize(("body", "loc", "kind"), [
-    (b"{not json", ["body"], "json_invalid"),
-    (b'{"source": "zendesk"}', ["body", "interactions"], "missing"),
-    (b'{"source": "zendesk", "interactions": {"id": 1}}', ["body", "interactions"],
-     "list_type"),
-    (b'[{"id": "1", "body": "x"}]', ["body", "source"], "missing"),
-    (b'{"source": "' + b"s" * 65 + b'", "interactions": []}', ["body", "source"],
-     "invalid_source"),
-])
-def test_malformed_batches_are_refused_clearly(anonymous: TestClient, session: Session,
-                                               body: bytes, loc: list[str], kind: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "loc", "kind"),
+    [
+        (b"{not json", ["body"], "json_invalid"),
+        (b'{"source": "zendesk"}', ["body", "interactions"], "missing"),
+        (
+            b'{"source": "zendesk", "interactions": {"id": 1}}',
+            ["body", "interactions"],
+            "list_type",
+        ),
+        (b'[{"id": "1", "body": "x"}]', ["body", "source"], "missing"),
+        (
+            b'{"source": "' + b"s" * 65 + b'", "interactions": []}',
+            ["body", "source"],
+            "invalid_source",
+        ),
+    ],
+)
+def test_malformed_batches_are_refused_clearly(
+    anonymous: TestClient, session: Session, body: bytes, loc: list[str], kind: str
+) -> None:
     auth = {**_token(session), "Content-Type": "application/json"}
     response = anonymous.post("/api/ingest", content=body, headers=auth)
     assert response.status_code == 422
@@ -151,7 +196,8 @@ def test_malformed_batches_are_refused_clearly(anonymous: TestClient, session: S
 
 
 def test_batches_over_the_limits_are_refused_with_413(
-        anonymous: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    anonymous: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
     auth = _token(session)
     many = [{"id": str(n), "body": "hello"} for n in range(ingest_api.MAX_RECORDS + 1)]
     response = _push(anonymous, auth, many, source="zendesk")
@@ -164,7 +210,8 @@ def test_batches_over_the_limits_are_refused_with_413(
 
 
 def test_only_admins_may_push_and_browsers_need_the_csrf_token(
-        anonymous: TestClient, session: Session) -> None:
+    anonymous: TestClient, session: Session
+) -> None:
     payload = {"source": "zendesk", "interactions": BATCH}
     assert anonymous.post("/api/ingest", json=payload).status_code == 401
     assert _push(anonymous, {"Authorization": "Bearer rl_wrong"}, payload).status_code == 401
@@ -201,8 +248,9 @@ def test_the_endpoint_is_documented(client: TestClient, app: FastAPI) -> None:
 @pytest.fixture
 def signed(engine: Engine, session: Session, tmp_path: Path) -> Iterator[TestClient]:
     """A client of an app configured with an ingest secret."""
-    settings = Settings(data_dir=tmp_path, embedder="hashing", ingest_secret="s3cret",
-                        _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(
+        data_dir=tmp_path, embedder="hashing", ingest_secret="s3cret", _env_file=None
+    )  # type: ignore[call-arg]
     web = create_app(settings, engine)
 
     def _test_session() -> Iterator[Session]:
@@ -215,27 +263,36 @@ def signed(engine: Engine, session: Session, tmp_path: Path) -> Iterator[TestCli
 
 
 def test_with_an_ingest_secret_calls_must_be_signed_and_fresh(
-        signed: TestClient, session: Session) -> None:
+    signed: TestClient, session: Session
+) -> None:
     auth = _token(session)
     body = json.dumps({"source": "zendesk", "interactions": BATCH}).encode()
 
     def post(secret: str, stamp: int, payload: bytes = body) -> Any:
-        headers = {**auth, "Content-Type": "application/json",
-                   "X-Rootline-Timestamp": str(stamp),
-                   "X-Rootline-Signature": "sha256=" + sign(secret, str(stamp), payload)}
+        headers = {
+            **auth,
+            "Content-Type": "application/json",
+            "X-Rootline-Timestamp": str(stamp),
+            "X-Rootline-Signature": "sha256=" + sign(secret, str(stamp), payload),
+        }
         return signed.post("/api/ingest", content=payload, headers=headers)
 
     now = int(time.time())
-    unsigned = signed.post("/api/ingest", content=body,
-                           headers={**auth, "Content-Type": "application/json"})
+    unsigned = signed.post(
+        "/api/ingest", content=body, headers={**auth, "Content-Type": "application/json"}
+    )
     assert unsigned.status_code == 401
     assert unsigned.json()["detail"][0]["loc"] == ["header", "X-Rootline-Timestamp"]
     wrong = post("guess", now)
     assert wrong.status_code == 401 and "X-Rootline-Signature" in wrong.json()["detail"][0]["msg"]
     assert post("s3cret", now - 3600).status_code == 401  # a replayed old call
     tampered = body.replace(b"refund", b"REFUND")
-    headers = {**auth, "Content-Type": "application/json", "X-Rootline-Timestamp": str(now),
-               "X-Rootline-Signature": "sha256=" + sign("s3cret", str(now), body)}
+    headers = {
+        **auth,
+        "Content-Type": "application/json",
+        "X-Rootline-Timestamp": str(now),
+        "X-Rootline-Signature": "sha256=" + sign("s3cret", str(now), body),
+    }
     assert signed.post("/api/ingest", content=tampered, headers=headers).status_code == 401
     assert _rows(session) == {}
     ok = post("s3cret", now)

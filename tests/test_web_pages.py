@@ -147,14 +147,22 @@ def csrf_of(client: TestClient, url: str = "/login") -> str:
     return str(field["value"])
 
 
-def login(client: TestClient, session: Session, role: str = "admin",
-          email: str | None = None) -> User:
+def login(
+    client: TestClient, session: Session, role: str = "admin", email: str | None = None
+) -> User:
     """Create (or refresh) a user with ``role`` and sign ``client`` in as them."""
     user = ensure_user(session, email or f"{role}@example.com", role, PASSWORD)
     session.flush()
-    response = client.post("/login", data={"email": user.email, "password": PASSWORD,
-                                           "csrf_token": csrf_of(client), "next": "/"},
-                           follow_redirects=False)
+    response = client.post(
+        "/login",
+        data={
+            "email": user.email,
+            "password": PASSWORD,
+            "csrf_token": csrf_of(client),
+            "next": "/",
+        },
+        follow_redirects=False,
+    )
     assert response.status_code == 303, response.text[:300]
     return user
 
@@ -188,7 +196,11 @@ def _soup(client: TestClient, url: str, status: int = 200) -> BeautifulSoup:
 def _rows(soup: BeautifulSoup) -> list[list[str]]:
     return [
         # The selection checkbox (for moving contacts) is not a column of data.
-        [td.get_text(" ", strip=True) for td in tr.find_all("td") if "pick" not in td.get("class", [])]
+        [
+            td.get_text(" ", strip=True)
+            for td in tr.find_all("td")
+            if "pick" not in td.get("class", [])
+        ]
         for tr in soup.select("table.contacts tbody tr")
     ]
 

@@ -40,8 +40,9 @@ def _post(client: TestClient, url: str, **form: Any) -> Any:
     """Post a form as the browser would from the page above the action (its Referer)."""
     form.setdefault("csrf_token", csrf_of(client, "/themes"))
     page = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
-    return client.post(url, data=form, follow_redirects=False,
-                       headers={"Referer": f"http://testserver{page}"})
+    return client.post(
+        url, data=form, follow_redirects=False, headers={"Referer": f"http://testserver{page}"}
+    )
 
 
 def _soup(client: TestClient, url: str) -> BeautifulSoup:
@@ -50,8 +51,9 @@ def _soup(client: TestClient, url: str) -> BeautifulSoup:
     return BeautifulSoup(response.text, "html.parser")
 
 
-def test_review_promote_and_work_a_problem(anonymous: TestClient, session: Session,
-                                           data: Seeded) -> None:
+def test_review_promote_and_work_a_problem(
+    anonymous: TestClient, session: Session, data: Seeded
+) -> None:
     lead = anonymous
     login(lead, session, "support_lead")
     assert _post(lead, f"/themes/{data.card}/rename", title="Cards refused").status_code == 303
@@ -92,8 +94,9 @@ def test_review_promote_and_work_a_problem(anonymous: TestClient, session: Sessi
     assert "root cause" in _soup(owner, problem_url).select_one("p.flash.error").get_text()
     _post(owner, f"{problem_url}/update", root_cause="Gateway timeout at 3 s", workaround="Retry")
     _post(owner, f"{problem_url}/transition", target="fix_in_progress")
-    _post(owner, f"{problem_url}/tasks", title="Raise the gateway timeout",
-          team_id=problem.is_team_id)
+    _post(
+        owner, f"{problem_url}/tasks", title="Raise the gateway timeout", team_id=problem.is_team_id
+    )
     _post(owner, f"{problem_url}/comments", body="Deployed to staging <b>today</b>")
     _post(owner, f"{problem_url}/fix", fixed_on="2026-10-20", description="Timeout 10 s")
     # Requests share the test's session; a real request starts with fresh collections.
@@ -117,24 +120,31 @@ def test_review_promote_and_work_a_problem(anonymous: TestClient, session: Sessi
     assert "reload" in _soup(lead, problem_url).select_one("p.flash.error").get_text()
 
 
-def test_move_split_noise_from_the_theme_page(client: TestClient, session: Session,
-                                              data: Seeded) -> None:
-    ids = [r.id for r in session.scalars(sa.select(Interaction).where(
-        Interaction.body_clean.like("password reset%")).limit(2))]
-    moved = _post(client, f"/themes/{data.password}/move", target_id=data.card,
-                  interaction_ids=ids)
+def test_move_split_noise_from_the_theme_page(
+    client: TestClient, session: Session, data: Seeded
+) -> None:
+    ids = [
+        r.id
+        for r in session.scalars(
+            sa.select(Interaction).where(Interaction.body_clean.like("password reset%")).limit(2)
+        )
+    ]
+    moved = _post(client, f"/themes/{data.password}/move", target_id=data.card, interaction_ids=ids)
     assert moved.status_code == 303
     assert session.get(Theme, data.card).size == 62
     assert _post(client, f"/themes/{data.password}/noise").status_code == 303
     assert session.get(Theme, data.password).status == "noise"
     # Splitting needs cached vectors; without them the reason is shown, nothing changes.
     _post(client, f"/themes/{data.card}/split")
-    assert "cached vectors" in _soup(client, f"/themes/{data.card}").select_one(
-        "p.flash.error").get_text()
+    assert (
+        "cached vectors"
+        in _soup(client, f"/themes/{data.card}").select_one("p.flash.error").get_text()
+    )
 
 
-def test_board_filters_csv_and_query_count(client: TestClient, session: Session,
-                                           engine: Engine, data: Seeded) -> None:
+def test_board_filters_csv_and_query_count(
+    client: TestClient, session: Session, engine: Engine, data: Seeded
+) -> None:
     team = create_team(session, "Payments IS", "is")
     first = create_problem(session, [data.card], title="Cards", actor="t")
     statements: list[str] = []
@@ -162,11 +172,14 @@ def test_board_filters_csv_and_query_count(client: TestClient, session: Session,
 
 def test_dashboard_filters_alerts_and_csv(client: TestClient, data: Seeded) -> None:
     soup = _soup(client, "/themes?channel=chat")
-    figures = {d.dt.get_text(strip=True): d.dd.get_text(" ", strip=True)
-               for d in soup.select("dl.figures > div")}
+    figures = {
+        d.dt.get_text(strip=True): d.dd.get_text(" ", strip=True)
+        for d in soup.select("dl.figures > div")
+    }
     assert figures["Contacts"] == "30"  # the card theme's odd days came by chat
     assert [c.h3.get_text(strip=True) for c in soup.select("li.theme-card")] == [
-        "Card declined at checkout"]
+        "Card declined at checkout"
+    ]
     assert soup.select_one("select#f-channel option[selected]")["value"] == "chat"
     assert _soup(client, "/themes?date_from=2026-11-01&date_to=2026-11-30").select("li.theme-card")
     assert client.get("/themes?date_from=yesterday").status_code == 400
@@ -177,8 +190,9 @@ def test_dashboard_filters_alerts_and_csv(client: TestClient, data: Seeded) -> N
     assert client.get("/api/alerts").status_code == 200
 
 
-def test_search_by_words_and_meaning(app: FastAPI, client: TestClient, session: Session,
-                                     data: Seeded) -> None:
+def test_search_by_words_and_meaning(
+    app: FastAPI, client: TestClient, session: Session, data: Seeded
+) -> None:
     embedder = HashingEmbedder()
     app.state.embedder = embedder
     texts = list(session.scalars(sa.select(Interaction.body_clean)))
@@ -195,14 +209,21 @@ def test_search_by_words_and_meaning(app: FastAPI, client: TestClient, session: 
 
 
 def test_admin_users_teams_rules_and_tokens(client: TestClient, session: Session) -> None:
-    made = _post(client, "/admin/users", email="New@Example.com", role="product_owner",
-                 password="long enough pw")
+    made = _post(
+        client,
+        "/admin/users",
+        email="New@Example.com",
+        role="product_owner",
+        password="long enough pw",
+    )
     assert made.status_code == 303
     assert sign_in(session, "new@example.com", "long enough pw", "1.2.3.4").user is not None
     _post(client, "/admin/teams", name="Web shop", kind="business")
-    yaml_text = ("teams:\n  - {name: Shop IS, kind: is}\nrules:\n  - name: shop\n"
-                 "    priority: 1\n    match: {keywords: [card]}\n"
-                 "    business_team: Web shop\n    is_team: Shop IS\n")
+    yaml_text = (
+        "teams:\n  - {name: Shop IS, kind: is}\nrules:\n  - name: shop\n"
+        "    priority: 1\n    match: {keywords: [card]}\n"
+        "    business_team: Web shop\n    is_team: Shop IS\n"
+    )
     assert _post(client, "/admin/rules", yaml_text=yaml_text).status_code == 303
     exported = client.get("/admin/rules.yaml").text
     assert "shop" in exported and "Shop IS" in exported
@@ -222,9 +243,11 @@ def test_create_admin_command(tmp_path: Any) -> None:
     from rootline.db import make_engine, make_session_factory, session_scope
 
     url = f"sqlite:///{tmp_path / 'cli.db'}"
-    result = CliRunner().invoke(cli, ["--db", url, "users", "create-admin", "--email",
-                                      "root@example.com", "--password-stdin"],
-                                input="a strong secret\n")
+    result = CliRunner().invoke(
+        cli,
+        ["--db", url, "users", "create-admin", "--email", "root@example.com", "--password-stdin"],
+        input="a strong secret\n",
+    )
     assert result.exit_code == 0, result.output
     engine = make_engine(url)
     with session_scope(make_session_factory(engine)) as session:

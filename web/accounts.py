@@ -48,11 +48,19 @@ class LoginResult:
 
 
 def _recent_failures(session: Session, username: str, address: str, since: datetime) -> int:
-    return session.scalar(
-        sa.select(sa.func.count()).select_from(LoginAttempt).where(
-            LoginAttempt.username == username, LoginAttempt.address == address,
-            LoginAttempt.succeeded.is_(False), LoginAttempt.at >= since)
-    ) or 0
+    return (
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(LoginAttempt)
+            .where(
+                LoginAttempt.username == username,
+                LoginAttempt.address == address,
+                LoginAttempt.succeeded.is_(False),
+                LoginAttempt.at >= since,
+            )
+        )
+        or 0
+    )
 
 
 def sign_in(
@@ -92,15 +100,17 @@ def set_password(session: Session, user: User, password: str, *, actor: str) -> 
         InputError: if the password is shorter than 8 characters.
     """
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InputError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters",
-                         field="password")
+        raise InputError(
+            f"a password needs at least {MIN_PASSWORD_LENGTH} characters", field="password"
+        )
     user.password_hash = hash_password(password)
     session.flush()
     record(session, actor, "user", user.id, "set_password")
 
 
-def ensure_user(session: Session, email: str, role: str, password: str, *, name: str = "",
-                actor: str = "system") -> User:
+def ensure_user(
+    session: Session, email: str, role: str, password: str, *, name: str = "", actor: str = "system"
+) -> User:
     """The user with this e-mail (created if missing) with this role and password."""
     user = session.scalar(sa.select(User).where(User.email == email.strip().lower()))
     if user is None:
@@ -123,8 +133,9 @@ def create_token(session: Session, user: User, name: str, *, actor: str) -> tupl
     if not name:
         raise InputError("an API token needs a name", field="name")
     token = new_api_token()
-    row = ApiToken(user_id=user.id, name=name[:128], token_hash=hash_token(token),
-                   prefix=token[:10])
+    row = ApiToken(
+        user_id=user.id, name=name[:128], token_hash=hash_token(token), prefix=token[:10]
+    )
     session.add(row)
     session.flush()
     record(session, actor, "api_token", row.id, "create", new={"user": user.email, "name": name})
@@ -160,6 +171,8 @@ def user_for_token(session: Session, token: str) -> User | None:
     now = utcnow()
     last = row.last_used_at
     # Written at most once a minute, so a busy API client does not write on every call.
-    if last is None or now - (last if last.tzinfo else last.replace(tzinfo=now.tzinfo)) > timedelta(minutes=1):
+    if last is None or now - (last if last.tzinfo else last.replace(tzinfo=now.tzinfo)) > timedelta(
+        minutes=1
+    ):
         row.last_used_at = now
     return row.user

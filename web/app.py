@@ -117,8 +117,11 @@ def _install_error_pages(app: FastAPI) -> None:
     @app.exception_handler(AuthRequired)
     async def sign_in_first(request: Request, exc: AuthRequired) -> Response:
         if _wants_json(request) or request.headers.get("authorization"):
-            return JSONResponse({"detail": "sign in or send an API token"}, status_code=401,
-                                headers={"WWW-Authenticate": "Bearer"})
+            return JSONResponse(
+                {"detail": "sign in or send an API token"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
@@ -128,8 +131,13 @@ def _install_error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(RootlineError)
     async def refused(request: Request, exc: RootlineError) -> Response:
-        status = 404 if isinstance(exc, NotFoundError) else 409 if isinstance(
-            exc, ConflictError) else 400
+        status = (
+            404
+            if isinstance(exc, NotFoundError)
+            else 409
+            if isinstance(exc, ConflictError)
+            else 400
+        )
         back = _back(request)
         if request.method == "POST" and not _wants_json(request) and back and status != 404:
             # A refused form goes back to its page with the reason on top, input intact.

@@ -104,8 +104,11 @@ def csv_response(name: str, header: list[str], rows: Iterable[Iterable[Any]]) ->
     writer.writerow(header)
     for row in rows:
         writer.writerow([_cell(v) for v in row])
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
 
 
 def _cell(value: Any) -> Any:

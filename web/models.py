@@ -26,7 +26,9 @@ class ApiToken(Base):
     )
     name: Mapped[str] = mapped_column(sa.String(128))
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    prefix: Mapped[str] = mapped_column(sa.String(16), doc="First characters, to tell tokens apart.")
+    prefix: Mapped[str] = mapped_column(
+        sa.String(16), doc="First characters, to tell tokens apart."
+    )
     created_at: Mapped[datetime] = mapped_column(_TS, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(_TS)
     revoked_at: Mapped[datetime | None] = mapped_column(_TS)

@@ -218,16 +218,24 @@ async def authorize(request: Request, session: SessionDep) -> None:
     name = getattr(route, "name", "")
     header = request.headers.get("authorization", "")
     by_token = header[:7].lower() == "bearer "
-    user = user_for_token(session, header[7:].strip()) if by_token else _user_from_cookie(
-        request, session)
+    user = (
+        user_for_token(session, header[7:].strip())
+        if by_token
+        else _user_from_cookie(request, session)
+    )
     request.state.user = user
     if user is None and (by_token or name not in PUBLIC):
         raise AuthRequired()
     # A cookie is sent by the browser on its own; only our forms know the token.
-    if (request.method not in _SAFE_METHODS and not by_token
-            and not check_csrf(request.session.get("csrf"), await _form_token(request))):
-        raise Forbidden("the form was out of date or not sent by Rootline (CSRF check); "
-                        "reload the page and try again")
+    if (
+        request.method not in _SAFE_METHODS
+        and not by_token
+        and not check_csrf(request.session.get("csrf"), await _form_token(request))
+    ):
+        raise Forbidden(
+            "the form was out of date or not sent by Rootline (CSRF check); "
+            "reload the page and try again"
+        )
     if name in PUBLIC:
         return
     if user is None or user.role not in PERMISSIONS.get(name, frozenset()):

@@ -80,8 +80,11 @@ NEAREST = 3
 #: Below this cosine similarity a theme is not about the description at all.
 MIN_SIMILARITY = 0.2
 
-LEAD, PRODUCT, IS_OWNER = ("lead@demo.rootline.dev", "product@demo.rootline.dev",
-                           "is@demo.rootline.dev")
+LEAD, PRODUCT, IS_OWNER = (
+    "lead@demo.rootline.dev",
+    "product@demo.rootline.dev",
+    "is@demo.rootline.dev",
+)
 IDENTITY_IS = "identity.is@demo.rootline.dev"
 
 
@@ -137,8 +140,9 @@ def set_up_teams(session: Session, text: str, *, actor: str = "demo") -> tuple[i
     for person in people:
         email = str(person["email"]).lower()
         if session.scalar(sa.select(User.id).where(User.email == email)) is None:
-            create_user(session, email, person.get("name", ""), person.get("role", "viewer"),
-                        actor=actor)
+            create_user(
+                session, email, person.get("name", ""), person.get("role", "viewer"), actor=actor
+            )
     rules = import_rules_yaml(session, text, actor=actor)
     for person in people:
         user = session.scalar(sa.select(User).where(User.email == str(person["email"]).lower()))
@@ -155,9 +159,12 @@ def _theme_words(theme: Theme) -> set[str]:
 
 
 def _run_slug(session: Session) -> str | None:
-    return session.scalar(sa.select(ClusteringRun.model_slug)
-                          .where(ClusteringRun.status == "succeeded")
-                          .order_by(ClusteringRun.id.desc()).limit(1))
+    return session.scalar(
+        sa.select(ClusteringRun.model_slug)
+        .where(ClusteringRun.status == "succeeded")
+        .order_by(ClusteringRun.id.desc())
+        .limit(1)
+    )
 
 
 def find_theme(session: Session, query: ThemeQuery, embedder: Embedder | None) -> Theme | None:
@@ -167,14 +174,19 @@ def find_theme(session: Session, query: ThemeQuery, embedder: Embedder | None) -
     most similar to the embedded description (at least ``MIN_SIMILARITY``), the first that carries
     one of the query's words. Without it: the theme carrying most of the words (largest first).
     """
-    themes = [t for t in session.scalars(
-        sa.select(Theme).where(Theme.status == "active").order_by(Theme.size.desc(), Theme.id))]
+    themes = [
+        t
+        for t in session.scalars(
+            sa.select(Theme).where(Theme.status == "active").order_by(Theme.size.desc(), Theme.id)
+        )
+    ]
     wanted = set(query.words)
     if embedder is not None and embedder.slug == _run_slug(session):
         with_vectors = [t for t in themes if t.centroid is not None]
         if with_vectors:
-            centroids = np.stack([np.frombuffer(t.centroid or b"", dtype=np.float32)
-                                  for t in with_vectors])
+            centroids = np.stack(
+                [np.frombuffer(t.centroid or b"", dtype=np.float32) for t in with_vectors]
+            )
             probe = np.asarray(embedder.encode([query.text])[0], dtype=np.float32)
             if probe.shape[0] == centroids.shape[1]:
                 sims = centroids @ probe
@@ -191,48 +203,86 @@ def find_theme(session: Session, query: ThemeQuery, embedder: Embedder | None) -
 def _play_password_fix(session: Session, theme_id: int) -> Problem:
     """A support lead promotes the theme; Identity IS finds the cause; the fix ships."""
     problem = create_problem(
-        session, [theme_id], title="Password reset e-mails never arrive", tags=["web", "account"],
+        session,
+        [theme_id],
+        title="Password reset e-mails never arrive",
+        tags=["web", "account"],
         description="Customers ask for a password reset and never get the e-mail, so they "
-                    "cannot sign in to order.",
-        actor=LEAD, now=_at("2026-10-07"))
+        "cannot sign in to order.",
+        actor=LEAD,
+        now=_at("2026-10-07"),
+    )
     pid = problem.id
     transition(session, pid, "assessed", actor=LEAD, now=_at("2026-10-07", 15))
     transition(session, pid, "root_cause_analysis", actor=IDENTITY_IS, now=_at("2026-10-08"))
-    update_problem(session, pid, {
-        "root_cause": "The mail provider's spam filter rejected reset e-mails sent from the new "
-                      "no-reply domain, which had no SPF and DKIM records.",
-        "workaround": "Agents send a one-time reset link from the admin console after checking "
-                      "the customer's identity; ask the customer to look in the spam folder.",
-    }, actor=IDENTITY_IS, now=_at("2026-10-09", 11))
+    update_problem(
+        session,
+        pid,
+        {
+            "root_cause": "The mail provider's spam filter rejected reset e-mails sent from the new "
+            "no-reply domain, which had no SPF and DKIM records.",
+            "workaround": "Agents send a one-time reset link from the admin console after checking "
+            "the customer's identity; ask the customer to look in the spam folder.",
+        },
+        actor=IDENTITY_IS,
+        now=_at("2026-10-09", 11),
+    )
     transition(session, pid, "fix_in_progress", actor=IDENTITY_IS, now=_at("2026-10-09", 14))
-    record_fix(session, pid, FIX_DATE,
-               description="SPF and DKIM records published for the no-reply domain; reset "
-                           "e-mails sent through the transactional mail service.",
-               actor=IDENTITY_IS, now=_at(FIX_DATE.isoformat(), 16))
+    record_fix(
+        session,
+        pid,
+        FIX_DATE,
+        description="SPF and DKIM records published for the no-reply domain; reset "
+        "e-mails sent through the transactional mail service.",
+        actor=IDENTITY_IS,
+        now=_at(FIX_DATE.isoformat(), 16),
+    )
     return problem
 
 
 def _play_checkout_spike(session: Session, theme_id: int) -> Problem:
     """The spike alert leads to a problem that the web shop and e-commerce IS work on."""
     problem = create_problem(
-        session, [theme_id], title="Checkout payment page error since the web shop release",
+        session,
+        [theme_id],
+        title="Checkout payment page error since the web shop release",
         tags=["web", "checkout"],
         description=f"Contacts about a payment error at checkout (often error PAY-502) rose "
-                    f"about threefold after the web shop release of {RELEASE_DATE:%Y-%m-%d}.",
-        actor=LEAD, now=_at("2026-11-03", 9, 30))
+        f"about threefold after the web shop release of {RELEASE_DATE:%Y-%m-%d}.",
+        actor=LEAD,
+        now=_at("2026-11-03", 9, 30),
+    )
     pid = problem.id
     transition(session, pid, "assessed", actor=PRODUCT, now=_at("2026-11-03", 11))
     transition(session, pid, "root_cause_analysis", actor=IS_OWNER, now=_at("2026-11-03", 14))
-    update_problem(session, pid, {
-        "workaround": "Customers can pay with PayPal, or retry the card payment after a minute; "
-                      "agents can take the order by phone.",
-    }, actor=PRODUCT, now=_at("2026-11-04", 10))
-    add_comment(session, pid, "PAY-502 is the payment gateway timing out. The release of "
-                f"{RELEASE_DATE:%Y-%m-%d} changed the checkout's gateway client; comparing its "
-                "timeouts with the old one.", actor=IS_OWNER, now=_at("2026-11-04", 16))
-    add_task(session, pid, "Compare payment gateway timeouts before and after the "
-             f"{RELEASE_DATE:%Y-%m-%d} release (error PAY-502)", owner_team="E-commerce IS",
-             due_date=date(2026, 11, 18), actor=IS_OWNER)
+    update_problem(
+        session,
+        pid,
+        {
+            "workaround": "Customers can pay with PayPal, or retry the card payment after a minute; "
+            "agents can take the order by phone.",
+        },
+        actor=PRODUCT,
+        now=_at("2026-11-04", 10),
+    )
+    add_comment(
+        session,
+        pid,
+        "PAY-502 is the payment gateway timing out. The release of "
+        f"{RELEASE_DATE:%Y-%m-%d} changed the checkout's gateway client; comparing its "
+        "timeouts with the old one.",
+        actor=IS_OWNER,
+        now=_at("2026-11-04", 16),
+    )
+    add_task(
+        session,
+        pid,
+        "Compare payment gateway timeouts before and after the "
+        f"{RELEASE_DATE:%Y-%m-%d} release (error PAY-502)",
+        owner_team="E-commerce IS",
+        due_date=date(2026, 11, 18),
+        actor=IS_OWNER,
+    )
     return problem
 
 
@@ -262,8 +312,14 @@ _SCRIPTS: tuple[tuple[str, ThemeQuery, Callable[[Session, StoryReport, int], int
 )
 
 
-def _play(sessions: sessionmaker[Session], report: StoryReport, key: str, query: ThemeQuery,
-          script: Callable[[Session, StoryReport, int], int], embedder: Embedder | None) -> None:
+def _play(
+    sessions: sessionmaker[Session],
+    report: StoryReport,
+    key: str,
+    query: ThemeQuery,
+    script: Callable[[Session, StoryReport, int], int],
+    embedder: Embedder | None,
+) -> None:
     """Open and work one problem of the story in its own transaction, unless its theme has one
     already; a failure only skips this problem."""
     try:
@@ -273,8 +329,9 @@ def _play(sessions: sessionmaker[Session], report: StoryReport, key: str, query:
                 report.warn(f"no theme is about {query.text!r}; the {key} problem is skipped")
                 return
             existing = open_problem_for_theme(session, theme.id)
-            report.problems[key] = (existing.id if existing is not None
-                                    else script(session, report, theme.id))
+            report.problems[key] = (
+                existing.id if existing is not None else script(session, report, theme.id)
+            )
     except RootlineError as exc:
         report.problems.pop(key, None)
         report.warn(f"the {key} problem could not be played: {exc}")
@@ -315,7 +372,9 @@ def problem_tasks(session: Session, problem_id: int) -> list[tuple[str, str, str
     rows = session.execute(
         sa.select(Task.title, Task.state, Team.name)
         .outerjoin(Team, Team.id == Task.owner_team_id)
-        .where(Task.problem_id == problem_id).order_by(Task.id))
+        .where(Task.problem_id == problem_id)
+        .order_by(Task.id)
+    )
     return [(title, state, team) for title, state, team in rows]
 
 
@@ -323,8 +382,9 @@ def _short(text: str, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def print_summary(console: Console, session: Session, report: StoryReport,
-                  accounts: list[dict[str, str]]) -> None:
+def print_summary(
+    console: Console, session: Session, report: StoryReport, accounts: list[dict[str, str]]
+) -> None:
     """Print what the demo holds: themes, alerts, teams, problems and their states, sign-ins."""
     from rich.table import Table
 
@@ -335,17 +395,20 @@ def print_summary(console: Console, session: Session, report: StoryReport,
     themes = session.scalar(sa.select(sa.func.count(Theme.id)).where(Theme.status == "active"))
     alerts = theme_alerts(session)
     kinds = ", ".join(f"{sum(a.kind == k for a in alerts)} {k}" for k in ("new", "spike"))
-    console.print(f"\n[bold]Brightcart demo[/bold] as of {DEMO_NOW:%Y-%m-%d}: {themes} themes, "
-                  f"{len(alerts)} alerts ({kinds}), {report.teams} teams, "
-                  f"{report.rules} routing rules")
+    console.print(
+        f"\n[bold]Brightcart demo[/bold] as of {DEMO_NOW:%Y-%m-%d}: {themes} themes, "
+        f"{len(alerts)} alerts ({kinds}), {report.teams} teams, "
+        f"{report.rules} routing rules"
+    )
     for alert in alerts:
         console.print(f"  {alert.kind} theme #{alert.theme_id} {alert.title!r}", markup=False)
     table = Table("#", "problem", "state", "P", "business / IS owner team", title="problems")
     problems = sorted(list_problems(session), key=lambda p: p.id)
     for problem in problems:
         owners = " / ".join(t.name if t else "-" for t in (problem.business_team, problem.is_team))
-        table.add_row(str(problem.id), _short(problem.title), problem.state, problem.priority,
-                      owners)
+        table.add_row(
+            str(problem.id), _short(problem.title), problem.state, problem.priority, owners
+        )
     console.print(table)
     for key, problem_id in report.problems.items():
         problem = session.get(Problem, problem_id)
@@ -353,18 +416,25 @@ def print_summary(console: Console, session: Session, report: StoryReport,
             continue
         console.print(f"  #{problem_id} {problem.routing_explanation}", markup=False)
         for title, state, team in problem_tasks(session, problem_id):
-            console.print(f"  #{problem_id} task for {team or '-'} ({state}): {title}",
-                          markup=False)
+            console.print(
+                f"  #{problem_id} task for {team or '-'} ({state}): {title}", markup=False
+            )
         if key == "password_reset" and problem.fixed_at is not None:
             v = report.verification or verify_problem(session, problem_id)
-            console.print(f"  #{problem_id} fix of {FIX_DATE:%Y-%m-%d} {v.verdict}: {v.reason}; "
-                          f"{v.before_theme_contacts} of {v.before_all_contacts} contacts in the "
-                          f"{v.window_days} days before, {v.after_theme_contacts} of "
-                          f"{v.after_all_contacts} after", markup=False)
+            console.print(
+                f"  #{problem_id} fix of {FIX_DATE:%Y-%m-%d} {v.verdict}: {v.reason}; "
+                f"{v.before_theme_contacts} of {v.before_all_contacts} contacts in the "
+                f"{v.window_days} days before, {v.after_theme_contacts} of "
+                f"{v.after_all_contacts} after",
+                markup=False,
+            )
     auto = sum(p.auto_created for p in problems)
     breaches = session.scalar(sa.select(sa.func.count(SlaBreach.id))) or 0
-    console.print(f"  worker as of {DEMO_NOW:%Y-%m-%d}: {auto} problems opened above the impact "
-                  f"threshold, {breaches} SLA breaches escalated to the team leads", markup=False)
+    console.print(
+        f"  worker as of {DEMO_NOW:%Y-%m-%d}: {auto} problems opened above the impact "
+        f"threshold, {breaches} SLA breaches escalated to the team leads",
+        markup=False,
+    )
     for warning in report.warnings:
         console.print(f"  skipped: {warning}", markup=False, style="yellow")
     sign_ins = Table("e-mail", "role", "password", title="demo sign-ins")

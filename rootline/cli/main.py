@@ -129,15 +129,29 @@ def ingest(
     with progress_bar() as bar, session_scope(state.sessions) as session:
         task = bar.add_task("ingesting", total=None)
         for path in paths:
-            ingest_file(session, path, fmt=fmt, mapping=parsed, source=source, report=report,
-                        progress=lambda k: bar.advance(task, k), options=options)
+            ingest_file(
+                session,
+                path,
+                fmt=fmt,
+                mapping=parsed,
+                source=source,
+                report=report,
+                progress=lambda k: bar.advance(task, k),
+                options=options,
+            )
     out_console.print(
         f"read {report.read}, inserted {report.inserted}, updated {report.updated}, "
         f"unchanged {report.unchanged}, new customers {report.customers_created}"
-        + (f", events {report.events_inserted + report.events_updated}"
-           if report.events_inserted or report.events_updated else "")
-        + (f", rejected {report.rejected} (see {', '.join(report.rejects_files)})"
-           if report.rejected else "")
+        + (
+            f", events {report.events_inserted + report.events_updated}"
+            if report.events_inserted or report.events_updated
+            else ""
+        )
+        + (
+            f", rejected {report.rejected} (see {', '.join(report.rejects_files)})"
+            if report.rejected
+            else ""
+        )
     )
 
 
@@ -165,10 +179,13 @@ def cluster(
 
     state = _state(ctx)
     with progress_bar() as bar:
-        run = cluster_job(state.sessions, state.settings, full=full,
-                          progress=_cluster_progress(bar))
+        run = cluster_job(
+            state.sessions, state.settings, full=full, progress=_cluster_progress(bar)
+        )
     metrics = dict(run.metrics)
-    out_console.print(f"run {run.id} ({run.kind}): " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
+    out_console.print(
+        f"run {run.id} ({run.kind}): " + ", ".join(f"{k} {v}" for k, v in metrics.items())
+    )
 
 
 @app.command()
@@ -188,7 +205,10 @@ def themes(
     if as_json:
         out_console.print_json(json.dumps([t.model_dump(exclude={"examples"}) for t in items]))
         return
-    for title, rows in (("themes", items), ("proposed themes (rootline theme accept ID)", proposed)):
+    for title, rows in (
+        ("themes", items),
+        ("proposed themes (rootline theme accept ID)", proposed),
+    ):
         if rows or title == "themes":
             table = Table("id", "size", "title", "keywords", "status", title=title)
             for t in rows:
@@ -215,7 +235,9 @@ def assignments(
                 writer.writerow([source, ext, "" if tid is None else tid])
         else:
             for source, ext, tid in iter_assignments(session):
-                out.write(json.dumps({"source": source, "external_id": ext, "theme_id": tid}) + "\n")
+                out.write(
+                    json.dumps({"source": source, "external_id": ext, "theme_id": tid}) + "\n"
+                )
 
 
 @app.command("eval")
@@ -246,8 +268,12 @@ def serve(
     _serve(_state(ctx), host, port)
 
 
-def _serve(state: AppState, host: str | None, port: int | None,
-           demo_users: list[dict[str, str]] | None = None) -> None:
+def _serve(
+    state: AppState,
+    host: str | None,
+    port: int | None,
+    demo_users: list[dict[str, str]] | None = None,
+) -> None:
     import uvicorn
 
     from rootline.web.app import create_app
@@ -263,7 +289,9 @@ def _serve(state: AppState, host: str | None, port: int | None,
 @app.command()
 def demo(
     ctx: typer.Context,
-    no_serve: Annotated[bool, typer.Option("--no-serve", help="Load and cluster, then exit.")] = False,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Load and cluster, then exit.")
+    ] = False,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:
@@ -283,8 +311,13 @@ def demo(
             task = bar.add_task("loading demo data", total=None)
             for path, source in demo_paths():
                 ingest_many(session, [path], source=source, progress=lambda k: bar.advance(task, k))
-        cluster_job(state.sessions, state.settings, full=True, embedder=embedder,
-                    progress=_cluster_progress(bar))
+        cluster_job(
+            state.sessions,
+            state.settings,
+            full=True,
+            embedder=embedder,
+            progress=_cluster_progress(bar),
+        )
         story = bar.add_task("teams, rules and problems", total=1)
         with session_scope(state.sessions) as session:
             accounts = create_demo_users(session, state.settings.demo_password)

@@ -22,13 +22,23 @@ from rootline.errors import InputError
 if TYPE_CHECKING:
     from rootline.cli.main import AppState
 
-__all__ = ["problems_app", "register", "rules_app", "sla_app", "task_app", "teams_app",
-           "users_app", "worker"]
+__all__ = [
+    "problems_app",
+    "register",
+    "rules_app",
+    "sla_app",
+    "task_app",
+    "teams_app",
+    "users_app",
+    "worker",
+]
 
-problems_app = typer.Typer(help="Problems: themes promoted to owned root-cause work.",
-                           no_args_is_help=True)
-rules_app = typer.Typer(help="Routing rules that send problems to owner teams.",
-                        no_args_is_help=True)
+problems_app = typer.Typer(
+    help="Problems: themes promoted to owned root-cause work.", no_args_is_help=True
+)
+rules_app = typer.Typer(
+    help="Routing rules that send problems to owner teams.", no_args_is_help=True
+)
 teams_app = typer.Typer(help="Business, IS and triage teams.", no_args_is_help=True)
 users_app = typer.Typer(help="People who own problems and tasks.", no_args_is_help=True)
 task_app = typer.Typer(help="Tasks under a problem.", no_args_is_help=True)
@@ -67,8 +77,10 @@ def _sla(session: Any, problem: Any) -> list[dict[str, Any]]:
     from rootline.rootcause.sla import policies, sla_status
 
     policy = policies(session)[problem.priority]
-    return [{"stage": stage, "due_at": due.isoformat(), "done": done}
-            for stage, due, done in sla_status(problem, policy)]
+    return [
+        {"stage": stage, "due_at": due.isoformat(), "done": done}
+        for stage, due, done in sla_status(problem, policy)
+    ]
 
 
 def _show(problem: Any, sla: list[dict[str, Any]]) -> None:
@@ -82,13 +94,20 @@ def _show(problem: Any, sla: list[dict[str, Any]]) -> None:
         f"business team: {out.business_team or '-'}   IS team: {out.is_team or '-'}",
         f"routing: {out.routing_explanation}",
     ]
-    for label, value in (("root cause", out.root_cause), ("workaround", out.workaround),
-                         ("fix", out.fix_description), ("fixed at", out.fixed_at),
-                         ("tags", ", ".join(out.tags))):
+    for label, value in (
+        ("root cause", out.root_cause),
+        ("workaround", out.workaround),
+        ("fix", out.fix_description),
+        ("fixed at", out.fixed_at),
+        ("tags", ", ".join(out.tags)),
+    ):
         if value:
             lines.append(f"{label}: {value}")
-    lines += [f"SLA {c['stage'].replace('_', ' ')} due {c['due_at'][:16].replace('T', ' ')} UTC"
-              f"{' (done)' if c['done'] else ''}" for c in sla]
+    lines += [
+        f"SLA {c['stage'].replace('_', ' ')} due {c['due_at'][:16].replace('T', ' ')} UTC"
+        f"{' (done)' if c['done'] else ''}"
+        for c in sla
+    ]
     lines += [f"task {t.id} [{t.state}] {t.title} due {t.due_date or '-'}" for t in out.tasks]
     lines += [f"{c.created_at:%Y-%m-%d %H:%M} {c.author}: {c.body}" for c in out.comments]
     out_console.print("\n".join(lines), markup=False, highlight=False)
@@ -108,14 +127,24 @@ def create(
 
     state = _state(ctx)
     with session_scope(state.sessions) as session:
-        problem = create_problem(session, themes, title=title, tags=tag or [], actor=_actor(),
-                                 webhook_url=state.settings.webhook_url)
+        problem = create_problem(
+            session,
+            themes,
+            title=title,
+            tags=tag or [],
+            actor=_actor(),
+            webhook_url=state.settings.webhook_url,
+        )
         out = ProblemOut.of(problem)
     if as_json:
         _print_json(out.model_dump(mode="json"))
         return
-    out_console.print(f"problem {out.id} created [{out.priority}] {out.title}\n"
-                      f"routing: {out.routing_explanation}", markup=False, highlight=False)
+    out_console.print(
+        f"problem {out.id} created [{out.priority}] {out.title}\n"
+        f"routing: {out.routing_explanation}",
+        markup=False,
+        highlight=False,
+    )
 
 
 @problems_app.command("list")
@@ -137,8 +166,15 @@ def list_(
         return
     table = Table("id", "prio", "state", "title", "business", "IS", "impact")
     for p in items:
-        table.add_row(str(p.id), p.priority, p.state, p.title, p.business_team or "-",
-                      p.is_team or "-", f"{p.impact_score:.0f}")
+        table.add_row(
+            str(p.id),
+            p.priority,
+            p.state,
+            p.title,
+            p.business_team or "-",
+            p.is_team or "-",
+            f"{p.impact_score:.0f}",
+        )
     out_console.print(table)
 
 
@@ -154,8 +190,10 @@ def show(ctx: typer.Context, problem_id: int, as_json: JsonOpt = False) -> None:
         if as_json:
             data = ProblemOut.of(problem, detail=True).model_dump(mode="json")
             data["sla"] = _sla(session, problem)
-            data["audit"] = [AuditOut.of(e).model_dump(mode="json")
-                             for e in history(session, "problem", problem_id)]
+            data["audit"] = [
+                AuditOut.of(e).model_dump(mode="json")
+                for e in history(session, "problem", problem_id)
+            ]
             _print_json(data)
             return
         _show(problem, _sla(session, problem))
@@ -173,8 +211,9 @@ def transition_(
     from rootline.rootcause.service import transition
 
     with session_scope(_state(ctx).sessions) as session:
-        problem = transition(session, problem_id, target, actor=_actor(), reason=reason,
-                             expected_version=version)
+        problem = transition(
+            session, problem_id, target, actor=_actor(), reason=reason, expected_version=version
+        )
         out_console.print(f"problem {problem.id} is now {problem.state}", markup=False)
 
 
@@ -193,9 +232,15 @@ def assign_(
         raise InputError("give --business TEAM and/or --is TEAM")
     state = _state(ctx)
     with session_scope(state.sessions) as session:
-        problem = assign(session, problem_id, business=business, is_team=is_team,
-                         actor=_actor(), expected_version=version,
-                         webhook_url=state.settings.webhook_url)
+        problem = assign(
+            session,
+            problem_id,
+            business=business,
+            is_team=is_team,
+            actor=_actor(),
+            expected_version=version,
+            webhook_url=state.settings.webhook_url,
+        )
         biz = problem.business_team.name if problem.business_team else "-"
         it = problem.is_team.name if problem.is_team else "-"
         out_console.print(f"problem {problem.id}: business {biz}, IS {it}", markup=False)
@@ -217,19 +262,29 @@ def update(
     """Record the root cause, workaround, priority, tags or links of a problem."""
     from rootline.rootcause.service import update_problem
 
-    changes: dict[str, Any] = {k: v for k, v in {
-        "title": title, "description": description, "root_cause": root_cause,
-        "workaround": workaround, "priority": priority, "tags": tag}.items() if v is not None}
+    changes: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "title": title,
+            "description": description,
+            "root_cause": root_cause,
+            "workaround": workaround,
+            "priority": priority,
+            "tags": tag,
+        }.items()
+        if v is not None
+    }
     if link is not None:
-        changes["links"] = [{"label": part.split("=", 1)[0], "url": part.split("=", 1)[-1]}
-                            for part in link]
+        changes["links"] = [
+            {"label": part.split("=", 1)[0], "url": part.split("=", 1)[-1]} for part in link
+        ]
     if not changes:
         raise InputError("nothing to change; see rootline problems update --help")
     with session_scope(_state(ctx).sessions) as session:
-        problem = update_problem(session, problem_id, changes, actor=_actor(),
-                                 expected_version=version)
-        out_console.print(f"problem {problem.id} updated (version {problem.version})",
-                          markup=False)
+        problem = update_problem(
+            session, problem_id, changes, actor=_actor(), expected_version=version
+        )
+        out_console.print(f"problem {problem.id} updated (version {problem.version})", markup=False)
 
 
 @problems_app.command("fix")
@@ -245,8 +300,9 @@ def fix(
     day = _date(fixed_on, "--date")
     with session_scope(_state(ctx).sessions) as session:
         problem = record_fix(session, problem_id, day, description=description, actor=_actor())
-        out_console.print(f"problem {problem.id}: fix recorded on {day}, state {problem.state}",
-                          markup=False)
+        out_console.print(
+            f"problem {problem.id}: fix recorded on {day}, state {problem.state}", markup=False
+        )
 
 
 @problems_app.command("verify")
@@ -269,16 +325,26 @@ def verify(
     state = _state(ctx)
     with session_scope(state.sessions) as session:
         result = verify_problem(session, problem_id, end)
-        moved = apply_verdict(session, result, actor=_actor(),
-                              webhook_url=state.settings.webhook_url)
+        moved = apply_verdict(
+            session, result, actor=_actor(), webhook_url=state.settings.webhook_url
+        )
     data = result.as_dict()
     data["state_change"] = moved
     if as_json:
         _print_json(data)
         return
     out_console.print(f"{result.verdict}: {result.reason}", markup=False, highlight=False)
-    for key in ("window_days", "before_theme_contacts", "before_all_contacts", "before_rate",
-                "after_theme_contacts", "after_all_contacts", "after_rate", "z", "p_value"):
+    for key in (
+        "window_days",
+        "before_theme_contacts",
+        "before_all_contacts",
+        "before_rate",
+        "after_theme_contacts",
+        "after_all_contacts",
+        "after_rate",
+        "z",
+        "p_value",
+    ):
         out_console.print(f"  {key:22} {data[key]}", markup=False, highlight=False)
 
 
@@ -306,8 +372,15 @@ def task_add(
 
     with session_scope(_state(ctx).sessions) as session:
         owner = user_by_email(session, user).id if user else None
-        added = add_task(session, problem_id, title, owner_team=team, owner_user_id=owner,
-                         due_date=_date(due, "--due") if due else None, actor=_actor())
+        added = add_task(
+            session,
+            problem_id,
+            title,
+            owner_team=team,
+            owner_user_id=owner,
+            due_date=_date(due, "--due") if due else None,
+            actor=_actor(),
+        )
         out_console.print(f"task {added.id} added to problem {problem_id}", markup=False)
 
 
@@ -315,8 +388,12 @@ def task_add(
 def task_list(
     ctx: typer.Context,
     problem_id: Annotated[int | None, typer.Argument(help="The problem's tasks.")] = None,
-    user: Annotated[str | None, typer.Option(
-        help="Instead: this person's tasks (theirs, and their teams' unassigned ones).")] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            help="Instead: this person's tasks (theirs, and their teams' unassigned ones)."
+        ),
+    ] = None,
     include_done: Annotated[bool, typer.Option("--all", help="Also done and cancelled.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -334,23 +411,37 @@ def task_list(
         if user is not None:
             tasks = my_tasks(session, user_by_email(session, user).id, include_done)
         else:
-            tasks = [t for t in get_problem(session, problem_id or 0).tasks
-                     if include_done or t.state in _OPEN_TASK_STATES]
+            tasks = [
+                t
+                for t in get_problem(session, problem_id or 0).tasks
+                if include_done or t.state in _OPEN_TASK_STATES
+            ]
             tasks.sort(key=lambda t: (t.due_date is None, t.due_date or date.max, t.id))
         items = []
         for t in tasks:
             team = session.get(Team, t.owner_team_id) if t.owner_team_id else None
             owner = session.get(User, t.owner_user_id) if t.owner_user_id else None
-            items.append({**TaskOut.of(t).model_dump(mode="json"),
-                          "owner_team": team.name if team else None,
-                          "owner_user": owner.email if owner else None})
+            items.append(
+                {
+                    **TaskOut.of(t).model_dump(mode="json"),
+                    "owner_team": team.name if team else None,
+                    "owner_user": owner.email if owner else None,
+                }
+            )
     if as_json:
         _print_json(items)
         return
     table = Table("id", "problem", "state", "title", "team", "owner", "due")
     for i in items:
-        table.add_row(str(i["id"]), str(i["problem_id"]), i["state"], i["title"],
-                      i["owner_team"] or "-", i["owner_user"] or "-", i["due_date"] or "-")
+        table.add_row(
+            str(i["id"]),
+            str(i["problem_id"]),
+            i["state"],
+            i["title"],
+            i["owner_team"] or "-",
+            i["owner_user"] or "-",
+            i["due_date"] or "-",
+        )
     out_console.print(table)
 
 
@@ -380,16 +471,28 @@ def sla_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
     with session_scope(_state(ctx).sessions) as session:
         table_ = policies(session)
-    items = [{"priority": prio, "hours_to_assess": float(p.assess),
-              "hours_to_root_cause": float(p.root_cause), "hours_to_fix": float(p.fix),
-              "default": p == DEFAULT_POLICIES[prio]} for prio, p in sorted(table_.items())]
+    items = [
+        {
+            "priority": prio,
+            "hours_to_assess": float(p.assess),
+            "hours_to_root_cause": float(p.root_cause),
+            "hours_to_fix": float(p.fix),
+            "default": p == DEFAULT_POLICIES[prio],
+        }
+        for prio, p in sorted(table_.items())
+    ]
     if as_json:
         _print_json(items)
         return
     table = Table("priority", "assess (h)", "root cause (h)", "fix (h)", "")
     for i in items:
-        table.add_row(i["priority"], f"{i['hours_to_assess']:g}", f"{i['hours_to_root_cause']:g}",
-                      f"{i['hours_to_fix']:g}", "default" if i["default"] else "set")
+        table.add_row(
+            i["priority"],
+            f"{i['hours_to_assess']:g}",
+            f"{i['hours_to_root_cause']:g}",
+            f"{i['hours_to_fix']:g}",
+            "default" if i["default"] else "set",
+        )
     out_console.print(table)
 
 
@@ -414,14 +517,19 @@ def sla_set(
     with session_scope(_state(ctx).sessions) as session:
         current = policies(session).get(priority)
         if current is None:
-            raise InputError(f"priority must be one of {', '.join(sorted(policies(session)))}, "
-                             f"not {priority!r}")
-        new = Policy(assess=current.assess if assess is None else assess,
-                     root_cause=current.root_cause if root_cause is None else root_cause,
-                     fix=current.fix if fix is None else fix)
+            raise InputError(
+                f"priority must be one of {', '.join(sorted(policies(session)))}, not {priority!r}"
+            )
+        new = Policy(
+            assess=current.assess if assess is None else assess,
+            root_cause=current.root_cause if root_cause is None else root_cause,
+            fix=current.fix if fix is None else fix,
+        )
         set_policy(session, priority, new, actor=_actor())
-    out_console.print(f"{priority}: assess {new.assess:g} h, root cause {new.root_cause:g} h, "
-                      f"fix {new.fix:g} h", markup=False)
+    out_console.print(
+        f"{priority}: assess {new.assess:g} h, root cause {new.root_cause:g} h, fix {new.fix:g} h",
+        markup=False,
+    )
 
 
 @problems_app.command("backlog")
@@ -436,8 +544,11 @@ def backlog(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         _print_json([p.model_dump(mode="json") for p in items])
         return
     for p in items:
-        out_console.print(f"{p.impact_score:5.0f}  #{p.id} [{p.priority}] {p.title} "
-                          f"({p.business_team or '-'})", markup=False, highlight=False)
+        out_console.print(
+            f"{p.impact_score:5.0f}  #{p.id} [{p.priority}] {p.title} ({p.business_team or '-'})",
+            markup=False,
+            highlight=False,
+        )
 
 
 @problems_app.command("known-errors")
@@ -452,15 +563,21 @@ def known_errors(
     from rootline.rootcause.schemas import KnownErrorOut
 
     with session_scope(_state(ctx).sessions) as session:
-        rows = (known_errors_for_theme(session, theme) if theme is not None
-                else search_known_errors(session, query))
+        rows = (
+            known_errors_for_theme(session, theme)
+            if theme is not None
+            else search_known_errors(session, query)
+        )
         items = [KnownErrorOut.of(a) for a in rows]
     if as_json:
         _print_json([a.model_dump() for a in items])
         return
     for a in items:
-        out_console.print(f"#{a.problem_id} {a.title}\n  cause: {a.cause}\n  workaround: "
-                          f"{a.workaround}", markup=False, highlight=False)
+        out_console.print(
+            f"#{a.problem_id} {a.title}\n  cause: {a.cause}\n  workaround: {a.workaround}",
+            markup=False,
+            highlight=False,
+        )
 
 
 @rules_app.command("import")
@@ -502,8 +619,9 @@ def teams_add(
     from rootline.rootcause.teams import create_team
 
     with session_scope(_state(ctx).sessions) as session:
-        team = create_team(session, name, kind, lead_email=lead, email=email,
-                           webhook_url=webhook, actor=_actor())
+        team = create_team(
+            session, name, kind, lead_email=lead, email=email, webhook_url=webhook, actor=_actor()
+        )
         out_console.print(f"team {team.id} {team.name} ({team.kind}) added", markup=False)
 
 
@@ -527,8 +645,9 @@ def users_add(
     ctx: typer.Context,
     email: str,
     name: Annotated[str, typer.Option()] = "",
-    role: Annotated[str, typer.Option(help="admin, support_lead, is_owner, product_owner, "
-                                      "viewer.")] = "viewer",
+    role: Annotated[
+        str, typer.Option(help="admin, support_lead, is_owner, product_owner, viewer.")
+    ] = "viewer",
     team: Annotated[list[str] | None, typer.Option("--team", help="Team to join.")] = None,
 ) -> None:
     """Add a user (the web app sets passwords)."""
@@ -551,8 +670,9 @@ def worker(
     state = _state(ctx)
 
     def _report(report: Any) -> None:
-        err_console.print(" ".join(f"{k}={v}" for k, v in report.as_dict().items()),
-                          markup=False, highlight=False)
+        err_console.print(
+            " ".join(f"{k}={v}" for k, v in report.as_dict().items()), markup=False, highlight=False
+        )
 
     try:
         run_worker(state.sessions, state.settings, once=once, on_pass=_report)

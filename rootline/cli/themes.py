@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = ["alerts", "register", "theme_app"]
 
-theme_app = typer.Typer(help="Review themes: rename, merge, split, move, mark as noise, accept.",
-                        no_args_is_help=True)
+theme_app = typer.Typer(
+    help="Review themes: rename, merge, split, move, mark as noise, accept.", no_args_is_help=True
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -81,8 +82,9 @@ def split(ctx: typer.Context, theme_id: int, as_json: JsonOpt = False) -> None:
 
     state = _state(ctx)
     with session_scope(state.sessions) as session:
-        _show(split_theme(session, theme_id, build_clusterer(state.settings), actor=_actor()),
-              as_json)
+        _show(
+            split_theme(session, theme_id, build_clusterer(state.settings), actor=_actor()), as_json
+        )
 
 
 @theme_app.command("move")
@@ -130,8 +132,9 @@ def history(ctx: typer.Context, theme_id: int, as_json: JsonOpt = False) -> None
     for e in events:
         details = ", ".join(f"{k} {v}" for k, v in e.details.items())
         run = f" run {e.run_id}" if e.run_id else ""
-        out_console.print(f"{e.at:%Y-%m-%d %H:%M} {e.kind:12} {e.actor}{run} {details}",
-                          markup=False)
+        out_console.print(
+            f"{e.at:%Y-%m-%d %H:%M} {e.kind:12} {e.actor}{run} {details}", markup=False
+        )
 
 
 def alerts(
@@ -163,11 +166,17 @@ def alerts(
     if not found:
         out_console.print("no emerging or spiking themes")
     for a in found:
-        figures = (f"{a.recent_count} in the last {a.window_days} days vs {a.baseline_mean} "
-                   f"expected from the {a.baseline_weeks} weeks before, {a.ratio}x"
-                   if a.kind == "spike" else f"{a.recent_count} since {a.first_seen}")
-        out_console.print(f"{a.kind:5} theme {a.theme_id} score {a.score}: {a.title} "
-                          f"({figures}, p={a.p_value:.2g})", markup=False)
+        figures = (
+            f"{a.recent_count} in the last {a.window_days} days vs {a.baseline_mean} "
+            f"expected from the {a.baseline_weeks} weeks before, {a.ratio}x"
+            if a.kind == "spike"
+            else f"{a.recent_count} since {a.first_seen}"
+        )
+        out_console.print(
+            f"{a.kind:5} theme {a.theme_id} score {a.score}: {a.title} "
+            f"({figures}, p={a.p_value:.2g})",
+            markup=False,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -44,8 +44,11 @@ def create_admin(
     ctx: typer.Context,
     email: Annotated[str, typer.Option("--email", help="The admin's e-mail (their sign-in).")],
     password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from the first line "
-                           "of standard input instead of prompting.")
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the password from the first line of standard input instead of prompting.",
+        ),
     ] = False,
 ) -> None:
     """Create the first admin (or make an existing user an admin) with a password."""
@@ -78,8 +81,12 @@ def create_demo_users(session: Session, password: str) -> list[dict[str, str]]:
     out = []
     for email, role, name in DEMO_USERS:
         user = session.scalar(sa.select(User).where(User.email == email))
-        if user is None or user.role != role or not user.active or not verify_password(
-                user.password_hash, password):
+        if (
+            user is None
+            or user.role != role
+            or not user.active
+            or not verify_password(user.password_hash, password)
+        ):
             user = ensure_user(session, email, role, password, name=name, actor="demo")
         if role in {"is_owner", "product_owner"}:
             add_member(session, triage, user, actor="demo")

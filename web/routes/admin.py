@@ -42,22 +42,39 @@ def admin_page(request: Request, session: SessionDep, render: Renderer) -> Respo
     """Users, teams, routing rules and API tokens on one page."""
     users = list(session.scalars(sa.select(User).order_by(User.email)))
     if wants_csv(request):
-        return csv_response("users", ["user_id", "email", "name", "role", "active", "teams"],
-                            ([u.id, u.email, u.name, u.role, u.active,
-                              " ".join(t.name for t in u.teams)] for u in users))
+        return csv_response(
+            "users",
+            ["user_id", "email", "name", "role", "active", "teams"],
+            (
+                [u.id, u.email, u.name, u.role, u.active, " ".join(t.name for t in u.teams)]
+                for u in users
+            ),
+        )
     new_token = request.session.pop("new_token", None)
-    return render("admin.html", nav="admin", users=users, teams=list_teams(session),
-                  rules=list_rules(session), tokens=list_tokens(session), roles=ROLES,
-                  team_kinds=TEAM_KINDS, new_token=new_token)
+    return render(
+        "admin.html",
+        nav="admin",
+        users=users,
+        teams=list_teams(session),
+        rules=list_rules(session),
+        tokens=list_tokens(session),
+        roles=ROLES,
+        team_kinds=TEAM_KINDS,
+        new_token=new_token,
+    )
 
 
 @router.post("/admin/users", name="admin_user_create")
-def admin_user_create(request: Request, session: SessionDep, user: CurrentUser,
-                      email: Annotated[str, Form(max_length=255)],
-                      role: Annotated[str, Form(max_length=32)],
-                      password: Annotated[str, Form(max_length=1024)],
-                      name: Annotated[str, Form(max_length=255)] = "",
-                      team_id: Annotated[int | None, Form(ge=1)] = None) -> Response:
+def admin_user_create(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    email: Annotated[str, Form(max_length=255)],
+    role: Annotated[str, Form(max_length=32)],
+    password: Annotated[str, Form(max_length=1024)],
+    name: Annotated[str, Form(max_length=255)] = "",
+    team_id: Annotated[int | None, Form(ge=1)] = None,
+) -> Response:
     """Add a user with a role, a password and optionally a team."""
     created = create_user(session, email, name, role, actor=user.email)
     set_password(session, created, password, actor=user.email)
@@ -68,11 +85,15 @@ def admin_user_create(request: Request, session: SessionDep, user: CurrentUser,
 
 
 @router.post("/admin/users/{user_id}", name="admin_user_update")
-def admin_user_update(request: Request, session: SessionDep, user: CurrentUser,
-                      user_id: IdPath,
-                      role: Annotated[str, Form(max_length=32)] = "",
-                      active: Annotated[str, Form(max_length=8)] = "",
-                      password: Annotated[str, Form(max_length=1024)] = "") -> Response:
+def admin_user_update(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    user_id: IdPath,
+    role: Annotated[str, Form(max_length=32)] = "",
+    active: Annotated[str, Form(max_length=8)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
     """Change a user's role, deactivate or reactivate them, or set a new password."""
     target = get_user(session, user_id)
     if role:
@@ -87,8 +108,16 @@ def admin_user_update(request: Request, session: SessionDep, user: CurrentUser,
         if target.id == user.id and active == "no":
             raise InputError("you cannot deactivate yourself", field="active")
         if target.active != (active == "yes"):
-            record(session, user.email, "user", target.id, "update", "active", target.active,
-                   active == "yes")
+            record(
+                session,
+                user.email,
+                "user",
+                target.id,
+                "update",
+                "active",
+                target.active,
+                active == "yes",
+            )
             target.active = active == "yes"
     if password:
         set_password(session, target, password, actor=user.email)
@@ -98,21 +127,36 @@ def admin_user_update(request: Request, session: SessionDep, user: CurrentUser,
 
 
 @router.post("/admin/teams", name="admin_team_create")
-def admin_team_create(request: Request, session: SessionDep, user: CurrentUser,
-                      name: Annotated[str, Form(max_length=128)],
-                      kind: Annotated[str, Form(max_length=16)],
-                      email: Annotated[str, Form(max_length=255)] = "",
-                      lead_email: Annotated[str, Form(max_length=255)] = "") -> Response:
+def admin_team_create(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    name: Annotated[str, Form(max_length=128)],
+    kind: Annotated[str, Form(max_length=16)],
+    email: Annotated[str, Form(max_length=255)] = "",
+    lead_email: Annotated[str, Form(max_length=255)] = "",
+) -> Response:
     """Add a business, IS or triage team."""
-    team = create_team(session, name, kind, lead_email=lead_email.strip() or None,
-                       email=email.strip() or None, actor=user.email)
+    team = create_team(
+        session,
+        name,
+        kind,
+        lead_email=lead_email.strip() or None,
+        email=email.strip() or None,
+        actor=user.email,
+    )
     flash(request, f"Team {team.name} added.")
     return _admin(request)
 
 
 @router.post("/admin/teams/{team_id}/members", name="admin_team_member")
-def admin_team_member(request: Request, session: SessionDep, user: CurrentUser,
-                      team_id: IdPath, user_id: Annotated[int, Form(ge=1)]) -> Response:
+def admin_team_member(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    team_id: IdPath,
+    user_id: Annotated[int, Form(ge=1)],
+) -> Response:
     """Put a user in a team."""
     team = find_team(session, team_id)
     member = get_user(session, user_id)
@@ -122,8 +166,12 @@ def admin_team_member(request: Request, session: SessionDep, user: CurrentUser,
 
 
 @router.post("/admin/rules", name="admin_rules_import")
-def admin_rules_import(request: Request, session: SessionDep, user: CurrentUser,
-                       yaml_text: Annotated[str, Form(max_length=200_000)]) -> Response:
+def admin_rules_import(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    yaml_text: Annotated[str, Form(max_length=200_000)],
+) -> Response:
     """Replace or add routing rules (and teams) from YAML, as ``rootline rules import``."""
     rules = import_rules_yaml(session, yaml_text, actor=user.email)
     flash(request, f"{len(rules)} routing rule(s) imported.")
@@ -133,14 +181,21 @@ def admin_rules_import(request: Request, session: SessionDep, user: CurrentUser,
 @router.get("/admin/rules.yaml", name="admin_rules_export")
 def admin_rules_export(session: SessionDep) -> Response:
     """The routing rules and teams as YAML, as ``rootline rules export``."""
-    return Response(export_rules_yaml(session), media_type="application/yaml",
-                    headers={"Content-Disposition": 'attachment; filename="rules.yaml"'})
+    return Response(
+        export_rules_yaml(session),
+        media_type="application/yaml",
+        headers={"Content-Disposition": 'attachment; filename="rules.yaml"'},
+    )
 
 
 @router.post("/admin/tokens", name="admin_token_create")
-def admin_token_create(request: Request, session: SessionDep, user: CurrentUser,
-                       name: Annotated[str, Form(max_length=128)],
-                       user_id: Annotated[int | None, Form(ge=1)] = None) -> Response:
+def admin_token_create(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    name: Annotated[str, Form(max_length=128)],
+    user_id: Annotated[int | None, Form(ge=1)] = None,
+) -> Response:
     """Create an API token for a user; it is shown once, on the next page."""
     owner = get_user(session, user_id) if user_id else user
     _, token = create_token(session, owner, name, actor=user.email)
@@ -149,8 +204,9 @@ def admin_token_create(request: Request, session: SessionDep, user: CurrentUser,
 
 
 @router.post("/admin/tokens/{token_id}/revoke", name="admin_token_revoke")
-def admin_token_revoke(request: Request, session: SessionDep, user: CurrentUser,
-                       token_id: IdPath) -> Response:
+def admin_token_revoke(
+    request: Request, session: SessionDep, user: CurrentUser, token_id: IdPath
+) -> Response:
     """Stop a token from working."""
     revoke_token(session, token_id, actor=user.email)
     flash(request, "Token revoked.")

@@ -35,8 +35,13 @@ def login_page(
     """The sign-in form (and the demo accounts, when serving the demo)."""
     if getattr(request.state, "user", None) is not None:
         return RedirectResponse(_safe_next(next_), status_code=303)
-    return render("login.html", next=_safe_next(next_), error="", email="",
-                  demo_users=getattr(request.app.state, "demo_users", []))
+    return render(
+        "login.html",
+        next=_safe_next(next_),
+        error="",
+        email="",
+        demo_users=getattr(request.app.state, "demo_users", []),
+    )
 
 
 @router.post("/login", name="login_submit")
@@ -51,18 +56,33 @@ def login_submit(
     """Check the password; too many failures from one address refuse further tries."""
     settings = request.app.state.settings
     address = request.client.host if request.client else "unknown"
-    result = sign_in(session, email, password, address,
-                     max_failures=settings.login_max_failures,
-                     window=timedelta(minutes=settings.login_window_minutes))
+    result = sign_in(
+        session,
+        email,
+        password,
+        address,
+        max_failures=settings.login_max_failures,
+        window=timedelta(minutes=settings.login_window_minutes),
+    )
     if result.user is None:
-        status, error = (429, "Too many failed sign-ins. Wait a few minutes and try again."
-                         ) if result.throttled else (401, "Wrong e-mail or password.")
-        return render("login.html", status_code=status, next=_safe_next(next_), error=error,
-                      email=email, demo_users=getattr(request.app.state, "demo_users", []))
+        status, error = (
+            (429, "Too many failed sign-ins. Wait a few minutes and try again.")
+            if result.throttled
+            else (401, "Wrong e-mail or password.")
+        )
+        return render(
+            "login.html",
+            status_code=status,
+            next=_safe_next(next_),
+            error=error,
+            email=email,
+            demo_users=getattr(request.app.state, "demo_users", []),
+        )
     # A new session on sign-in, so a session id planted before it is worth nothing.
     request.session.clear()
-    request.session.update(user_id=result.user.id, fp=session_fingerprint(result.user),
-                           csrf=new_csrf_token())
+    request.session.update(
+        user_id=result.user.id, fp=session_fingerprint(result.user), csrf=new_csrf_token()
+    )
     return RedirectResponse(_safe_next(next_), status_code=303)
 
 

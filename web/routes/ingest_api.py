@@ -58,16 +58,28 @@ _RECORD_EXAMPLE = {
 _OPENAPI_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {
-            "schema": {"oneOf": [
-                {"type": "object", "required": ["interactions"], "properties": {
-                    "source": {"type": "string", "maxLength": _MAX_SOURCE},
-                    "interactions": {"type": "array", "maxItems": MAX_RECORDS,
-                                     "items": {"type": "object"}}}},
-                {"type": "array", "maxItems": MAX_RECORDS, "items": {"type": "object"}},
-            ]},
-            "example": {"source": "zendesk", "interactions": [_RECORD_EXAMPLE]},
-        }},
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "required": ["interactions"],
+                            "properties": {
+                                "source": {"type": "string", "maxLength": _MAX_SOURCE},
+                                "interactions": {
+                                    "type": "array",
+                                    "maxItems": MAX_RECORDS,
+                                    "items": {"type": "object"},
+                                },
+                            },
+                        },
+                        {"type": "array", "maxItems": MAX_RECORDS, "items": {"type": "object"}},
+                    ]
+                },
+                "example": {"source": "zendesk", "interactions": [_RECORD_EXAMPLE]},
+            }
+        },
     },
 }
 _RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -80,8 +92,15 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 class _Refused(Exception):
     """A request this route answers with an error status and a FastAPI-shaped detail list."""
 
-    def __init__(self, status: int, msg: str, loc: list[str | int], kind: str,
-                 where: str = "body", **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        msg: str,
+        loc: list[str | int],
+        kind: str,
+        where: str = "body",
+        **extra: Any,
+    ) -> None:
         super().__init__(msg)
         self.status = status
         self.detail = {"loc": [where, *loc], "msg": msg, "type": kind, **extra}
@@ -91,8 +110,12 @@ class _Refused(Exception):
 
 
 def _too_large(what: str) -> _Refused:
-    return _Refused(413, f"{what}; send at most {MAX_RECORDS} records and {MAX_BODY_BYTES} "
-                    "bytes per call", [], "too_large")
+    return _Refused(
+        413,
+        f"{what}; send at most {MAX_RECORDS} records and {MAX_BODY_BYTES} bytes per call",
+        [],
+        "too_large",
+    )
 
 
 async def _read_body(request: Request) -> bytes:
@@ -114,13 +137,23 @@ def _check_signature(request: Request, raw: bytes, secret: str) -> None:
     stamp = request.headers.get(TIMESTAMP_HEADER, "")
     given = request.headers.get(SIGNATURE_HEADER, "")
     if not stamp.isdigit() or abs(time.time() - int(stamp)) > SIGNATURE_TOLERANCE:
-        raise _Refused(401, f"{TIMESTAMP_HEADER} must be the Unix time of the call, within "
-                       f"{SIGNATURE_TOLERANCE} seconds", [TIMESTAMP_HEADER], "signature",
-                       where="header")
+        raise _Refused(
+            401,
+            f"{TIMESTAMP_HEADER} must be the Unix time of the call, within "
+            f"{SIGNATURE_TOLERANCE} seconds",
+            [TIMESTAMP_HEADER],
+            "signature",
+            where="header",
+        )
     if not verify_signature(secret, stamp, raw, given):
-        raise _Refused(401, f"{SIGNATURE_HEADER} is missing or wrong: expected sha256=<hex "
-                       "HMAC-SHA256 of \"{timestamp}.{body}\" under the ingest secret>",
-                       [SIGNATURE_HEADER], "signature", where="header")
+        raise _Refused(
+            401,
+            f"{SIGNATURE_HEADER} is missing or wrong: expected sha256=<hex "
+            'HMAC-SHA256 of "{timestamp}.{body}" under the ingest secret>',
+            [SIGNATURE_HEADER],
+            "signature",
+            where="header",
+        )
 
 
 def _check_source(value: Any, index: int | None = None) -> str:
@@ -128,9 +161,14 @@ def _check_source(value: Any, index: int | None = None) -> str:
         msg = f"source must be a name of 1 to {_MAX_SOURCE} characters"
         if index is None:
             raise _Refused(422, msg, ["source"], "invalid_source", field="source")
-        raise _Refused(422, f"record {index}, field 'source': {msg}",
-                       ["interactions", index, "source"], "invalid_source", field="source",
-                       index=index)
+        raise _Refused(
+            422,
+            f"record {index}, field 'source': {msg}",
+            ["interactions", index, "source"],
+            "invalid_source",
+            field="source",
+            index=index,
+        )
     return value.strip()
 
 
@@ -143,21 +181,30 @@ def _parse(raw: bytes, query_source: str | None) -> tuple[str | None, list[Any]]
     source = _check_source(query_source) if query_source is not None else None
     if isinstance(data, dict):
         if "interactions" not in data:
-            raise _Refused(422, 'expected {"source": ..., "interactions": [...]} or a list of '
-                           "interactions", ["interactions"], "missing", field="interactions")
+            raise _Refused(
+                422,
+                'expected {"source": ..., "interactions": [...]} or a list of interactions',
+                ["interactions"],
+                "missing",
+                field="interactions",
+            )
         if "source" in data:
             source = _check_source(data["source"])
         data = data["interactions"]
     if not isinstance(data, list):
-        raise _Refused(422, "interactions must be a JSON list of objects", ["interactions"],
-                       "list_type", field="interactions")
+        raise _Refused(
+            422,
+            "interactions must be a JSON list of objects",
+            ["interactions"],
+            "list_type",
+            field="interactions",
+        )
     if len(data) > MAX_RECORDS:
         raise _too_large(f"the batch has {len(data)} records")
     return source, data
 
 
-def _by_source(batch_source: str | None,
-               records: list[Any]) -> dict[str, list[tuple[int, Any]]]:
+def _by_source(batch_source: str | None, records: list[Any]) -> dict[str, list[tuple[int, Any]]]:
     """Records grouped by source (a record's own ``source`` wins), in order of appearance."""
     groups: dict[str, list[tuple[int, Any]]] = {}
     for index, record in enumerate(records):
@@ -166,8 +213,14 @@ def _by_source(batch_source: str | None,
             record = dict(record)
             source = _check_source(record.pop("source"), index)
         if source is None:
-            raise _Refused(422, "no source: give ?source=NAME, a \"source\" in the body or in "
-                           "every record", ["source"], "missing", field="source", index=index)
+            raise _Refused(
+                422,
+                'no source: give ?source=NAME, a "source" in the body or in every record',
+                ["source"],
+                "missing",
+                field="source",
+                index=index,
+            )
         groups.setdefault(source, []).append((index, record))
     return groups
 
@@ -179,8 +232,11 @@ def _bad_id_index(records: list[tuple[int, Any]]) -> tuple[int, str] | None:
             continue
         for column, target in detect_columns(list(record)).items():
             value = record[column]
-            if target == "external_id" and isinstance(value, str | int) and (
-                    len(str(value)) > 255 or not str(value).strip()):
+            if (
+                target == "external_id"
+                and isinstance(value, str | int)
+                and (len(str(value)) > 255 or not str(value).strip())
+            ):
                 return index, column
     return None
 
@@ -198,22 +254,34 @@ def _refusal(error: InputError, records: list[tuple[int, Any]]) -> _Refused:
         loc.append(index)
     if field:
         loc.append(field)
-    where = ", ".join(p for p in (f"record {index}" if index is not None else "",
-                                  f"field {field!r}" if field else "") if p)
-    return _Refused(422, f"{where}: {error.reason}" if where else error.reason, loc,
-                    "invalid_record", index=index, field=field)
+    where = ", ".join(
+        p
+        for p in (
+            f"record {index}" if index is not None else "",
+            f"field {field!r}" if field else "",
+        )
+        if p
+    )
+    return _Refused(
+        422,
+        f"{where}: {error.reason}" if where else error.reason,
+        loc,
+        "invalid_record",
+        index=index,
+        field=field,
+    )
 
 
-def _ingest(session: Session, groups: dict[str, list[tuple[int, Any]]],
-            options: IngestOptions) -> dict[str, IngestReport]:
+def _ingest(
+    session: Session, groups: dict[str, list[tuple[int, Any]]], options: IngestOptions
+) -> dict[str, IngestReport]:
     """Every group in one savepoint: a refused record undoes the groups written before it,
     while the request's own writes (the token's last use) are still committed."""
     reports = {}
     with session.begin_nested():
         for source, records in groups.items():
             try:
-                reports[source] = ingest_batch(session, source, [r for _, r in records],
-                                               options)
+                reports[source] = ingest_batch(session, source, [r for _, r in records], options)
             except InputError as exc:
                 raise _refusal(exc, records) from None
     return reports
@@ -229,10 +297,13 @@ def _ingest(session: Session, groups: dict[str, list[tuple[int, Any]]],
 async def push_interactions(
     request: Request,
     session: SessionDep,
-    source: Annotated[str | None, Query(
-        max_length=_MAX_SOURCE,
-        description="Source name of the batch (a body or record `source` overrides it).",
-    )] = None,
+    source: Annotated[
+        str | None,
+        Query(
+            max_length=_MAX_SOURCE,
+            description="Source name of the batch (a body or record `source` overrides it).",
+        ),
+    ] = None,
 ) -> Response:
     """Load a batch of interactions pushed by a help desk (up to 1,000 per call).
 
@@ -255,9 +326,17 @@ async def push_interactions(
         reports = await run_in_threadpool(_ingest, session, groups, options)
     except _Refused as refused:
         return refused.response()
-    total = {key: sum(getattr(r, key) for r in reports.values())
-             for key in ("inserted", "updated", "unchanged", "customers_created")}
-    return JSONResponse({"received": len(records), **total,
-                         "sources": {name: {"inserted": r.inserted, "updated": r.updated,
-                                            "unchanged": r.unchanged}
-                                     for name, r in reports.items()}})
+    total = {
+        key: sum(getattr(r, key) for r in reports.values())
+        for key in ("inserted", "updated", "unchanged", "customers_created")
+    }
+    return JSONResponse(
+        {
+            "received": len(records),
+            **total,
+            "sources": {
+                name: {"inserted": r.inserted, "updated": r.updated, "unchanged": r.unchanged}
+                for name, r in reports.items()
+            },
+        }
+    )
