@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,14 +21,16 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from rootline.clustering.embedding import HashingEmbedder, embed_with_cache
-from rootline.clustering.models import Theme
+from rootline.clustering.models import Theme, ThemeMembership
 from rootline.ingest.models import Interaction
 from rootline.rootcause.models import Problem
 from rootline.rootcause.service import create_problem
 from rootline.rootcause.teams import add_member, create_team, triage_team
 from rootline.web.accounts import sign_in
 from tests.test_web_pages import (  # noqa: F401  (fixtures)
+    MONDAY,
     Seeded,
+    _interaction,
     anonymous,
     app,
     client,
@@ -254,3 +258,36 @@ def test_create_admin_command(tmp_path: Any) -> None:
         user = sign_in(session, "root@example.com", "a strong secret", "127.0.0.1").user
         assert user is not None and user.role == "admin"
     engine.dispose()
+
+
+def test_theme_pages_show_why_a_theme_is_flagged(
+    client: TestClient, session: Session, data: Seeded
+) -> None:
+    """A spike names its window, rise and p-value; a new theme its first contact."""
+    burst = [
+        _interaction(
+            session,
+            1000 + k,
+            f"card declined at checkout again {k}",
+            created_at=MONDAY + timedelta(days=58 + k % 7, hours=k % 9),
+        )
+        for k in range(40)
+    ]
+    session.flush()
+    session.add_all(ThemeMembership(interaction_id=i.id, theme_id=data.card) for i in burst)
+    session.flush()
+    spike = _soup(client, f"/themes/{data.card}")
+    assert spike.select_one(".badge.spike") is not None
+    text = spike.select_one("#alert-figures").get_text(" ", strip=True)
+    assert re.fullmatch(
+        r"\d+ contacts in the last (7|14|21) days, [\d.]+x the \d+ weeks "
+        r"before \(p = [\d.e+-]+\)",
+        text,
+    ), text
+    new = _soup(client, f"/themes/{data.password}")
+    assert new.select_one(".badge.new") is not None
+    assert (
+        new.select_one("#alert-figures")
+        .get_text(" ", strip=True)
+        .startswith("first contact 2026-11-06")
+    )
