@@ -65,7 +65,8 @@ def _head(path: Path, size: int = 8192) -> str:
         if path.suffix == ".gz":
             with open_text(path) as fh:
                 return fh.read(size)
-        return path.read_bytes()[:size].decode("utf-8-sig", errors="replace")
+        with path.open("rb") as fh:  # only the head: a large file is never read whole here
+            return fh.read(size).decode("utf-8-sig", errors="replace")
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read: {exc}", path=str(path)) from None
 
