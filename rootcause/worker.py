@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from rootline.config import Settings
+from rootline.config import Settings, resolve_secret_key
 from rootline.db import session_scope, utcnow
 from rootline.rootcause.notify import SmtpConfig, deliver_due
 from rootline.rootcause.sla import check_slas
@@ -75,7 +75,8 @@ def run_once(
     with session_scope(sessions) as session:
         delivery = deliver_due(
             session,
-            secret=settings.webhook_secret or settings.secret_key,
+            secret=settings.webhook_secret
+            or resolve_secret_key(settings.secret_key, settings.data_dir),
             smtp=_smtp(settings),
             now=now,
             max_attempts=settings.notify_max_attempts,

@@ -6,18 +6,33 @@ Every field is documented in the README's settings table (a test checks it).
 from __future__ import annotations
 
 import functools
+import os
+import secrets
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "default_data_dir", "get_settings"]
+from rootline.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_SECRET_KEY",
+    "Settings",
+    "default_data_dir",
+    "get_settings",
+    "resolve_secret_key",
+]
 
 
 def default_data_dir() -> Path:
     """Where Rootline keeps its SQLite file and other state when nothing else is set."""
     return Path.home() / ".local" / "share" / "rootline"
+
+
+#: The placeholder for an unset secret key. The web app never signs with it: it makes a random
+#: key of its own instead (``rootline.web.security.session_secret``).
+DEFAULT_SECRET_KEY = "change-me-in-production"
 
 
 class Settings(BaseSettings):
@@ -45,8 +60,9 @@ class Settings(BaseSettings):
     )
     embed_batch_size: int = Field(default=64, ge=1, description="Texts per encoding batch.")
     secret_key: str = Field(
-        default="change-me-in-production",
-        description="Key that signs session cookies and CSRF tokens.",
+        default=DEFAULT_SECRET_KEY,
+        description="Key that signs session cookies and CSRF tokens; unset: a random key kept "
+        "in the data folder.",
     )
     host: str = Field(default="127.0.0.1", description="Address the web app listens on.")
     port: int = Field(default=8000, description="Port the web app listens on.")
@@ -138,3 +154,28 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return Settings()
+
+
+def resolve_secret_key(secret_key: str, data_dir: Path) -> str:
+    """The key that signs session cookies, CSRF tokens and (by default) webhooks.
+
+    A configured ``ROOTLINE_SECRET_KEY`` is used as given. The placeholder default is public, so
+    signing with it would let anyone forge a session: instead a random key is made once, kept in
+    ``data_dir/secret_key`` (readable by its owner only) and shared by every process of the
+    install, so sign-ins survive restarts.
+    """
+    if secret_key != DEFAULT_SECRET_KEY:
+        return secret_key
+    path = data_dir / "secret_key"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text(encoding="ascii").strip()
+        if key:
+            return key
+        raise ConfigError(f"{path} is empty: delete it or set ROOTLINE_SECRET_KEY") from None
+    key = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key + "\n")
+    return key

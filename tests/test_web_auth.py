@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -16,10 +17,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from rootline.config import DEFAULT_SECRET_KEY
+from rootline.errors import ConfigError
 from rootline.ingest.models import Customer, CustomerIdentity, Interaction
 from rootline.rootcause.teams import ROLES
 from rootline.web.models import ApiToken
 from rootline.web.permissions import PERMISSIONS, PUBLIC, app_routes
+from rootline.web.security import session_secret
 from tests.test_web_pages import (  # noqa: F401  (fixtures)
     PASSWORD,
     anonymous,
@@ -228,3 +232,28 @@ def test_viewers_see_no_personal_data(anonymous: TestClient, session: Session) -
     login(anonymous, session, "support_lead")
     page = anonymous.get(f"/customers/{customer.id}").text
     assert "ada@example.com" in page and "7946 0958" in page
+
+
+def test_the_public_default_secret_never_signs_sessions(client: TestClient, tmp_path: Path) -> None:
+    """With no secret key configured, sessions are signed with a random key kept in the data
+    folder, so nobody can forge a session with the placeholder everybody knows."""
+    from itsdangerous import BadSignature, TimestampSigner
+
+    settings = client.app.state.settings
+    assert settings.secret_key == DEFAULT_SECRET_KEY  # the test app runs on the defaults
+    cookie = client.cookies.get("rootline_session")
+    assert cookie
+    with pytest.raises(BadSignature):
+        TimestampSigner(DEFAULT_SECRET_KEY).unsign(cookie.encode())
+    key_file = settings.data_dir / "secret_key"
+    TimestampSigner(key_file.read_text().strip()).unsign(cookie.encode())
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    # Every process of the install shares the key; a configured key is used as given.
+    assert session_secret(DEFAULT_SECRET_KEY, settings.data_dir) == key_file.read_text().strip()
+    assert session_secret("s3cret-from-env", tmp_path / "other") == "s3cret-from-env"
+    assert not (tmp_path / "other").exists()
+    empty = tmp_path / "broken"
+    empty.mkdir()
+    (empty / "secret_key").write_text("")
+    with pytest.raises(ConfigError, match="empty"):
+        session_secret(DEFAULT_SECRET_KEY, empty)

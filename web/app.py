@@ -39,6 +39,7 @@ from rootline.web.permissions import (
     csrf_token,
 )
 from rootline.web.routes import admin, api, api_work, auth, ingest_api, pages, problems, work
+from rootline.web.security import session_secret
 
 __all__ = ["create_app"]
 
@@ -210,7 +211,7 @@ def create_app(settings: Settings, engine: Engine, embedder: Any | None = None) 
     )
     app.add_middleware(
         SessionMiddleware,
-        secret_key=settings.secret_key,
+        secret_key=session_secret(settings.secret_key, settings.data_dir),
         session_cookie="rootline_session",
         max_age=settings.session_max_age,
         same_site="lax",
