@@ -49,6 +49,14 @@ __all__ = [
 ALGORITHM = "pca+knn-hdbscan-leaf-2pass+kmeans+knn-vote"
 # Rows placed per step above the fit size: 32,768 x 384 float32 is ~50 MB per copy.
 _ASSIGN_CHUNK = 32_768
+# Float32 rounding: a text identical to its theme's centre may score 0.9999999 against 1.0.
+_SIM_TOLERANCE = 1e-5
+# Agreement (Cohen's kappa) between a text's membership and its neighbours' below which a
+# theme is not told apart from the rest of the data: halfway between chance and perfect.
+_MIN_NEIGHBOUR_AGREEMENT = 0.5
+# A theme holding every text has nothing to be told apart from; it must at least be tight:
+# the typical member within 60 degrees of the theme's centre.
+_MIN_LONE_THEME_SIMILARITY = 0.5
 
 
 class Reducer(Protocol):
@@ -291,6 +299,57 @@ def _robust_floor(core_sims: np.ndarray, width: float) -> float:
     return median - width * mad
 
 
+def _theme_floors(
+    sims: np.ndarray, labels: np.ndarray, core: np.ndarray, width: float
+) -> np.ndarray:
+    """Each theme's floor: the pooled floor of all dense cores, or the theme's own if lower.
+
+    The pooled spread alone fails when many texts are exact duplicates: their theme has no
+    spread at all, and the pooled floor would rise to 1.0 and empty every other theme.
+    """
+    pooled = _robust_floor(sims[core], width) if core.any() else -np.inf
+    floors = np.empty(int(labels.max()) + 1, dtype=np.float64)
+    for c in range(len(floors)):
+        members = labels == c
+        core_sims = sims[members & core]
+        own = _robust_floor(core_sims if core_sims.size else sims[members], width)
+        floors[c] = min(pooled, own)
+    return floors
+
+
+def _drop_unstructured(
+    vectors: np.ndarray, labels: np.ndarray, indices: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """Unlabel themes that the neighbour graph does not tell apart from the other texts.
+
+    A real theme's texts have their nearest neighbours inside it, and the other texts have
+    theirs outside it. In data with no structure (random directions) the density pass still
+    finds a few chance groups, and the centroid refinement then grows them to cover
+    everything; their neighbours agree with their membership hardly more than chance.
+
+    Returns:
+        The labels (renumbered) and how many themes were dropped.
+    """
+    k = int(labels.max(initial=-1)) + 1
+    if k == 0 or indices.shape[1] == 0:
+        return labels, 0
+    keep = np.ones(k, dtype=bool)
+    for c in range(k):
+        inside = labels == c
+        share = float(inside.mean())
+        if share >= 1.0:
+            cent = centroids_of(vectors, labels)[c]
+            keep[c] = float(np.median(vectors @ cent)) >= _MIN_LONE_THEME_SIMILARITY
+            continue
+        observed = float((inside[indices] == inside[:, None]).mean())
+        chance = share**2 + (1.0 - share) ** 2
+        keep[c] = (observed - chance) / (1.0 - chance) >= _MIN_NEIGHBOUR_AGREEMENT
+    if keep.all():
+        return labels, 0
+    labels = np.where((labels >= 0) & keep[np.maximum(labels, 0)], labels, -1)
+    return _relabel(labels), int((~keep).sum())
+
+
 class DensityClusterer:
     """Density-seeded themes: HDBSCAN on a kNN graph, refined by centroids and neighbours.
 
@@ -358,41 +417,64 @@ class DensityClusterer:
             "fit_size": m,
             "seed": self.seed,
         }
+        if m == 0:
+            params.update(
+                first_pass_clusters=0,
+                second_pass_clusters=0,
+                seed_clusters=0,
+                merge_similarity=None,
+            )
+            return self._no_themes(n, params, started)
         seeds, merge_sim, info, graph = self._seed(sample, mcs, ms, n_neighbors)
         params.update(info, merge_similarity=merge_sim)
         if seeds.max(initial=-1) < 0:
-            floor = self.assign_similarity if self.assign_similarity is not None else 1.0
-            params.update(assign_similarity=float(floor), kmeans_iterations=0)
-            seconds = {"fit": round(time.perf_counter() - started, 3), "assign": 0.0}
-            return ClusterResult(np.full(n, -1), np.zeros(n, dtype=np.float32), params, seconds)
+            return self._no_themes(n, params, started)
 
         labels, iterations = _spherical_kmeans(sample, seeds, max_iter=30)
         labels = _neighbour_vote(labels, *graph)
         labels = self._drop_small(sample, labels, mcs)
+        labels, dropped = _drop_unstructured(sample, labels, graph[0])
+        params.update(unstructured_dropped=dropped, kmeans_iterations=iterations)
+        if labels.max(initial=-1) < 0:
+            return self._no_themes(n, params, started)
         cents = centroids_of(sample, labels)
         sims = np.einsum("ij,ij->i", sample, cents[labels])
-        floor = (
-            self.assign_similarity
-            if self.assign_similarity is not None
-            else _robust_floor(sims[seeds >= 0], self.outlier_width)
-        )
-        params.update(assign_similarity=round(float(floor), 4), kmeans_iterations=iterations)
+        if self.assign_similarity is not None:
+            floors = np.full(len(cents), float(self.assign_similarity))
+        else:
+            floors = _theme_floors(sims, labels, seeds >= 0, self.outlier_width)
+        # The recorded floor, used later to place new texts, is the loosest theme's.
+        params.update(assign_similarity=round(float(floors.min()), 4))
 
         full = np.full(n, -1, dtype=np.int64)
         conf = np.zeros(n, dtype=np.float32)
         fitted = time.perf_counter()
         if m < n:
-            self._place_rest(vectors, cents, floor, full, conf)
-        full[fit_idx] = np.where(sims >= floor, labels, -1)
+            self._place_rest(vectors, cents, floors, full, conf)
+        full[fit_idx] = np.where(sims >= floors[labels] - _SIM_TOLERANCE, labels, -1)
         conf[fit_idx] = sims
         conf = np.where(full >= 0, np.clip(conf, 0.0, 1.0), 0.0).astype(np.float32)
         done = time.perf_counter()
         seconds = {"fit": round(fitted - started, 3), "assign": round(done - fitted, 3)}
         return ClusterResult(_relabel(full), conf, params, seconds)
 
+    def _no_themes(self, n: int, params: dict[str, Any], started: float) -> ClusterResult:
+        """The result when no theme was found: every text unthemed."""
+        floor = self.assign_similarity if self.assign_similarity is not None else 1.0
+        params.setdefault("kmeans_iterations", 0)
+        params.update(assign_similarity=float(floor))
+        seconds = {"fit": round(time.perf_counter() - started, 3), "assign": 0.0}
+        return ClusterResult(
+            np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=np.float32), params, seconds
+        )
+
     @staticmethod
     def _place_rest(
-        vectors: np.ndarray, cents: np.ndarray, floor: float, full: np.ndarray, conf: np.ndarray
+        vectors: np.ndarray,
+        cents: np.ndarray,
+        floors: np.ndarray,
+        full: np.ndarray,
+        conf: np.ndarray,
     ) -> None:
         """Place every row on its nearest centroid, in place, a chunk at a time.
 
@@ -402,7 +484,9 @@ class DensityClusterer:
         for start in range(0, len(vectors), _ASSIGN_CHUNK):
             stop = min(start + _ASSIGN_CHUNK, len(vectors))
             chunk = _unit(np.asarray(vectors[start:stop], dtype=np.float32))
-            full[start:stop], conf[start:stop] = assign_to_centroids(chunk, cents, floor)
+            labels, best = assign_to_centroids(chunk, cents, -np.inf)
+            labels[best < floors[labels] - _SIM_TOLERANCE] = -1
+            full[start:stop], conf[start:stop] = labels, best
 
     def _seed(
         self, sample: np.ndarray, mcs: int, ms: int, n_neighbors: int
@@ -418,7 +502,7 @@ class DensityClusterer:
         # The smoothing vote uses the closest neighbours only: far ones cross boundaries.
         vote_k = min(10, indices.shape[1])
         first = _hdbscan_on_graph(indices, sims, mcs, ms)
-        n_first = int(first.max()) + 1
+        n_first = int(first.max(initial=-1)) + 1
         seeds = first.copy()
         noise = np.nonzero(first < 0)[0]
         n_second = 0
