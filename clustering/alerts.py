@@ -58,6 +58,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from rootline.clustering.models import Theme, ThemeMembership
+from rootline.clustering.stats import as_date, contact_day
 from rootline.ingest.models import Interaction
 
 __all__ = [
@@ -431,37 +432,50 @@ def _day_start(day: date) -> datetime:
 
 
 def theme_volumes(session: Session, as_of: date, days: int) -> list[ThemeVolume]:
-    """Daily contact counts of active and proposed themes over ``days`` days ending ``as_of``."""
+    """Daily contact counts of active and proposed themes over ``days`` days ending ``as_of``.
+
+    Two aggregate queries: contacts per (theme, UTC day) in the range, and each theme's first
+    contact over all time; no contact row is loaded.
+    """
     start = as_of - timedelta(days=days - 1)
-    themes = {t.id: t for t in session.scalars(sa.select(Theme).where(Theme.status.in_(_WATCHED)))}
+    themes = session.execute(
+        sa.select(Theme.id, Theme.title, Theme.status)
+        .where(Theme.status.in_(_WATCHED))
+        .order_by(Theme.id)
+    ).all()
     if not themes:
         return []
-    member = (
-        sa.select(ThemeMembership.theme_id, Interaction.created_at)
-        .join(Interaction, Interaction.id == ThemeMembership.interaction_id)
-        .where(ThemeMembership.theme_id.in_(list(themes)), Interaction.created_at.is_not(None))
-    )
+    ids = [t.id for t in themes]
     first: dict[int, datetime] = dict(
         session.execute(
             sa.select(ThemeMembership.theme_id, sa.func.min(Interaction.created_at))
             .join(Interaction, Interaction.id == ThemeMembership.interaction_id)
-            .where(ThemeMembership.theme_id.in_(list(themes)), Interaction.created_at.is_not(None))
+            .where(ThemeMembership.theme_id.in_(ids), Interaction.created_at.is_not(None))
             .group_by(ThemeMembership.theme_id)
         ).all()
     )
-    daily: dict[int, np.ndarray] = defaultdict(lambda: np.zeros(days, dtype=np.int64))
-    rows = session.execute(
-        member.where(
+    day = contact_day(session)
+    per_day = session.execute(
+        sa.select(ThemeMembership.theme_id, day, sa.func.count())
+        .join(Interaction, Interaction.id == ThemeMembership.interaction_id)
+        .where(
+            ThemeMembership.theme_id.in_(ids),
             Interaction.created_at >= _day_start(start),
             Interaction.created_at < _day_start(as_of + timedelta(days=1)),
-        ).execution_options(yield_per=5000)
-    )
-    for tid, at in rows:
-        daily[tid][(_as_utc(at).date() - start).days] += 1
+        )
+        .group_by(ThemeMembership.theme_id, day)
+    ).all()
+    row_of = {tid: r for r, tid in enumerate(ids)}
+    daily = np.zeros((len(ids), days), dtype=np.int64)
+    offsets: dict[object, int] = {}
+    for tid, value, count in per_day:
+        if (offset := offsets.get(value)) is None:
+            offset = offsets[value] = (as_date(value) - start).days
+        daily[row_of[tid], offset] += count
     return [
-        ThemeVolume(tid, t.title, t.status, daily[tid], _as_utc(first[tid]).date())
-        for tid, t in themes.items()
-        if tid in first
+        ThemeVolume(t.id, t.title, t.status, daily[row_of[t.id]], _as_utc(first[t.id]).date())
+        for t in themes
+        if t.id in first
     ]
 
 
@@ -472,10 +486,14 @@ def _as_utc(at: datetime) -> datetime:
 
 def latest_contact_day(session: Session) -> date | None:
     """The day of the newest contact that belongs to a theme, the default ``as_of``."""
+    # Newest first with a limit, not max() over the join: both databases then walk the
+    # created_at index backwards and stop at the first themed contact.
     at = session.scalar(
-        sa.select(sa.func.max(Interaction.created_at)).join(
-            ThemeMembership, ThemeMembership.interaction_id == Interaction.id
-        )
+        sa.select(Interaction.created_at)
+        .join(ThemeMembership, ThemeMembership.interaction_id == Interaction.id)
+        .where(Interaction.created_at.is_not(None))
+        .order_by(Interaction.created_at.desc())
+        .limit(1)
     )
     return None if at is None else _as_utc(at).date()
 

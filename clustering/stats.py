@@ -21,6 +21,8 @@ from rootline.ingest.models import Interaction
 __all__ = [
     "Overview",
     "WeekCount",
+    "as_date",
+    "contact_day",
     "example_previews",
     "latest_run",
     "overview",
@@ -152,14 +154,16 @@ def example_previews(
     }
 
 
-def _day(session: Session) -> sa.ColumnElement[object]:
+def contact_day(session: Session) -> sa.ColumnElement[object]:
+    """SQL for the UTC day of ``Interaction.created_at`` (read it back with ``as_date``)."""
     if session.get_bind().dialect.name == "postgresql":
         # date() of a timestamptz follows the connection's time zone; count days in UTC.
         return sa.cast(sa.func.timezone("UTC", Interaction.created_at), sa.Date)
     return sa.func.date(Interaction.created_at)
 
 
-def _as_date(value: object) -> date:
+def as_date(value: object) -> date:
+    """A day as the database returns it (a date, a datetime or an ISO string) as a date."""
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -180,7 +184,7 @@ def weekly_counts(session: Session, theme_id: int, weeks: int = 12) -> list[Week
         return []
     last = newest.date() - timedelta(days=newest.weekday())
     first = last - timedelta(weeks=weeks - 1)
-    day = _day(session)
+    day = contact_day(session)
     per_day = session.execute(
         sa.select(day, sa.func.count())
         .select_from(Interaction)
@@ -194,7 +198,7 @@ def weekly_counts(session: Session, theme_id: int, weeks: int = 12) -> list[Week
     ).all()
     per_week: Counter[date] = Counter()
     for value, count in per_day:
-        d = _as_date(value)
+        d = as_date(value)
         per_week[d - timedelta(days=d.weekday())] += int(count)
     starts = [first + timedelta(weeks=i) for i in range(weeks)]
     return [WeekCount(week_start=w, count=per_week.get(w, 0)) for w in starts]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -341,3 +342,135 @@ def test_the_demo_story_spike_and_new_theme_are_flagged_and_nothing_else() -> No
     assert spike.kind == "spike" and spike.window_days in (14, 21) and spike.ratio >= 2.5
     # Before the checkout release nothing is flagged; the fixed password theme never is.
     assert find_alerts(_demo_gold_volumes(date(2026, 10, 29), 77), date(2026, 10, 29)) == []
+
+
+def _reference_alerts(session: Session, as_of: date | None = None) -> list[tuple[Any, ...]]:
+    """Alerts computed the plain way: every themed contact loaded, one theme and window at a
+    time, through the public one-test helpers. (theme, kind, p-value, window p-values)."""
+    from scipy import stats as sps
+
+    rows = session.execute(
+        sa.select(ThemeMembership.theme_id, Interaction.created_at)
+        .join(Interaction, Interaction.id == ThemeMembership.interaction_id)
+        .join(Theme, Theme.id == ThemeMembership.theme_id)
+        .where(Theme.status.in_(["active", "proposed"]), Interaction.created_at.is_not(None))
+    ).all()
+    days_of: dict[int, list[date]] = {}
+    for tid, at in rows:
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+        days_of.setdefault(tid, []).append(at.date())
+    as_of = as_of or max(d for ds in days_of.values() for d in ds)
+    windows, n_weeks, alpha = (7, 14, 21), 8, 0.05
+    out: list[tuple[Any, ...]] = []
+    cases = []  # (theme, window, recent, baseline weeks newest first)
+    for tid in sorted(days_of):
+        first, ds = min(days_of[tid]), days_of[tid]
+        age = (as_of - first).days
+        if 0 <= age < 14:
+            count = sum(1 for d in ds if first <= d <= as_of)
+            if count >= 5:
+                out.append((tid, "new", float(sps.poisson.sf(count - 1, (age + 1) / 7)), ()))
+            continue
+        span = max(windows) + 7 * n_weeks  # the days theme_alerts looks back over
+        for window in windows:
+            weeks = []
+            for w in range(1, n_weeks + 1):
+                back = window + 7 * w  # the week is the days back-7 .. back-1 before as_of
+                if back > span or back - 1 > age:
+                    break
+                weeks.append(sum(1 for d in ds if back - 7 <= (as_of - d).days < back))
+            if len(weeks) >= 2:
+                recent = sum(1 for d in ds if 0 <= (as_of - d).days < window)
+                cases.append((tid, window, recent, weeks))
+    factors = {
+        w: volume_factor([(c[2], c[3]) for c in cases if c[1] == w], w, 5.0) for w in windows
+    }
+    shared = shared_overdispersion(c[3] for c in cases if c[1] == max(windows))
+    p_values = [
+        spike_p_value(x, weeks, window_days=w, volume_factor=factors[w], shared_noise=shared)
+        for _, w, x, weeks in cases
+    ]
+    thresholds = holm_thresholds(p_values, alpha)
+    by_theme: dict[int, list[tuple[float, int, bool]]] = {}
+    for (tid, w, x, weeks), p, threshold in zip(cases, p_values, thresholds, strict=True):
+        expected = sum(weeks) / len(weeks) * w / 7 * factors[w]
+        fired = threshold is not None and x >= 5 and x / max(expected, 0.5 * w / 7) >= 2.0
+        by_theme.setdefault(tid, []).append((p, w, fired))
+    for tid, tests in by_theme.items():
+        if fired := [(p, w) for p, w, f in tests if f]:
+            out.append((tid, "spike", min(fired)[0], tuple(p for p, _, _ in tests)))
+    return out
+
+
+def _generated_timeline(session: Session) -> None:
+    """30 themes over 16 weeks to 2026-11-30: steady, noisy, rising, falling, young and new
+    themes, contacts at any time of day, some after a historical ``as_of``; one archived."""
+    rng = np.random.default_rng(11)
+    themes = [
+        Theme(title=f"g{i}", status="archived" if i == 29 else ("proposed" if i % 7 else "active"))
+        for i in range(30)
+    ]
+    session.add_all(themes)
+    session.flush()
+    end = datetime(2026, 11, 30, tzinfo=UTC)
+    contacts = []
+    for i, theme in enumerate(themes):
+        lam = np.full(112, rng.uniform(0.3, 6.0))
+        lam *= rng.gamma(10.0, 0.1, size=16).repeat(7)
+        if i in (3, 4):
+            lam[-10 - i :] *= 4  # rises over the last two weeks
+        if i == 5:
+            lam[-30:] *= 0.1
+        if i in (6, 7):
+            lam[:-i] = 0  # new themes, 6 and 7 days old
+            lam[-i:] = 2.0
+        if i == 8:
+            lam[:-30] = 0  # young: 30 days old
+        for day, n in enumerate(rng.poisson(lam)):
+            for _ in range(n):
+                seconds = int(rng.integers(0, 86_400))
+                contacts.append((theme.id, end - timedelta(days=111 - day, seconds=-seconds)))
+    session.execute(
+        sa.insert(Interaction),
+        [
+            {
+                "source": "gen",
+                "external_id": str(k),
+                "body_raw": "x",
+                "body_clean": "x",
+                "created_at": at,
+                "content_hash": f"{k:064d}",
+                "tags": [],
+                "extra": {},
+            }
+            for k, (_, at) in enumerate(contacts)
+        ],
+    )
+    ids = dict(
+        session.execute(
+            sa.select(Interaction.external_id, Interaction.id).where(Interaction.source == "gen")
+        ).all()
+    )
+    session.execute(
+        sa.insert(ThemeMembership),
+        [
+            {"interaction_id": ids[str(k)], "theme_id": tid, "source": "auto"}
+            for k, (tid, _) in enumerate(contacts)
+        ],
+    )
+
+
+@pytest.mark.parametrize("as_of", [None, date(2026, 11, 21), date(2026, 10, 2)])
+def test_alerts_from_the_database_match_a_plain_reference_computation(
+    session: Session, as_of: date | None
+) -> None:
+    _generated_timeline(session)
+    expected = _reference_alerts(session, as_of)
+    found = theme_alerts(session, as_of=as_of)
+    if as_of is None:  # the timeline has both kinds, so both paths are compared
+        assert {a[1] for a in expected} == {"new", "spike"}
+    assert sorted((a.theme_id, a.kind) for a in found) == sorted(a[:2] for a in expected)
+    by_id = {a.theme_id: a for a in found}
+    for tid, _, p, window_ps in expected:
+        assert by_id[tid].p_value == pytest.approx(p, rel=1e-12, abs=1e-300)
+        assert [w.p_value for w in by_id[tid].windows] == pytest.approx(window_ps, rel=1e-12)
