@@ -443,8 +443,10 @@ class DensityClusterer:
             floors = np.full(len(cents), float(self.assign_similarity))
         else:
             floors = _theme_floors(sims, labels, seeds >= 0, self.outlier_width)
-        # The recorded floor, used later to place new texts, is the loosest theme's.
-        params.update(assign_similarity=round(float(floors.min()), 4))
+        # The recorded floor places new texts later: a typical theme's (the median), not the
+        # loosest one's, which in a sprawling theme can admit almost anything and would leave
+        # nothing for the novelty pool.
+        params.update(assign_similarity=round(float(np.median(floors)), 4))
 
         full = np.full(n, -1, dtype=np.int64)
         conf = np.zeros(n, dtype=np.float32)

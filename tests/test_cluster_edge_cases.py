@@ -9,7 +9,12 @@ import pytest
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from rootline.clustering.cluster import ClusterResult, DensityClusterer
+from rootline.clustering.cluster import (
+    ClusterResult,
+    DensityClusterer,
+    assign_to_centroids,
+    centroids_of,
+)
 from rootline.clustering.embedding import HashingEmbedder
 from rootline.clustering.service import list_themes, run_clustering
 from rootline.errors import StateError
@@ -202,3 +207,21 @@ def test_cli_cluster_on_a_tiny_database_prints_one_line(
         assert result.exit_code == 0, result.output
         lines = [line for line in result.output.splitlines() if line.startswith("run ")]
         assert len(lines) == 1 and "themes 0" in lines[0]
+
+
+def test_one_loose_theme_does_not_open_the_door_to_unrelated_new_texts() -> None:
+    """The recorded floor places new texts later; a sprawling theme must not lower it so far
+    that texts about nothing the themes cover are placed instead of going to the novelty pool."""
+    tight, _ = blobs([150, 150, 150, 150], dim=DIM, seed=5)
+    loose, _ = blobs([200], dim=DIM, spread=1.3, seed=6)
+    vectors = np.concatenate([tight, loose])
+    result = DensityClusterer().fit(vectors)
+    _check(result, len(vectors))
+    assert sorted(_sizes(result)) == [150, 150, 150, 150, 200]
+    centroids = centroids_of(vectors, result.labels)
+    floor = result.params["assign_similarity"]
+    unrelated, _ = assign_to_centroids(_random(300, seed=9), centroids, floor)
+    assert (unrelated == -1).all()
+    # Texts of the themes themselves are still placed.
+    again, _ = assign_to_centroids(tight, centroids, floor)
+    assert (again >= 0).mean() > 0.9
