@@ -25,6 +25,7 @@ __all__ = [
     "WEIGHTS",
     "Contact",
     "Impact",
+    "contact_facts",
     "impact_by_theme",
     "measure_impact",
     "priority_for_score",
@@ -193,9 +194,10 @@ def measure_impact(contacts: Sequence[Contact], as_of: datetime | None = None) -
     )
 
 
-def _contacts(session: Session, theme_ids: Iterable[int]) -> dict[int, list[Contact]]:
-    ids = list(theme_ids)
-    rows = session.execute(
+def contact_facts() -> sa.Select[Any]:
+    """Every themed contact as (theme id, then the fields of :class:`Contact`), from the
+    membership table: the read every impact figure starts from. Callers add their filters."""
+    return (
         sa.select(
             ThemeMembership.theme_id,
             Interaction.customer_id,
@@ -204,10 +206,15 @@ def _contacts(session: Session, theme_ids: Iterable[int]) -> dict[int, list[Cont
             Interaction.csat,
             Customer.value,
         )
+        .select_from(ThemeMembership)
         .join(Interaction, Interaction.id == ThemeMembership.interaction_id)
         .outerjoin(Customer, Customer.id == Interaction.customer_id)
-        .where(ThemeMembership.theme_id.in_(ids))
     )
+
+
+def _contacts(session: Session, theme_ids: Iterable[int]) -> dict[int, list[Contact]]:
+    ids = list(theme_ids)
+    rows = session.execute(contact_facts().where(ThemeMembership.theme_id.in_(ids)))
     out: dict[int, list[Contact]] = {tid: [] for tid in ids}
     for theme_id, customer_id, created, resolved, csat, value in rows:
         out[theme_id].append(Contact(customer_id, created, resolved, csat, value))

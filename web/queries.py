@@ -20,7 +20,7 @@ from rootline.clustering.embedding import text_hash
 from rootline.clustering.models import EmbeddingCache, Theme, ThemeMembership
 from rootline.clustering.stats import WeekCount
 from rootline.ingest.models import Customer, CustomerIdentity, Interaction
-from rootline.rootcause.impact import Contact, Impact, measure_impact
+from rootline.rootcause.impact import Contact, Impact, contact_facts, measure_impact
 from rootline.rootcause.models import Problem, ProblemTheme, Team
 
 __all__ = [
@@ -165,18 +165,8 @@ def dashboard(session: Session, filters: Filters) -> Dashboard:
     contacts, themed = session.execute(totals).one()
     rows = session.execute(
         filters.apply(
-            sa.select(
-                ThemeMembership.theme_id,
-                Interaction.customer_id,
-                Interaction.created_at,
-                Interaction.resolved_at,
-                Interaction.csat,
-                Customer.value,
-            )
-            .select_from(ThemeMembership)
-            .join(Interaction, Interaction.id == ThemeMembership.interaction_id)
+            contact_facts()
             .join(Theme, Theme.id == ThemeMembership.theme_id)
-            .outerjoin(Customer, Customer.id == Interaction.customer_id)
             .where(Theme.status == filters.status)
         ).execution_options(yield_per=10_000)
     )
@@ -252,18 +242,8 @@ def theme_figures(session: Session, theme_id: int, weeks: int = SPARK_WEEKS) -> 
     # Times made aware (UTC) once here, rather than four times per contact in measure_impact.
     contacts = [
         Contact(customer_id, _aware(created), _aware(resolved), csat, value)
-        for customer_id, created, resolved, csat, value in session.execute(
-            sa.select(
-                Interaction.customer_id,
-                Interaction.created_at,
-                Interaction.resolved_at,
-                Interaction.csat,
-                Customer.value,
-            )
-            .select_from(ThemeMembership)
-            .join(Interaction, Interaction.id == ThemeMembership.interaction_id)
-            .outerjoin(Customer, Customer.id == Interaction.customer_id)
-            .where(ThemeMembership.theme_id == theme_id)
+        for _, customer_id, created, resolved, csat, value in session.execute(
+            contact_facts().where(ThemeMembership.theme_id == theme_id)
         )
     ]
     newest = session.scalar(sa.select(sa.func.max(Interaction.created_at)))
