@@ -18,33 +18,20 @@ share and seconds of both, and the time ratios. Prints one JSON object.
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
-import io
 import json
 import os
 import sys
 import time
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from clinc import load_clinc
 
 from rootline.clustering.cluster import DensityClusterer
 from rootline.clustering.embedding import SentenceTransformerEmbedder
 from rootline.clustering.labels import CTfidfLabeler
 from rootline.clustering.metrics import score_themes
-
-
-def load_clinc(limit: int | None, seed: int) -> tuple[list[str], list[str]]:
-    """Texts and intents of the bundled CLINC150, optionally a random subset of ``limit``."""
-    raw = resources.files("rootline.fixtures").joinpath("clinc150.csv.gz").read_bytes()
-    rows = list(csv.DictReader(io.StringIO(gzip.decompress(raw).decode("utf-8"))))
-    if limit and limit < len(rows):
-        keep = np.sort(np.random.default_rng(seed).choice(len(rows), limit, replace=False))
-        rows = [rows[i] for i in keep]
-    return [r["text"] for r in rows], [r["intent"] for r in rows]
 
 
 def embed(texts: list[str], cache: Path | None) -> tuple[np.ndarray, float, bool]:

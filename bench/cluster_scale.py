@@ -32,9 +32,6 @@ Prints one JSON object, with the ratios to the baselines of the same run and the
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
-import io
 import json
 import os
 import resource
@@ -43,23 +40,16 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from clinc import load_clinc
 
 if TYPE_CHECKING:
     from rootline.clustering.cluster import DensityClusterer
 
 _CHUNK = 65_536
-
-
-def load_clinc() -> tuple[list[str], list[str]]:
-    """Texts and intents of the bundled CLINC150, in file order."""
-    raw = resources.files("rootline.fixtures").joinpath("clinc150.csv.gz").read_bytes()
-    rows = list(csv.DictReader(io.StringIO(gzip.decompress(raw).decode("utf-8"))))
-    return [r["text"] for r in rows], [r["intent"] for r in rows]
 
 
 def source_vectors(texts: list[str], cache: Path | None) -> np.ndarray:

@@ -14,54 +14,21 @@ Both timings include embedding. Prints one JSON object.
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
-import io
 import json
 import os
 import tempfile
 import time
-from importlib import resources
 from typing import Any
 
 import numpy as np
-import sqlalchemy as sa
+from clinc import insert_interactions, load_clinc
 from sqlalchemy.orm import Session
 
-from rootline.clustering.embedding import SentenceTransformerEmbedder, text_hash
+from rootline.clustering.embedding import SentenceTransformerEmbedder
 from rootline.clustering.service import evaluate, run_clustering
 from rootline.config import Settings
 from rootline.db import make_engine, migrate
-from rootline.ingest.models import Interaction
 from rootline.pipeline import build_clusterer
-
-
-def load_clinc(limit: int | None, seed: int) -> tuple[list[str], list[str]]:
-    """Texts and intents of the bundled CLINC150, optionally a random subset of ``limit``."""
-    raw = resources.files("rootline.fixtures").joinpath("clinc150.csv.gz").read_bytes()
-    rows = list(csv.DictReader(io.StringIO(gzip.decompress(raw).decode("utf-8"))))
-    if limit and limit < len(rows):
-        keep = np.sort(np.random.default_rng(seed).choice(len(rows), limit, replace=False))
-        rows = [rows[i] for i in keep]
-    return [r["text"] for r in rows], [r["intent"] for r in rows]
-
-
-def insert(session: Session, rows: list[int], texts: list[str], intents: list[str]) -> None:
-    session.execute(
-        sa.insert(Interaction),
-        [
-            {
-                "source": "clinc150",
-                "external_id": str(i),
-                "body_raw": texts[i],
-                "body_clean": texts[i],
-                "content_hash": text_hash(texts[i]),
-                "tags": [],
-                "extra": {"intent": intents[i]},
-            }
-            for i in rows
-        ],
-    )
 
 
 def main() -> None:
@@ -89,7 +56,7 @@ def main() -> None:
         engine = make_engine(f"sqlite:///{tmp}/incremental.db")
         migrate(engine)
         with Session(engine) as session:
-            insert(session, old, texts, intents)
+            insert_interactions(session, old, texts, intents)
             session.commit()
             start = time.perf_counter()
             cold = run_clustering(session, embedder, build_clusterer(settings), full=True)
@@ -101,7 +68,7 @@ def main() -> None:
                 **evaluate(session, "intent"),
             }
 
-            insert(session, new, texts, intents)
+            insert_interactions(session, new, texts, intents)
             session.commit()
             start = time.perf_counter()
             inc = run_clustering(session, embedder, build_clusterer(settings))

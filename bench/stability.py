@@ -15,20 +15,17 @@ written to) that file and put into the database's embedding cache, so nothing is
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
-import io
 import json
 import os
 import tempfile
 import time
 from collections import Counter
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
+from clinc import insert_interactions, load_clinc
 from sqlalchemy.orm import Session
 
 from rootline.clustering.embedding import SentenceTransformerEmbedder, text_hash
@@ -38,13 +35,6 @@ from rootline.config import Settings
 from rootline.db import make_engine, migrate
 from rootline.ingest.models import Interaction
 from rootline.pipeline import build_clusterer
-
-
-def load_clinc() -> tuple[list[str], list[str]]:
-    """Texts and intents of the bundled CLINC150, in file order."""
-    raw = resources.files("rootline.fixtures").joinpath("clinc150.csv.gz").read_bytes()
-    rows = list(csv.DictReader(io.StringIO(gzip.decompress(raw).decode("utf-8"))))
-    return [r["text"] for r in rows], [r["intent"] for r in rows]
 
 
 def vectors_for(
@@ -79,24 +69,6 @@ def seed_cache(session: Session, slug: str, texts: list[str], vectors: np.ndarra
             )
     for start in range(0, len(rows), 5000):
         session.execute(sa.insert(EmbeddingCache), rows[start : start + 5000])
-
-
-def insert(session: Session, rows: list[int], texts: list[str], intents: list[str]) -> None:
-    session.execute(
-        sa.insert(Interaction),
-        [
-            {
-                "source": "clinc150",
-                "external_id": str(i),
-                "body_raw": texts[i],
-                "body_clean": texts[i],
-                "content_hash": text_hash(texts[i]),
-                "tags": [],
-                "extra": {"intent": intents[i]},
-            }
-            for i in rows
-        ],
-    )
 
 
 def majority_intents(session: Session) -> dict[int, str]:
@@ -139,14 +111,14 @@ def main() -> None:
         migrate(engine)
         with Session(engine) as session:
             seed_cache(session, embedder.slug, texts, vectors)
-            insert(session, old, texts, intents)
+            insert_interactions(session, old, texts, intents)
             start = time.perf_counter()
             first = run_clustering(session, embedder, build_clusterer(settings), full=True)
             result["first_run_seconds"] = round(time.perf_counter() - start, 2)
             before = majority_intents(session)
             result["before"] = {**evaluate(session, "intent"), "encoded": first.metrics["encoded"]}
 
-            insert(session, new, texts, intents)
+            insert_interactions(session, new, texts, intents)
             start = time.perf_counter()
             second = run_clustering(session, embedder, build_clusterer(settings), full=True)
             result["rerun_seconds"] = round(time.perf_counter() - start, 2)
