@@ -31,7 +31,7 @@ def default_data_dir() -> Path:
 
 
 #: The placeholder for an unset secret key. The web app never signs with it: it makes a random
-#: key of its own instead (``rootline.web.security.session_secret``).
+#: key of its own instead (:func:`resolve_secret_key`).
 DEFAULT_SECRET_KEY = "change-me-in-production"
 
 

@@ -17,13 +17,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from rootline.config import DEFAULT_SECRET_KEY
+from rootline.config import DEFAULT_SECRET_KEY, resolve_secret_key
 from rootline.errors import ConfigError
 from rootline.ingest.models import Customer, CustomerIdentity, Interaction
 from rootline.rootcause.teams import ROLES
 from rootline.web.models import ApiToken
 from rootline.web.permissions import PERMISSIONS, PUBLIC, app_routes
-from rootline.web.security import session_secret
 from tests.test_web_pages import (  # noqa: F401  (fixtures)
     PASSWORD,
     anonymous,
@@ -249,11 +248,11 @@ def test_the_public_default_secret_never_signs_sessions(client: TestClient, tmp_
     TimestampSigner(key_file.read_text().strip()).unsign(cookie.encode())
     assert key_file.stat().st_mode & 0o777 == 0o600
     # Every process of the install shares the key; a configured key is used as given.
-    assert session_secret(DEFAULT_SECRET_KEY, settings.data_dir) == key_file.read_text().strip()
-    assert session_secret("s3cret-from-env", tmp_path / "other") == "s3cret-from-env"
+    assert resolve_secret_key(DEFAULT_SECRET_KEY, settings.data_dir) == key_file.read_text().strip()
+    assert resolve_secret_key("s3cret-from-env", tmp_path / "other") == "s3cret-from-env"
     assert not (tmp_path / "other").exists()
     empty = tmp_path / "broken"
     empty.mkdir()
     (empty / "secret_key").write_text("")
     with pytest.raises(ConfigError, match="empty"):
-        session_secret(DEFAULT_SECRET_KEY, empty)
+        resolve_secret_key(DEFAULT_SECRET_KEY, empty)

@@ -26,7 +26,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import Response
 
 import rootline
-from rootline.config import Settings
+from rootline.config import Settings, resolve_secret_key
 from rootline.db import make_session_factory
 from rootline.errors import ConflictError, NotFoundError, RootlineError
 from rootline.web.cache import FigureCache
@@ -39,7 +39,6 @@ from rootline.web.permissions import (
     csrf_token,
 )
 from rootline.web.routes import admin, api, api_work, auth, ingest_api, pages, problems, work
-from rootline.web.security import session_secret
 
 __all__ = ["create_app"]
 
@@ -211,7 +210,7 @@ def create_app(settings: Settings, engine: Engine, embedder: Any | None = None) 
     )
     app.add_middleware(
         SessionMiddleware,
-        secret_key=session_secret(settings.secret_key, settings.data_dir),
+        secret_key=resolve_secret_key(settings.secret_key, settings.data_dir),
         session_cookie="rootline_session",
         max_age=settings.session_max_age,
         same_site="lax",

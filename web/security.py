@@ -8,12 +8,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-
-from rootline.config import resolve_secret_key
 
 __all__ = [
     "TOKEN_PREFIX",
@@ -23,7 +20,6 @@ __all__ = [
     "needs_rehash",
     "new_api_token",
     "new_csrf_token",
-    "session_secret",
     "verify_password",
 ]
 
@@ -75,8 +71,3 @@ def new_csrf_token() -> str:
 def check_csrf(expected: str | None, given: str | None) -> bool:
     """Whether the token sent with a form matches the session's, in constant time."""
     return bool(expected) and bool(given) and hmac.compare_digest(str(expected), str(given))
-
-
-def session_secret(secret_key: str, data_dir: Path) -> str:
-    """The key that signs session cookies (see ``rootline.config.resolve_secret_key``)."""
-    return resolve_secret_key(secret_key, data_dir)
