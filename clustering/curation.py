@@ -9,6 +9,7 @@ Each function takes a Session, flushes but does not commit, and returns plain re
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
 import sqlalchemy as sa
@@ -100,12 +101,16 @@ def merge_themes(session: Session, source_id: int, target_id: int, *, actor: str
     if source_id == target_id:
         raise InputError("a theme cannot be merged into itself")
     source, target = _theme(session, source_id), _theme(session, target_id)
-    result = session.execute(
-        sa.update(ThemeMembership)
-        .where(ThemeMembership.theme_id == source.id)
-        .values(theme_id=target.id, source="manual", probability=1.0)
+    # A bulk UPDATE's result is always a cursor result, which counts the rows it changed.
+    result = cast(
+        "sa.CursorResult[Any]",
+        session.execute(
+            sa.update(ThemeMembership)
+            .where(ThemeMembership.theme_id == source.id)
+            .values(theme_id=target.id, source="manual", probability=1.0)
+        ),
     )
-    moved = int(getattr(result, "rowcount", 0))
+    moved = result.rowcount
     a, b = _centroid(source), _centroid(target)
     if a is not None and b is not None:  # size-weighted, so the next incremental run fits
         mixed = a * source.size + b * target.size
