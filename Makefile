@@ -61,6 +61,7 @@ format: setup-test
 
 bench: setup  ## Clustering benchmarks; each prints one JSON object
 	mkdir -p $(BENCH_CACHE)
+	$(PY) bench/quality.py --cache-dir $(BENCH_CACHE)
 	$(PY) bench/cluster_clinc.py --embeddings-cache $(BENCH_CACHE)/clinc.npy
 	$(PY) bench/stability.py --embeddings-cache $(BENCH_CACHE)/clinc.npy
 	$(PY) bench/incremental.py

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         "the data size.",
     )
     random_seed: int = Field(default=42, description="Seed for every random step of clustering.")
+    clusterer: Literal["graph", "density"] = Field(
+        default="graph",
+        description="How themes are found: Leiden communities of the nearest-neighbour graph at "
+        "the most stable resolution (graph), or the earlier HDBSCAN-seeded recipe (density).",
+    )
     redact_pii: bool = Field(
         default=True,
         description="Replace e-mail addresses, phone, card and IBAN numbers and similar personal "

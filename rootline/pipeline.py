@@ -12,8 +12,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from rootline.clustering.cluster import DensityClusterer
+from rootline.clustering.cluster import Clusterer, DensityClusterer
 from rootline.clustering.embedding import Embedder, HashingEmbedder, SentenceTransformerEmbedder
+from rootline.clustering.graph import GraphClusterer
 from rootline.clustering.models import ClusteringRun
 from rootline.clustering.service import ClusterProgress, record_failed_run, run_clustering
 from rootline.config import Settings
@@ -44,9 +45,13 @@ def build_embedder(settings: Settings) -> Embedder:
     return SentenceTransformerEmbedder(settings.model_path, batch_size=settings.embed_batch_size)
 
 
-def build_clusterer(settings: Settings) -> DensityClusterer:
-    """The clusterer, with any size override and the seed from the settings."""
-    return DensityClusterer(min_cluster_size=settings.min_cluster_size, seed=settings.random_seed)
+def build_clusterer(settings: Settings) -> Clusterer:
+    """The clusterer the settings ask for, with any size override and the seed."""
+    if settings.clusterer == "density":
+        return DensityClusterer(
+            min_cluster_size=settings.min_cluster_size, seed=settings.random_seed
+        )
+    return GraphClusterer(min_cluster_size=settings.min_cluster_size, seed=settings.random_seed)
 
 
 def ingest_paths(

@@ -1,0 +1,300 @@
+"""Theme quality of every method on the same vectors, over a suite of data sets and sizes.
+
+The suite, for CLINC150 and HWU64 (both bundled in ``fixtures/``, embedded once with the real
+all-MiniLM-L6-v2 and cached):
+
+- each set in full;
+- random subsets of 300, 1,000 and 3,000 texts (several seeds; mean and worst reported);
+- a fine-grained subset: the 20 intents whose centroids are closest to each other;
+- an e-mail-wrapped variant of a HWU64 subset (``cleaning_noise.NoiseGenerator``), cleaned by
+  ``rootline.ingest.cleaning.clean_text`` as ingest cleans it, beside the same texts clean.
+
+Methods, in the same run: Rootline's clusterer (``GraphClusterer``), the earlier HDBSCAN-seeded
+one (``DensityClusterer``), KMeans told the true number of intents, a kNN graph (k 15, cosine,
+exact) with Leiden (RB configuration) at resolution 1, 3 and 5, and BERTopic's default pipeline
+when it is installed (``pip install -e '.[bench]'``). Columns: NMI, ARI, accuracy, themes
+against true intents, unthemed share, seconds. ``floors`` checks each row against the issue's
+floors: NMI and ARI at least those of Leiden at resolution 3 on the same texts, theme count
+within 0.7x-1.5x of the true intents, at most 10% unthemed; and Rootline's mean NMI against
+KMeans told k. Prints one JSON document.
+
+    .venv/bin/python bench/quality.py --cache-dir .cache/bench
+    .venv/bin/python bench/quality.py --quick        # one seed, no full sets
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import hashlib
+import io
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DATASETS = ("clinc150", "hwu64")
+NOISE = "oos"  # CLINC150's out-of-scope texts belong to no theme
+Method = Callable[[np.ndarray, int], np.ndarray]
+
+
+def load_dataset(name: str) -> tuple[list[str], np.ndarray]:
+    """Texts and intents of a bundled data set (``fixtures/NAME.csv.gz``)."""
+    raw = gzip.decompress((ROOT / "fixtures" / f"{name}.csv.gz").read_bytes()).decode("utf-8")
+    rows = list(csv.DictReader(io.StringIO(raw)))
+    return [r["text"] for r in rows], np.array([r["intent"] for r in rows])
+
+
+def embed(texts: list[str], name: str, cache_dir: Path | None) -> np.ndarray:
+    """Real-model vectors of ``texts``, cached under a hash of the texts."""
+    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+    path = cache_dir / f"quality-{name}-{digest}.npy" if cache_dir else None
+    if path and path.exists():
+        return np.load(path)
+    from rootline.clustering.embedding import SentenceTransformerEmbedder
+
+    vectors = SentenceTransformerEmbedder().encode(texts)
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, vectors)
+    return vectors
+
+
+def closest_intents(vectors: np.ndarray, gold: np.ndarray, count: int = 20) -> np.ndarray:
+    """Rows of the ``count`` intents whose centroids are closest to each other.
+
+    Starts from the most similar pair of intent centroids and adds, one at a time, the intent
+    most similar on average to those already chosen.
+    """
+    names = np.unique(gold[gold != NOISE])
+    cents = np.stack([vectors[gold == g].mean(axis=0) for g in names])
+    cents /= np.linalg.norm(cents, axis=1, keepdims=True)
+    sims = cents @ cents.T
+    np.fill_diagonal(sims, -1.0)
+    chosen = list(np.unravel_index(int(sims.argmax()), sims.shape))
+    while len(chosen) < min(count, len(names)):
+        mean = sims[:, chosen].mean(axis=1)
+        mean[chosen] = -np.inf
+        chosen.append(int(mean.argmax()))
+    return np.nonzero(np.isin(gold, names[chosen]))[0]
+
+
+def score(gold: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """NMI, ARI, accuracy on in-scope texts (an unthemed text counts as its own cluster)."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    from rootline.clustering.metrics import cluster_accuracy
+
+    inside = gold != NOISE
+    g, p = gold[inside], labels[inside]
+    pred = np.where(p >= 0, p, -1 - np.arange(len(p)))
+    return {
+        "nmi": round(float(normalized_mutual_info_score(g, pred)), 4),
+        "ari": round(float(adjusted_rand_score(g, pred)), 4),
+        "acc": round(cluster_accuracy(g, pred), 4),
+        "themes": len(np.unique(labels[labels >= 0])),
+        "unthemed": round(float((p < 0).mean()), 4),
+    }
+
+
+def _leiden(resolution: float) -> Method:
+    def run(vectors: np.ndarray, _k: int) -> np.ndarray:
+        from rootline.clustering.graph import _igraph, _leiden
+        from rootline.clustering.knn import knn_graph
+
+        graph = _igraph(*knn_graph(np.ascontiguousarray(vectors, dtype=np.float32), 15))
+        return _leiden(graph, resolution, 0)
+
+    return run
+
+
+def _rootline(vectors: np.ndarray, _k: int) -> np.ndarray:
+    from rootline.clustering.graph import GraphClusterer
+
+    return GraphClusterer().fit(vectors).labels
+
+
+def _density(vectors: np.ndarray, _k: int) -> np.ndarray:
+    from rootline.clustering.cluster import DensityClusterer
+
+    return DensityClusterer().fit(vectors).labels
+
+
+def _kmeans(vectors: np.ndarray, k: int) -> np.ndarray:
+    from sklearn.cluster import KMeans
+
+    return KMeans(k, n_init=1, random_state=0).fit_predict(vectors)
+
+
+def _bertopic(vectors: np.ndarray, _k: int) -> np.ndarray:
+    from bertopic import BERTopic
+
+    docs = [f"doc {i}" for i in range(len(vectors))]  # vectors are given; words only label
+    topics, _ = BERTopic(calculate_probabilities=False).fit_transform(docs, embeddings=vectors)
+    return np.asarray(topics)
+
+
+def methods(with_bertopic: bool) -> dict[str, Method]:
+    out: dict[str, Method] = {
+        "rootline": _rootline,
+        "rootline_density": _density,
+        "kmeans_true_k": _kmeans,
+        "leiden_r1": _leiden(1.0),
+        "leiden_r3": _leiden(3.0),
+        "leiden_r5": _leiden(5.0),
+    }
+    if with_bertopic:
+        try:
+            import bertopic  # noqa: F401
+        except ImportError:
+            pass
+        else:
+            out["bertopic"] = _bertopic
+    return out
+
+
+def run_set(
+    name: str, vectors: np.ndarray, gold: np.ndarray, table: dict[str, Method]
+) -> dict[str, Any]:
+    true_k = len(np.unique(gold[gold != NOISE]))
+    row: dict[str, Any] = {"set": name, "n": len(vectors), "true_intents": true_k}
+    for method, fit in table.items():
+        started = time.perf_counter()
+        labels = np.asarray(fit(vectors, true_k))
+        row[method] = {**score(gold, labels), "seconds": round(time.perf_counter() - started, 2)}
+    return row
+
+
+def floors(row: dict[str, Any]) -> dict[str, bool]:
+    ours, base = row["rootline"], row["leiden_r3"]
+    ratio = ours["themes"] / max(row["true_intents"], 1)
+    return {
+        "nmi_vs_leiden_r3": ours["nmi"] >= base["nmi"],
+        "ari_vs_leiden_r3": ours["ari"] >= base["ari"],
+        "themes_0.7x_1.5x": 0.7 <= ratio <= 1.5,
+        "unthemed_10pct": ours["unthemed"] <= 0.10,
+    }
+
+
+def summarise(rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    """Mean and worst of each method's NMI and ARI per group (set and size, over seeds)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row["set"].rsplit("/seed", 1)[0], []).append(row)
+    out: dict[str, Any] = {}
+    for group, members in groups.items():
+        out[group] = {
+            m: {
+                "nmi_mean": round(float(np.mean([r[m]["nmi"] for r in members])), 4),
+                "nmi_worst": round(float(np.min([r[m]["nmi"] for r in members])), 4),
+                "ari_mean": round(float(np.mean([r[m]["ari"] for r in members])), 4),
+                "ari_worst": round(float(np.min([r[m]["ari"] for r in members])), 4),
+                "themes_mean": round(float(np.mean([r[m]["themes"] for r in members])), 1),
+            }
+            for m in names
+        }
+        out[group]["true_intents"] = members[0]["true_intents"]
+    return out
+
+
+def email_rows(
+    texts: list[str], gold: np.ndarray, cache_dir: Path | None, table: dict[str, Method]
+) -> list[dict[str, Any]]:
+    """The same texts clean, and e-mail-wrapped then cleaned as ingest cleans them."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from cleaning_noise import NoiseGenerator
+
+    from rootline.ingest.cleaning import clean_text
+
+    noise = NoiseGenerator(7)
+    cleaned = [clean_text(noise.wrap(t)) for t in texts]
+    return [
+        run_set("hwu64/email/clean", embed(texts, "email-clean", cache_dir), gold, table),
+        run_set("hwu64/email/cleaned", embed(cleaned, "email-cleaned", cache_dir), gold, table),
+    ]
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache-dir", type=Path, default=ROOT / ".cache" / "bench")
+    parser.add_argument("--sizes", default="300,1000,3000")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="one seed, no full sets")
+    parser.add_argument("--no-bertopic", action="store_true")
+    parser.add_argument("--no-email", action="store_true")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    seeds = 1 if args.quick else args.seeds
+    table = methods(not args.no_bertopic)
+    rows: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    email_source: tuple[list[str], np.ndarray] | None = None
+    for name in DATASETS:
+        texts, gold = load_dataset(name)
+        vectors = embed(texts, name, args.cache_dir)
+        if not args.quick:
+            rows.append(run_set(f"{name}/full", vectors, gold, table))
+        for size in (int(s) for s in args.sizes.split(",")):
+            for seed in range(seeds):
+                rng = np.random.default_rng(seed)
+                pick = np.sort(rng.choice(len(texts), size, replace=False))
+                rows.append(run_set(f"{name}/{size}/seed{seed}", vectors[pick], gold[pick], table))
+                print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        fine = closest_intents(vectors, gold)
+        rows.append(run_set(f"{name}/fine20", vectors[fine], gold[fine], table))
+        if name == "hwu64":
+            pick = np.sort(np.random.default_rng(0).choice(len(texts), 1000, replace=False))
+            email_source = ([texts[i] for i in pick], gold[pick])
+    if email_source and not args.no_email:
+        rows.extend(email_rows(*email_source, args.cache_dir, table))
+    for row in rows:
+        row["floors"] = floors(row)
+    held = [r for r in rows if all(r["floors"].values())]
+    mean_nmi = float(np.mean([r["rootline"]["nmi"] for r in rows]))
+    mean_km = float(np.mean([r["kmeans_true_k"]["nmi"] for r in rows]))
+    report = {
+        "benchmark": "quality",
+        "commit": _commit(),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "seconds": round(time.perf_counter() - started, 1),
+        "methods": list(table),
+        "rows": rows,
+        "summary": summarise(rows, list(table)),
+        "floors": {
+            "rows": len(rows),
+            "rows_meeting_all": len(held),
+            "failing": [
+                {"set": r["set"], "failed": [k for k, ok in r["floors"].items() if not ok]}
+                for r in rows
+                if r not in held
+            ],
+            "mean_nmi_rootline": round(mean_nmi, 4),
+            "mean_nmi_kmeans_true_k": round(mean_km, 4),
+            "mean_nmi_vs_kmeans": mean_nmi >= mean_km,
+        },
+    }
+    print(json.dumps(report))
+    return report
+
+
+def _commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        )
+    except OSError:
+        return None
+    return out.stdout.strip() or None
+
+
+if __name__ == "__main__":
+    main()
