@@ -42,6 +42,10 @@ from rootline.clustering.knn import knn_graph
 __all__ = ["GraphClusterer", "default_resolutions", "stable_levels"]
 
 ALGORITHM = "knn-leiden-stable-resolution"
+# Themes with at least this many texts have a spread of similarities worth learning from.
+_SPREAD_SIZE = 5
+# A resolution that leaves more than this share of texts alone is finer than the data.
+_MAX_LONE_SHARE = 0.2
 
 
 def default_resolutions() -> tuple[float, ...]:
@@ -86,9 +90,11 @@ def _n_themes(labels: np.ndarray) -> int:
 def stable_levels(stability: np.ndarray, tolerance: float) -> tuple[int, int | None]:
     """Index of the finest stable resolution, and of the coarser stable level above it.
 
-    A level is a local maximum of stability; the finest one whose stability is within
-    ``tolerance`` of the best is the themes. The parent level is the most stable local
-    maximum coarser than it, if any.
+    A level is a local maximum of stability. The coarsest resolution tried (1, plain
+    modularity) is known to merge small communities (its resolution limit): the themes are
+    the finest level within ``tolerance`` of the best, and when that is resolution 1, a finer
+    level within twice the tolerance is taken instead. The parent level is the most stable
+    level coarser than the themes, if any.
     """
     s = np.asarray(stability, dtype=np.float64)
     padded = np.concatenate([[-np.inf], s, [-np.inf]])
@@ -97,8 +103,12 @@ def stable_levels(stability: np.ndarray, tolerance: float) -> tuple[int, int | N
     peaks = [
         i for i in range(len(s)) if padded[i + 1] > padded[i] and padded[i + 1] >= padded[i + 2]
     ]
-    good = [i for i in peaks if s[i] >= s.max() - tolerance]
-    theme = max(good) if good else int(s.argmax())
+    peaks = peaks or [int(s.argmax())]
+    best = float(s.max())
+    theme = max(i for i in peaks if s[i] >= best - tolerance)
+    if theme == 0:
+        finer = [i for i in peaks if i > 0 and s[i] >= best - 2 * tolerance]
+        theme = max(finer, default=0)
     coarser = [i for i in peaks if i < theme]
     parent = max(coarser, key=lambda i: (s[i], i)) if coarser else None
     return theme, parent
@@ -204,7 +214,8 @@ class GraphClusterer:
             ok = best >= floors[near] - _SIM_TOLERANCE
             labels[lone[ok]], sim_all[lone[ok]] = near[ok], best[ok]
             themed = labels >= 0
-        params.update(assign_similarity=round(float(np.median(floors)), 4))
+        finite = floors[np.isfinite(floors)]
+        params.update(assign_similarity=round(float(np.median(finite)) if finite.size else 0.0, 4))
 
         full = np.full(n, -1, dtype=np.int64)
         conf = np.zeros(n, dtype=np.float32)
@@ -252,7 +263,7 @@ class GraphClusterer:
         for res in self.resolutions:
             whole = _leiden(sel_graph, res, self.seed)
             lone = float((np.bincount(whole)[whole] < 2).mean())
-            if stability and (_n_themes(whole) > size / 2 or lone > 0.5):
+            if stability and (_n_themes(whole) > size / 2 or lone > _MAX_LONE_SHARE):
                 break  # finer than pairs: nothing left to resolve
             counts.append(_n_themes(whole))
             parts = []
@@ -316,16 +327,22 @@ class GraphClusterer:
         return np.asarray(_relabel(_leiden(theme_graph, 1.0, self.seed)), dtype=np.int64)
 
     def _floors(self, sims: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        """Each theme's floor of similarity to its centroid."""
+        """Each theme's floor of similarity to its centroid.
+
+        A theme of two or three texts has its centre pulled onto them, so its own spread says
+        nothing of how far a member may be: such themes, and the pooled floor, are judged by
+        the themes of at least ``_SPREAD_SIZE`` texts; with none, nothing is left out.
+        """
         k = int(labels.max()) + 1
         if self.assign_similarity is not None:
             return np.full(k, float(self.assign_similarity))
-        themed = labels >= 0
-        pooled = _robust_floor(sims[themed], self.outlier_width)
-        floors = np.empty(k, dtype=np.float64)
-        for c in range(k):
-            own = _robust_floor(sims[labels == c], self.outlier_width)
-            floors[c] = min(pooled, own)
+        sizes = np.bincount(labels[labels >= 0], minlength=k)
+        big = (labels >= 0) & (sizes[np.maximum(labels, 0)] >= _SPREAD_SIZE)
+        # With no theme big enough to show a spread, the graph's grouping is all there is.
+        pooled = _robust_floor(sims[big], self.outlier_width) if big.any() else -np.inf
+        floors = np.full(k, pooled, dtype=np.float64)
+        for c in np.nonzero(sizes >= _SPREAD_SIZE)[0]:
+            floors[c] = min(pooled, _robust_floor(sims[labels == c], self.outlier_width))
         return floors
 
     def _no_themes(self, n: int, params: dict[str, Any], started: float) -> ClusterResult:

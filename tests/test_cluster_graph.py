@@ -105,7 +105,17 @@ def test_exact_duplicates_form_one_theme_each() -> None:
 def test_stable_levels_take_the_finest_peak_near_the_best() -> None:
     # Peaks at 1 (0.90), 4 (0.88) and 7 (0.70): the finest within 0.05 of the best is 4.
     curve = np.array([0.8, 0.9, 0.7, 0.75, 0.88, 0.6, 0.65, 0.7, 0.5])
-    theme, parent = stable_levels(curve, tolerance=0.05)
-    assert (theme, parent) == (4, 1)
-    theme, parent = stable_levels(curve, tolerance=0.01)
-    assert (theme, parent) == (1, None)
+    assert stable_levels(curve, tolerance=0.05) == (4, 1)
+    assert stable_levels(curve, tolerance=0.01) == (1, None)
+
+
+def test_stable_levels_look_for_themes_above_plain_modularity() -> None:
+    # Resolution 1 is the most stable (a coarse split); the themes are the finer peak at 3
+    # and resolution 1 becomes their parent level.
+    curve = np.array([0.95, 0.8, 0.7, 0.86, 0.6])
+    assert stable_levels(curve, tolerance=0.05) == (3, 0)
+    # A curve that only falls, or whose finer peaks are far below: the coarsest level.
+    assert stable_levels(np.array([0.9, 0.8, 0.7]), tolerance=0.05) == (0, None)
+    assert stable_levels(np.array([1.0, 0.4, 0.5, 0.3]), tolerance=0.05) == (0, None)
+    # A plateau counts once, at its coarse end.
+    assert stable_levels(np.array([1.0, 1.0, 1.0]), tolerance=0.05) == (0, None)
