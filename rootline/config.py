@@ -73,10 +73,10 @@ class Settings(BaseSettings):
         "the data size.",
     )
     random_seed: int = Field(default=42, description="Seed for every random step of clustering.")
-    clusterer: Literal["graph", "density"] = Field(
-        default="graph",
-        description="How themes are found: Leiden communities of the nearest-neighbour graph at "
-        "the most stable resolution (graph), or the earlier HDBSCAN-seeded recipe (density).",
+    clusterer: Literal["density", "graph"] = Field(
+        default="density",
+        description="How themes are found: the HDBSCAN-seeded recipe (density), or Leiden "
+        "communities of the nearest-neighbour graph at the most stable resolution (graph).",
     )
     redact_pii: bool = Field(
         default=True,

@@ -47,11 +47,9 @@ def build_embedder(settings: Settings) -> Embedder:
 
 def build_clusterer(settings: Settings) -> Clusterer:
     """The clusterer the settings ask for, with any size override and the seed."""
-    if settings.clusterer == "density":
-        return DensityClusterer(
-            min_cluster_size=settings.min_cluster_size, seed=settings.random_seed
-        )
-    return GraphClusterer(min_cluster_size=settings.min_cluster_size, seed=settings.random_seed)
+    if settings.clusterer == "graph":
+        return GraphClusterer(min_cluster_size=settings.min_cluster_size, seed=settings.random_seed)
+    return DensityClusterer(min_cluster_size=settings.min_cluster_size, seed=settings.random_seed)
 
 
 def ingest_paths(
