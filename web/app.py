@@ -68,7 +68,8 @@ def _count(n: int, noun: str) -> str:
 
 
 def _auth_context(request: Request) -> dict[str, Any]:
-    user = getattr(request.state, "user", None)
+    # Plain values, not the ORM row: an error page renders after the session has ended.
+    user = getattr(request.state, "signed_in", None)
     return {
         "current_user": user,
         "csrf_token": csrf_token(request) if "session" in request.scope else "",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -28,6 +29,7 @@ __all__ = [
     "AuthRequired",
     "CurrentUser",
     "Forbidden",
+    "SignedIn",
     "allowed",
     "app_routes",
     "authorize",
@@ -146,14 +148,29 @@ class Forbidden(Exception):
         self.message = message
 
 
-def allowed(user: User | None, route_name: str) -> bool:
+@dataclass(frozen=True)
+class SignedIn:
+    """Who is signed in, as plain values: pages and error pages read it after the request's
+    database session has ended (an ORM row would be expired and detached by then)."""
+
+    id: int
+    email: str
+    name: str
+    role: str
+
+    @classmethod
+    def of(cls, user: User) -> SignedIn:
+        return cls(id=user.id, email=user.email, name=user.name, role=user.role)
+
+
+def allowed(user: User | SignedIn | None, route_name: str) -> bool:
     """Whether ``user`` may use the route named ``route_name`` (used to hide links too)."""
     if route_name in PUBLIC:
         return True
     return user is not None and user.role in PERMISSIONS.get(route_name, frozenset())
 
 
-def can_see_pii(user: User | None) -> bool:
+def can_see_pii(user: User | SignedIn | None) -> bool:
     """Raw contact text and customers' e-mail addresses and phones are not for viewers."""
     return user is not None and user.role in STAFF
 
@@ -224,6 +241,7 @@ async def authorize(request: Request, session: SessionDep) -> None:
         else _user_from_cookie(request, session)
     )
     request.state.user = user
+    request.state.signed_in = SignedIn.of(user) if user is not None else None
     if user is None and (by_token or name not in PUBLIC):
         raise AuthRequired()
     # A cookie is sent by the browser on its own; only our forms know the token.
