@@ -11,7 +11,7 @@ import io
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
@@ -64,6 +64,10 @@ def get_renderer(request: Request) -> PageRenderer:
 
 # "function" scope: commit before the response goes out, so a failed commit is a 500.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+#: Largest row id the databases hold (a signed 64-bit integer); a larger id names nothing.
+MAX_ID = 2**63 - 1
+#: A row id in a URL path: at least 1, at most ``MAX_ID`` (else 422, never an overflow).
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Renderer = Annotated[PageRenderer, Depends(get_renderer)]
 
 

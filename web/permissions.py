@@ -17,9 +17,10 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from rootline.rootcause.models import Problem, User
+from rootline.rootcause.service import get_problem
 from rootline.rootcause.teams import ROLES
 from rootline.web.accounts import user_for_token
-from rootline.web.deps import SessionDep
+from rootline.web.deps import RowId, SessionDep
 from rootline.web.security import check_csrf, new_csrf_token
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "CurrentUser",
     "Forbidden",
     "SignedIn",
+    "WorkableProblem",
     "allowed",
     "app_routes",
     "authorize",
@@ -278,3 +280,20 @@ def _current_user(request: Request) -> User:
 
 
 CurrentUser = Annotated[User, Depends(_current_user)]
+
+
+def _problem_to_work_on(session: SessionDep, user: CurrentUser, problem_id: RowId) -> Problem:
+    """The problem in the path, refused unless the user may work on it (see ``can_work_on``).
+
+    Raises:
+        NotFoundError: no such problem.
+        Forbidden: the problem is routed to teams the user is not in.
+    """
+    problem = get_problem(session, problem_id)
+    if not can_work_on(user, problem):
+        raise Forbidden("this problem is routed to teams you are not in")
+    return problem
+
+
+#: A route parameter: the path's problem, loaded and checked for the signed-in user.
+WorkableProblem = Annotated[Problem, Depends(_problem_to_work_on)]

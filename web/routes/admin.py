@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
@@ -24,13 +24,12 @@ from rootline.rootcause.teams import (
     list_teams,
 )
 from rootline.web.accounts import create_token, list_tokens, revoke_token, set_password
-from rootline.web.deps import Renderer, SessionDep, csv_response, flash, wants_csv
+from rootline.web.deps import Renderer, RowId, SessionDep, csv_response, flash, wants_csv
 from rootline.web.permissions import CurrentUser
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-IdPath = Annotated[int, Path(ge=1)]
 
 
 def _admin(request: Request) -> RedirectResponse:
@@ -89,7 +88,7 @@ def admin_user_update(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
-    user_id: IdPath,
+    user_id: RowId,
     role: Annotated[str, Form(max_length=32)] = "",
     active: Annotated[str, Form(max_length=8)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
@@ -154,7 +153,7 @@ def admin_team_member(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
-    team_id: IdPath,
+    team_id: RowId,
     user_id: Annotated[int, Form(ge=1)],
 ) -> Response:
     """Put a user in a team."""
@@ -205,7 +204,7 @@ def admin_token_create(
 
 @router.post("/admin/tokens/{token_id}/revoke", name="admin_token_revoke")
 def admin_token_revoke(
-    request: Request, session: SessionDep, user: CurrentUser, token_id: IdPath
+    request: Request, session: SessionDep, user: CurrentUser, token_id: RowId
 ) -> Response:
     """Stop a token from working."""
     revoke_token(session, token_id, actor=user.email)

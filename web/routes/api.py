@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.responses import Response
@@ -16,14 +16,13 @@ from rootline.clustering.schemas import RunOut, ThemeOut
 from rootline.rootcause.schemas import ProblemOut
 from rootline.rootcause.service import create_problem
 from rootline.web import queries
-from rootline.web.deps import SessionDep, get_figures
+from rootline.web.deps import MAX_ID, RowId, SessionDep, get_figures
 from rootline.web.permissions import CurrentUser, can_see_pii
 from rootline.web.routes.pages import dashboard_filters, ranked_themes
 
 __all__ = ["router"]
 
 router = APIRouter()
-ThemeId = Annotated[int, Path(ge=1)]
 _404: dict[int | str, dict[str, Any]] = {404: {"description": "No theme with this id."}}
 
 
@@ -32,11 +31,11 @@ class RenameIn(BaseModel):
 
 
 class TargetIn(BaseModel):
-    target_id: int = Field(ge=1)
+    target_id: int = Field(ge=1, le=MAX_ID)
 
 
 class MoveIn(BaseModel):
-    target_id: int = Field(ge=1)
+    target_id: int = Field(ge=1, le=MAX_ID)
     interaction_ids: list[int] = Field(min_length=1, max_length=10_000)
 
 
@@ -105,7 +104,7 @@ def list_themes(
     responses=_404,
     name="api_theme",
 )
-def get_theme(session: SessionDep, theme_id: ThemeId) -> ThemeOut:
+def get_theme(session: SessionDep, theme_id: RowId) -> ThemeOut:
     """One theme with its representative examples."""
     return service.get_theme(session, theme_id)
 
@@ -119,7 +118,7 @@ def get_theme(session: SessionDep, theme_id: ThemeId) -> ThemeOut:
 def theme_interactions(
     session: SessionDep,
     user: CurrentUser,
-    theme_id: ThemeId,
+    theme_id: RowId,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     q: Annotated[str, Query(max_length=200)] = "",
@@ -156,7 +155,7 @@ def theme_interactions(
     tags=["review"],
     name="api_theme_rename",
 )
-def rename(session: SessionDep, user: CurrentUser, theme_id: ThemeId, body: RenameIn) -> ThemeOut:
+def rename(session: SessionDep, user: CurrentUser, theme_id: RowId, body: RenameIn) -> ThemeOut:
     """Rename a theme (the title is then kept by later runs)."""
     return curation.rename_theme(session, theme_id, body.title, actor=user.email)
 
@@ -164,7 +163,7 @@ def rename(session: SessionDep, user: CurrentUser, theme_id: ThemeId, body: Rena
 @router.post(
     "/api/themes/{theme_id}/merge", response_model=ThemeOut, tags=["review"], name="api_theme_merge"
 )
-def merge(session: SessionDep, user: CurrentUser, theme_id: ThemeId, body: TargetIn) -> ThemeOut:
+def merge(session: SessionDep, user: CurrentUser, theme_id: RowId, body: TargetIn) -> ThemeOut:
     """Merge this theme into ``target_id``; returns the target."""
     return curation.merge_themes(session, theme_id, body.target_id, actor=user.email)
 
@@ -176,7 +175,7 @@ def merge(session: SessionDep, user: CurrentUser, theme_id: ThemeId, body: Targe
     name="api_theme_split",
 )
 def split(
-    request: Request, session: SessionDep, user: CurrentUser, theme_id: ThemeId
+    request: Request, session: SessionDep, user: CurrentUser, theme_id: RowId
 ) -> list[ThemeOut]:
     """Re-cluster a theme's contacts into new themes."""
     from rootline.pipeline import build_clusterer
@@ -189,7 +188,7 @@ def split(
 @router.post(
     "/api/themes/{theme_id}/move", response_model=ThemeOut, tags=["review"], name="api_theme_move"
 )
-def move(session: SessionDep, user: CurrentUser, theme_id: ThemeId, body: MoveIn) -> ThemeOut:
+def move(session: SessionDep, user: CurrentUser, theme_id: RowId, body: MoveIn) -> ThemeOut:
     """Move contacts into theme ``target_id`` (``theme_id`` is where they were listed)."""
     return curation.move_interactions(
         session, body.interaction_ids, body.target_id, actor=user.email
@@ -199,7 +198,7 @@ def move(session: SessionDep, user: CurrentUser, theme_id: ThemeId, body: MoveIn
 @router.post(
     "/api/themes/{theme_id}/noise", response_model=ThemeOut, tags=["review"], name="api_theme_noise"
 )
-def noise(session: SessionDep, user: CurrentUser, theme_id: ThemeId) -> ThemeOut:
+def noise(session: SessionDep, user: CurrentUser, theme_id: RowId) -> ThemeOut:
     """Mark a theme as "not a theme"."""
     return curation.mark_noise(session, theme_id, actor=user.email)
 
@@ -210,7 +209,7 @@ def noise(session: SessionDep, user: CurrentUser, theme_id: ThemeId) -> ThemeOut
     tags=["review"],
     name="api_theme_accept",
 )
-def accept(session: SessionDep, user: CurrentUser, theme_id: ThemeId) -> ThemeOut:
+def accept(session: SessionDep, user: CurrentUser, theme_id: RowId) -> ThemeOut:
     """Accept a proposed theme."""
     return curation.accept_proposed(session, theme_id, actor=user.email)
 
@@ -223,7 +222,7 @@ def accept(session: SessionDep, user: CurrentUser, theme_id: ThemeId) -> ThemeOu
     name="api_theme_promote",
 )
 def promote(
-    request: Request, session: SessionDep, user: CurrentUser, theme_id: ThemeId, body: PromoteIn
+    request: Request, session: SessionDep, user: CurrentUser, theme_id: RowId, body: PromoteIn
 ) -> ProblemOut:
     """Promote a theme to a problem, routed to its owners."""
     problem = create_problem(

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from starlette.responses import Response
@@ -21,15 +21,14 @@ from rootline.rootcause.teams import create_user, list_teams
 from rootline.rootcause.verification import verify_problem
 from rootline.web import queries
 from rootline.web.accounts import create_token, list_tokens, revoke_token, set_password
-from rootline.web.deps import SessionDep
-from rootline.web.permissions import CurrentUser, can_see_pii
+from rootline.web.deps import MAX_ID, RowId, SessionDep
+from rootline.web.permissions import CurrentUser, WorkableProblem, can_see_pii
 from rootline.web.routes.problems import check_can_work_on, problem_context
 from rootline.web.routes.work import search
 
 __all__ = ["router"]
 
 router = APIRouter()
-ProblemId = Annotated[int, Path(ge=1)]
 
 
 class TransitionIn(BaseModel):
@@ -56,7 +55,7 @@ class CommentIn(BaseModel):
 class TaskIn(BaseModel):
     title: str = Field(min_length=1, max_length=255)
     team: str | int | None = None
-    owner_user_id: int | None = None
+    owner_user_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     due_date: date | None = None
 
 
@@ -80,7 +79,7 @@ class UserIn(BaseModel):
 
 class TokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=128)
-    user_id: int | None = None
+    user_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 def _detail(session: SessionDep, problem_id: int) -> dict[str, Any]:
@@ -103,7 +102,7 @@ def _detail(session: SessionDep, problem_id: int) -> dict[str, Any]:
 )
 def list_problems(
     session: SessionDep,
-    team: Annotated[int | None, Query(ge=1)] = None,
+    team: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     priority: Annotated[str, Query(pattern="^(|P1|P2|P3|P4)$")] = "",
     state: Annotated[str, Query(max_length=32)] = "",
 ) -> list[ProblemOut]:
@@ -113,7 +112,7 @@ def list_problems(
 
 
 @router.get("/api/problems/{problem_id}", tags=["problems"], name="api_problem")
-def get_problem(session: SessionDep, problem_id: ProblemId) -> dict[str, Any]:
+def get_problem(session: SessionDep, problem_id: RowId) -> dict[str, Any]:
     """A problem with tasks, comments, SLA clocks, verification and its audit trail."""
     return _detail(session, problem_id)
 
@@ -121,7 +120,7 @@ def get_problem(session: SessionDep, problem_id: ProblemId) -> dict[str, Any]:
 @router.get(
     "/api/problems/{problem_id}/verification", tags=["problems"], name="api_problem_verification"
 )
-def verification(session: SessionDep, problem_id: ProblemId) -> dict[str, Any]:
+def verification(session: SessionDep, problem_id: RowId) -> dict[str, Any]:
     """The verdict on the fix and the figures, as ``rootline problems verify --json``."""
     return asdict(verify_problem(session, problem_id))
 
@@ -130,10 +129,13 @@ def verification(session: SessionDep, problem_id: ProblemId) -> dict[str, Any]:
     "/api/problems/{problem_id}/transition", tags=["problems"], name="api_problem_transition"
 )
 def transition(
-    session: SessionDep, user: CurrentUser, problem_id: ProblemId, body: TransitionIn
+    session: SessionDep,
+    user: CurrentUser,
+    problem_id: RowId,
+    _problem: WorkableProblem,
+    body: TransitionIn,
 ) -> dict[str, Any]:
     """Move the problem to another state (409 when someone changed it since ``version``)."""
-    check_can_work_on(user, problems.get_problem(session, problem_id))
     problems.transition(
         session,
         problem_id,
@@ -147,11 +149,14 @@ def transition(
 
 @router.post("/api/problems/{problem_id}/update", tags=["problems"], name="api_problem_update")
 def update(
-    session: SessionDep, user: CurrentUser, problem_id: ProblemId, body: UpdateIn
+    session: SessionDep,
+    user: CurrentUser,
+    problem_id: RowId,
+    _problem: WorkableProblem,
+    body: UpdateIn,
 ) -> dict[str, Any]:
     """Change fields: title, description, root_cause, workaround, fix_description, fixed_at,
     links, tags, priority."""
-    check_can_work_on(user, problems.get_problem(session, problem_id))
     problems.update_problem(
         session, problem_id, body.changes, actor=user.email, expected_version=body.version
     )
@@ -160,10 +165,13 @@ def update(
 
 @router.post("/api/problems/{problem_id}/fix", tags=["problems"], name="api_problem_fix")
 def fix(
-    session: SessionDep, user: CurrentUser, problem_id: ProblemId, body: FixIn
+    session: SessionDep,
+    user: CurrentUser,
+    problem_id: RowId,
+    _problem: WorkableProblem,
+    body: FixIn,
 ) -> dict[str, Any]:
     """Record the fix date (and what changed)."""
-    check_can_work_on(user, problems.get_problem(session, problem_id))
     problems.record_fix(
         session,
         problem_id,
@@ -182,7 +190,11 @@ def fix(
     name="api_problem_comment",
 )
 def comment(
-    session: SessionDep, user: CurrentUser, problem_id: ProblemId, body: CommentIn
+    session: SessionDep,
+    user: CurrentUser,
+    problem_id: RowId,
+    _problem: WorkableProblem,
+    body: CommentIn,
 ) -> dict[str, Any]:
     """Add a comment."""
     c = problems.add_comment(session, problem_id, body.body, actor=user.email)
@@ -197,10 +209,13 @@ def comment(
     name="api_problem_task_add",
 )
 def add_task(
-    session: SessionDep, user: CurrentUser, problem_id: ProblemId, body: TaskIn
+    session: SessionDep,
+    user: CurrentUser,
+    problem_id: RowId,
+    _problem: WorkableProblem,
+    body: TaskIn,
 ) -> TaskOut:
     """Add a task under the problem."""
-    check_can_work_on(user, problems.get_problem(session, problem_id))
     return TaskOut.of(
         problems.add_task(
             session,
@@ -218,7 +233,7 @@ def add_task(
     "/api/tasks/{task_id}/state", response_model=TaskOut, tags=["tasks"], name="api_task_state"
 )
 def task_state(
-    session: SessionDep, user: CurrentUser, task_id: Annotated[int, Path(ge=1)], body: TaskStateIn
+    session: SessionDep, user: CurrentUser, task_id: RowId, body: TaskStateIn
 ) -> TaskOut:
     """Move a task to open, in_progress, done or cancelled."""
     task = session.get(Task, task_id)
@@ -230,7 +245,7 @@ def task_state(
 
 @router.post("/api/problems/{problem_id}/assign", tags=["problems"], name="api_problem_assign")
 def assign(
-    request: Request, session: SessionDep, user: CurrentUser, problem_id: ProblemId, body: AssignIn
+    request: Request, session: SessionDep, user: CurrentUser, problem_id: RowId, body: AssignIn
 ) -> dict[str, Any]:
     """Give the problem to other teams by hand."""
     problems.assign(
@@ -258,9 +273,7 @@ def backlog(session: SessionDep) -> list[ProblemOut]:
 
 
 @router.get("/api/customers/{customer_id}", tags=["customers"], name="api_customer")
-def customer(
-    session: SessionDep, user: CurrentUser, customer_id: Annotated[int, Path(ge=1)]
-) -> dict[str, Any]:
+def customer(session: SessionDep, user: CurrentUser, customer_id: RowId) -> dict[str, Any]:
     """A unified customer and every interaction across sources with its theme."""
     view = queries.customer_view(session, customer_id)
     if view is None:
@@ -401,9 +414,7 @@ def token_create(session: SessionDep, user: CurrentUser, body: TokenIn) -> dict[
 
 
 @router.post("/api/admin/tokens/{token_id}/revoke", tags=["admin"], name="api_token_revoke")
-def token_revoke(
-    session: SessionDep, user: CurrentUser, token_id: Annotated[int, Path(ge=1)]
-) -> dict[str, Any]:
+def token_revoke(session: SessionDep, user: CurrentUser, token_id: RowId) -> dict[str, Any]:
     """Stop a token from working."""
     row = revoke_token(session, token_id, actor=user.email)
     return {"id": row.id, "revoked": True}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
 from markupsafe import Markup, escape
 from starlette.responses import Response
@@ -21,6 +21,7 @@ from rootline.web.cache import FigureCache, data_fingerprint
 from rootline.web.charts import sparkline, weekly_bar_chart
 from rootline.web.deps import (
     Renderer,
+    RowId,
     SessionDep,
     csv_response,
     flash,
@@ -39,7 +40,6 @@ CHART_WEEKS = 12
 
 router = APIRouter(include_in_schema=False)
 Figures = Annotated[FigureCache, Depends(get_figures)]
-ThemeId = Annotated[int, Path(ge=1)]
 
 
 def _date(value: str, name: str) -> date | None:
@@ -165,7 +165,7 @@ def theme_page(
     session: SessionDep,
     render: Renderer,
     figures: Figures,
-    theme_id: ThemeId,
+    theme_id: RowId,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     q: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
@@ -231,7 +231,7 @@ def theme_rename(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
-    theme_id: ThemeId,
+    theme_id: RowId,
     title: Annotated[str, Form(max_length=255)],
 ) -> Response:
     """Give the theme a title people understand; relabelling keeps it."""
@@ -245,7 +245,7 @@ def theme_merge(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
-    theme_id: ThemeId,
+    theme_id: RowId,
     target_id: Annotated[int, Form(ge=1)],
 ) -> Response:
     """Merge this theme into another; its contacts move there."""
@@ -256,7 +256,7 @@ def theme_merge(
 
 @router.post("/themes/{theme_id}/split", name="theme_split")
 def theme_split(
-    request: Request, session: SessionDep, user: CurrentUser, theme_id: ThemeId
+    request: Request, session: SessionDep, user: CurrentUser, theme_id: RowId
 ) -> Response:
     """Re-cluster the theme's contacts into two or more new themes."""
     from rootline.pipeline import build_clusterer
@@ -273,7 +273,7 @@ def theme_move(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
-    theme_id: ThemeId,
+    theme_id: RowId,
     target_id: Annotated[int, Form(ge=1)],
     interaction_ids: Annotated[list[int] | None, Form()] = None,
 ) -> Response:
@@ -285,7 +285,7 @@ def theme_move(
 
 @router.post("/themes/{theme_id}/noise", name="theme_noise")
 def theme_noise(
-    request: Request, session: SessionDep, user: CurrentUser, theme_id: ThemeId
+    request: Request, session: SessionDep, user: CurrentUser, theme_id: RowId
 ) -> Response:
     """Mark the group as "not a theme"."""
     curation.mark_noise(session, theme_id, actor=user.email)
@@ -295,7 +295,7 @@ def theme_noise(
 
 @router.post("/themes/{theme_id}/accept", name="theme_accept")
 def theme_accept(
-    request: Request, session: SessionDep, user: CurrentUser, theme_id: ThemeId
+    request: Request, session: SessionDep, user: CurrentUser, theme_id: RowId
 ) -> Response:
     """Accept a proposed theme as a real one."""
     curation.accept_proposed(session, theme_id, actor=user.email)
@@ -308,7 +308,7 @@ def theme_promote(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
-    theme_id: ThemeId,
+    theme_id: RowId,
     title: Annotated[str, Form(max_length=255)] = "",
     tags: Annotated[str, Form(max_length=255)] = "",
 ) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
@@ -20,13 +20,12 @@ from rootline.rootcause.teams import list_teams
 from rootline.rootcause.verification import verify_problem
 from rootline.web import queries
 from rootline.web.charts import before_after_chart
-from rootline.web.deps import Renderer, SessionDep, csv_response, flash, wants_csv
-from rootline.web.permissions import CurrentUser, Forbidden, can_work_on
+from rootline.web.deps import MAX_ID, Renderer, RowId, SessionDep, csv_response, flash, wants_csv
+from rootline.web.permissions import CurrentUser, Forbidden, WorkableProblem, can_work_on
 
 __all__ = ["check_can_work_on", "problem_context", "router"]
 
 router = APIRouter(include_in_schema=False)
-ProblemId = Annotated[int, Path(ge=1)]
 Version = Annotated[int | None, Form(ge=1)]
 
 
@@ -45,7 +44,7 @@ def board_page(
     request: Request,
     session: SessionDep,
     render: Renderer,
-    team: Annotated[int | None, Query(ge=1)] = None,
+    team: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     priority: Annotated[str, Query(pattern="^(|P1|P2|P3|P4)$")] = "",
 ) -> Response:
     """Problems by state, one column per state, filtered by team and priority."""
@@ -121,7 +120,7 @@ def problem_context(session: SessionDep, problem: Problem) -> dict[str, object]:
 
 @router.get("/problems/{problem_id}", name="problem_page")
 def problem_page(
-    session: SessionDep, render: Renderer, user: CurrentUser, problem_id: ProblemId
+    session: SessionDep, render: Renderer, user: CurrentUser, problem_id: RowId
 ) -> Response:
     """One problem: owners, routing, tasks, SLA clocks, verification, comments, audit trail."""
     problem = problems.get_problem(session, problem_id)
@@ -141,13 +140,13 @@ def problem_transition(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
-    problem_id: ProblemId,
+    problem_id: RowId,
+    _problem: WorkableProblem,
     target: Annotated[str, Form(max_length=32)],
     version: Version = None,
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Move the problem to the next state of its life cycle."""
-    check_can_work_on(user, problems.get_problem(session, problem_id))
     problem = problems.transition(
         session,
         problem_id,
@@ -165,7 +164,7 @@ def problem_update(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
-    problem_id: ProblemId,
+    problem_id: RowId,
     version: Version = None,
     root_cause: Annotated[str, Form(max_length=10_000)] = "",
     workaround: Annotated[str, Form(max_length=10_000)] = "",
@@ -192,13 +191,13 @@ def problem_fix(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
-    problem_id: ProblemId,
+    problem_id: RowId,
+    _problem: WorkableProblem,
     fixed_on: Annotated[str, Form(max_length=10)],
     version: Version = None,
     description: Annotated[str, Form(max_length=10_000)] = "",
 ) -> Response:
     """Record when the fix shipped; a problem being fixed becomes resolved."""
-    check_can_work_on(user, problems.get_problem(session, problem_id))
     problems.record_fix(
         session,
         problem_id,
@@ -216,7 +215,8 @@ def problem_comment(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
-    problem_id: ProblemId,
+    problem_id: RowId,
+    _problem: WorkableProblem,
     body: Annotated[str, Form(max_length=10_000)],
 ) -> Response:
     """Add a comment."""
@@ -230,13 +230,13 @@ def problem_task_add(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
-    problem_id: ProblemId,
+    problem_id: RowId,
+    _problem: WorkableProblem,
     title: Annotated[str, Form(max_length=255)],
     team_id: Annotated[int | None, Form(ge=1)] = None,
     due_date: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     """Add a task under the problem, owned by a team."""
-    check_can_work_on(user, problems.get_problem(session, problem_id))
     due = date.fromisoformat(due_date) if due_date else None
     problems.add_task(
         session, problem_id, title, owner_team=team_id, due_date=due, actor=user.email
@@ -250,7 +250,7 @@ def task_state(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
-    task_id: Annotated[int, Path(ge=1)],
+    task_id: RowId,
     state: Annotated[str, Form(max_length=16)],
 ) -> Response:
     """Move a task to open, in progress, done or cancelled."""
@@ -271,7 +271,7 @@ def problem_assign(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
-    problem_id: ProblemId,
+    problem_id: RowId,
     version: Version = None,
     business_team_id: Annotated[int | None, Form(ge=1)] = None,
     is_team_id: Annotated[int | None, Form(ge=1)] = None,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from rootline.errors import NotFoundError
 from rootline.rootcause.service import my_tasks, ux_backlog
 from rootline.web import queries
 from rootline.web.cache import vectors_fingerprint
-from rootline.web.deps import Renderer, SessionDep, csv_response, get_embedder, wants_csv
+from rootline.web.deps import Renderer, RowId, SessionDep, csv_response, get_embedder, wants_csv
 from rootline.web.permissions import CurrentUser, can_see_pii
 
 __all__ = ["router", "search"]
@@ -73,7 +73,7 @@ def customer_page(
     session: SessionDep,
     render: Renderer,
     user: CurrentUser,
-    customer_id: Annotated[int, Path(ge=1)],
+    customer_id: RowId,
 ) -> Response:
     """Every interaction of one unified customer across sources, with its theme."""
     view = queries.customer_view(session, customer_id)
@@ -102,6 +102,8 @@ def customer_page(
 
 def search(request: Request, session: SessionDep, q: str, mode: str) -> dict[str, Any]:
     """Keyword and semantic matches for ``q`` (shared by the page and the API)."""
+    # A NUL is never part of a search and no database takes it in a string parameter.
+    q = q.replace("\x00", "")
     keyword = queries.keyword_ids(session, q, SEARCH_LIMIT) if mode in ("both", "keyword") else []
     hits: list[tuple[int, float]] = []
     if mode in ("both", "semantic"):

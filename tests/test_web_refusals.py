@@ -1,0 +1,91 @@
+"""Requests that must be refused cleanly: another team's problem, ids beyond 64 bits, NULs."""
+
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from rootline.rootcause.models import Comment, Problem
+from rootline.rootcause.service import create_problem
+from rootline.rootcause.teams import add_member, create_team
+from tests.test_web_pages import (  # noqa: F401  (fixtures)
+    Seeded,
+    anonymous,
+    app,
+    client,
+    csrf_of,
+    data,
+    login,
+)
+
+HUGE = str(2**70)
+
+
+def _problem_of_other_teams(session: Session, data: Seeded) -> int:
+    business = create_team(session, "Web product", kind="business")
+    it = create_team(session, "E-commerce IS", kind="is")
+    problem = create_problem(session, [data.card], title="Card payments fail")
+    problem.business_team_id, problem.is_team_id = business.id, it.id
+    session.flush()
+    return problem.id
+
+
+@pytest.mark.parametrize("role", ["is_owner", "product_owner"])
+def test_owners_cannot_comment_on_problems_of_other_teams(
+    anonymous: TestClient, session: Session, data: Seeded, role: str
+) -> None:
+    problem_id = _problem_of_other_teams(session, data)
+    login(anonymous, session, role, f"outsider-{role}@example.com")
+    before = session.query(Comment).count()
+    api = anonymous.post(
+        f"/api/problems/{problem_id}/comments",
+        json={"body": "not my team"},
+        headers={"X-CSRF-Token": csrf_of(anonymous, "/themes")},
+    )
+    assert api.status_code == 403
+    form = anonymous.post(
+        f"/problems/{problem_id}/comments",
+        data={"body": "not my team", "csrf_token": csrf_of(anonymous, "/themes")},
+        follow_redirects=False,
+    )
+    assert form.status_code == 403
+    assert session.query(Comment).count() == before
+
+
+def test_a_member_of_the_routed_team_may_comment(
+    anonymous: TestClient, session: Session, data: Seeded
+) -> None:
+    problem_id = _problem_of_other_teams(session, data)
+    user = login(anonymous, session, "is_owner", "member@example.com")
+    add_member(session, session.get(Problem, problem_id).is_team, user)
+    session.flush()
+    response = anonymous.post(
+        f"/api/problems/{problem_id}/comments",
+        json={"body": "on it"},
+        headers={"X-CSRF-Token": csrf_of(anonymous, "/themes")},
+    )
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"/api/themes/{HUGE}",
+        f"/api/problems/{HUGE}",
+        f"/api/customers/{HUGE}",
+        f"/themes/{HUGE}",
+        f"/problems/{HUGE}",
+        f"/customers/{HUGE}",
+    ],
+)
+def test_ids_beyond_64_bits_are_refused_not_a_crash(client: TestClient, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code in {404, 422}, response.text[:300]
+
+
+def test_a_nul_in_a_search_is_no_crash(client: TestClient) -> None:
+    assert client.get("/api/search", params={"q": "card\x00declined"}).status_code == 200
+    assert client.get("/search", params={"q": "\x00"}).status_code == 200
