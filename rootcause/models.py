@@ -48,6 +48,8 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(_TS, default=utcnow)
+    #: Raised on sign-out: part of every session's fingerprint, so older cookies stop working.
+    session_generation: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
 
     teams: Mapped[list[Team]] = relationship(
         secondary="team_member", back_populates="members", lazy="selectin"

@@ -190,8 +190,10 @@ def can_work_on(user: User | None, problem: Problem) -> bool:
 
 
 def session_fingerprint(user: User) -> str:
-    """Ties a browser session to the user's current password: changing it signs them out."""
-    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
+    """Ties a browser session to the user's password and session generation: changing the
+    password, or signing out (which raises the generation), ends every session issued before."""
+    material = f"{user.password_hash or ''}:{user.session_generation or 0}"
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
 def csrf_token(request: Request) -> str:

@@ -87,7 +87,12 @@ def login_submit(
 
 
 @router.post("/logout", name="logout")
-def logout(request: Request) -> Response:
-    """Forget the session."""
+def logout(request: Request, session: SessionDep) -> Response:
+    """End the session: here, and in any copy of its cookie (the user's session generation
+    moves on, so every cookie issued before it is refused)."""
+    user = getattr(request.state, "user", None)
+    if user is not None:
+        user.session_generation = (user.session_generation or 0) + 1
+        session.flush()
     request.session.clear()
     return RedirectResponse("/login", status_code=303)

@@ -1,4 +1,4 @@
-"""Error pages as a signed-in user would meet them, with the app's own per-request sessions.
+"""Sessions as in production: error pages for signed-in users, and signing out for good.
 
 The page tests elsewhere share one rolled-back session with the app; here every request gets
 its own session from the app's factory, committed or rolled back and closed as in production,
@@ -101,3 +101,17 @@ def test_stale_form_is_a_403_page_for_every_role(app_client: TestClient, role: s
     response = app_client.post("/logout", data={"csrf_token": "stale"})
     _assert_error_page(response, 403, f"{role}@example.com")
     assert "CSRF" in response.text
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_sign_out_ends_every_copy_of_the_session(app_client: TestClient, role: str) -> None:
+    _sign_in(app_client, role)
+    copied = app_client.cookies.get("rootline_session")
+    assert copied and app_client.get("/api/me").status_code == 200
+    token = _csrf(app_client, "/themes")
+    assert app_client.post("/logout", data={"csrf_token": token}).status_code == 200
+    thief = TestClient(app_client.app, cookies={"rootline_session": copied})
+    assert thief.get("/api/me").status_code == 401
+    # Signing in again starts a fresh session that works.
+    _sign_in(app_client, role)
+    assert app_client.get("/api/me").status_code == 200
