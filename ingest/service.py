@@ -424,6 +424,8 @@ def ingest_file(
         InputError: on the first bad record (unless ``options.skip_bad``), naming file, line
             and field.
     """
+    if path.is_file() and path.stat().st_size == 0:
+        raise InputError("the file is empty, nothing to ingest", path=str(path))
     report = report or IngestReport()
     options = options or IngestOptions()
     name = source or path.name.split(".")[0] or "input"

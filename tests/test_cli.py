@@ -117,3 +117,49 @@ def test_eval_without_the_field_is_an_input_error(db_url: str, tmp_path: Path) -
 def test_bad_database_url_is_a_config_error(tmp_path: Path) -> None:
     proc = rootline("themes", db="nosuchdb://x", tmp_path=tmp_path, check=False)
     assert proc.returncode == 2 and proc.stderr.startswith("error: ")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["ingest", "a.csv", "--db", "sqlite:///x"], ["--db", "sqlite:///x", "ingest", "a.csv"]),
+        (["ingest", "--db=sqlite:///x", "a.csv"], ["--db=sqlite:///x", "ingest", "a.csv"]),
+        (["themes", "--json", "--debug"], ["--debug", "themes", "--json"]),
+        (["--db", "u", "themes"], ["--db", "u", "themes"]),
+        (["theme", "rename", "3", "--", "--db"], ["theme", "rename", "3", "--", "--db"]),
+    ],
+)
+def test_global_options_are_taken_after_the_command(argv: list[str], expected: list[str]) -> None:
+    from rootline.cli.main import hoist_global_options
+
+    assert hoist_global_options(argv) == expected
+
+
+def test_db_after_the_command_and_an_empty_file(tmp_path: Path, db_url: str) -> None:
+    """As users type it: the options after the command; an empty export is refused."""
+    path = themed_csv(tmp_path / "tickets.csv", per_theme=5)
+    env = {**os.environ, "ROOTLINE_EMBEDDER": "hashing", "ROOTLINE_DATA_DIR": str(tmp_path)}
+    env.pop("ROOTLINE_DATABASE_URL", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rootline", "ingest", str(path), "--db", db_url],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "inserted 30" in proc.stdout
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    proc = subprocess.run(
+        [sys.executable, "-m", "rootline", "ingest", str(empty), "--db", db_url],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert proc.returncode == 2
+    assert "empty.csv" in proc.stderr and "empty" in proc.stderr.lower()
+    assert "Traceback" not in proc.stderr

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from rootline.clustering.service import ClusterProgress
 
-__all__ = ["app", "run"]
+__all__ = ["app", "hoist_global_options", "run"]
 
 app = typer.Typer(
     name="rootline",
@@ -339,12 +339,42 @@ _register_themes(app)
 
 import rootline.cli.users  # noqa: E402, F401  (adds `users create-admin` to the users group)
 
+#: Options of the ``rootline`` group itself; users type them after the command too.
+_GLOBAL_FLAGS = frozenset({"--debug"})
+_GLOBAL_VALUED = frozenset({"--db"})
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Move ``--db URL`` and ``--debug`` written after the command to before it.
+
+    ``rootline ingest FILE --db URL`` then means ``rootline --db URL ingest FILE``, as the
+    README promises every command takes ``--db``. Nothing after ``--`` is touched.
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        name = arg.split("=", 1)[0]
+        if arg in _GLOBAL_FLAGS or (name in _GLOBAL_VALUED and "=" in arg):
+            front.append(arg)
+        elif arg in _GLOBAL_VALUED and i + 1 < len(argv):
+            front.extend(argv[i : i + 2])
+            i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
 
 def run() -> None:
     """Console entry point: one-line errors and exit code 2 for bad input or usage."""
     debug = "--debug" in sys.argv[1:] or os.environ.get("ROOTLINE_DEBUG") == "1"
     try:
-        app(standalone_mode=False)
+        app(args=hoist_global_options(sys.argv[1:]), standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
