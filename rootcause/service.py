@@ -340,17 +340,28 @@ def transition(
     expected_version: int | None = None,
     now: datetime | None = None,
     reason: str | None = None,
+    evidence: str | None = None,
 ) -> Problem:
     """Move a problem to another state of its life cycle.
 
+    ``verified`` needs ``evidence``: ``"data"`` when the verification found the fix working,
+    ``"accepted"`` when a lead accepts it without data evidence (with a reason). People move a
+    problem through ``rootline.rootcause.verification.move_problem``, which supplies it.
+
     Raises:
         StateError: if the move is not allowed from the current state, or the problem is not
-            ready for it (no root cause before the fix, no fix date before resolving).
+            ready for it (no root cause before the fix, no fix date before resolving, no
+            evidence for verified).
         ConflictError: if the problem changed since ``expected_version``.
     """
     now = now or utcnow()
     problem = get_problem(session, problem_id, expected_version)
     check_transition(problem, target)
+    if target == "verified" and evidence not in ("data", "accepted"):
+        raise StateError(
+            "a fix is verified by the data: run the verification (rootline problems verify), "
+            "or have a lead accept it without data evidence, with a reason"
+        )
     _set(session, problem, "state", target, actor, now, action="transition")
     problem.state_changed_at = now
     if target in _STAMPS:

@@ -24,10 +24,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from rootline.clustering.models import ThemeMembership
-from rootline.errors import StateError
+from rootline.errors import InputError, StateError
 from rootline.ingest.models import Interaction
 from rootline.rootcause.models import Problem
-from rootline.rootcause.service import get_problem
+from rootline.rootcause.service import get_problem, transition
 
 __all__ = [
     "ALPHA",
@@ -39,6 +39,7 @@ __all__ = [
     "compare_rates",
     "contact_counts",
     "data_horizon",
+    "move_problem",
     "verify_problem",
 ]
 
@@ -205,3 +206,70 @@ def _verify(session: Session, problem: Problem, as_of: datetime | None) -> Verif
             f"{why} (p = {p_value:.2g})"
         )
     return result
+
+
+def move_problem(
+    session: Session,
+    problem_id: int,
+    target: str,
+    *,
+    actor: str,
+    expected_version: int | None = None,
+    reason: str | None = None,
+    accept_without_data: bool = False,
+    now: datetime | None = None,
+) -> Problem:
+    """Move a problem as a person asks; ``verified`` only when the data says so.
+
+    Moving to ``verified`` runs the verification: a ``verified`` verdict moves it; otherwise
+    the move is refused, unless ``accept_without_data`` is set with a reason, which is kept
+    in the audit trail and the comments as "accepted without data evidence" (the caller
+    checks that the person is a lead).
+
+    Raises:
+        StateError: the move is not allowed, or the data does not show the fix working.
+        InputError: an acceptance without data evidence gives no reason.
+    """
+    if target != "verified":
+        return transition(
+            session,
+            problem_id,
+            target,
+            actor=actor,
+            expected_version=expected_version,
+            reason=reason,
+            now=now,
+        )
+    get_problem(session, problem_id, expected_version)  # a stale page is a conflict first
+    result = verify_problem(session, problem_id)
+    if result.verdict == "verified":
+        note = f"fix verified in the data: {result.reason}"
+        return transition(
+            session,
+            problem_id,
+            target,
+            actor=actor,
+            expected_version=expected_version,
+            reason=f"{reason} ({note})" if reason else note,
+            evidence="data",
+            now=now,
+        )
+    if not accept_without_data:
+        raise StateError(
+            f"the data does not show the fix working ({result.verdict}: {result.reason}); "
+            "a lead may accept it without data evidence, with a reason"
+        )
+    if not (reason and reason.strip()):
+        raise InputError("accepting a fix without data evidence needs a reason", field="reason")
+    return transition(
+        session,
+        problem_id,
+        target,
+        actor=actor,
+        expected_version=expected_version,
+        reason=(
+            f"accepted without data evidence ({result.verdict}: {result.reason}): {reason.strip()}"
+        ),
+        evidence="accepted",
+        now=now,
+    )

@@ -115,6 +115,7 @@ def apply_verdict(
             actor=actor,
             now=now,
             reason=f"fix verified in the data: {result.reason}",
+            evidence="data",
         )
         problem.baseline_rate = result.before_rate
         notify_owners(

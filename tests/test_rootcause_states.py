@@ -86,7 +86,7 @@ def test_full_life_cycle_through_the_service_is_audited(session: Session) -> Non
         session, problem.id, "2026-10-01", description="longer timeout", actor="is@x.org"
     )
     assert problem.state == "resolved" and problem.fixed_at is not None
-    service.transition(session, problem.id, "verified", actor="worker")
+    service.transition(session, problem.id, "verified", actor="worker", evidence="data")
     service.transition(session, problem.id, "reopened", actor="worker", reason="contacts back")
     assert problem.reopen_count == 1 and problem.resolved_at is None
     with pytest.raises(StateError, match="cannot go from reopened to resolved"):

@@ -145,3 +145,45 @@ def test_worker_verifies_then_reopens_on_recurrence_and_notifies(session: Sessio
     assert [(n.kind, n.target) for n in sent] == [("email", "shop@x.org")]
     assert "contacts are back" in sent[0].payload["text"]
     assert check_recurrence(session) == []  # nothing verified any more: no second reopen
+
+
+def test_verified_only_when_the_data_says_so(session: Session) -> None:
+    """A person cannot mark a failed fix verified; a lead may accept it, with an audited reason."""
+    from rootline.errors import InputError
+    from rootline.rootcause.audit import history
+    from rootline.rootcause.verification import move_problem
+
+    problem = _setup(session, factor_after=1.0, days_after=14)
+    _resolve(session, problem)
+    assert verify_problem(session, problem.id).verdict == "failed"
+    with pytest.raises(StateError, match="data does not show the fix working"):
+        move_problem(session, problem.id, "verified", actor="lead@x.org")
+    with pytest.raises(StateError, match="verified by the data"):
+        service.transition(session, problem.id, "verified", actor="lead@x.org")
+    with pytest.raises(InputError, match="needs a reason"):
+        move_problem(session, problem.id, "verified", actor="lead@x.org", accept_without_data=True)
+    assert problem.state == "resolved"
+    move_problem(
+        session,
+        problem.id,
+        "verified",
+        actor="lead@x.org",
+        accept_without_data=True,
+        reason="contacts moved to the new chat bot; the page is fixed",
+    )
+    assert problem.state == "verified"
+    comments = [c.body for c in problem.comments]
+    assert any("accepted without data evidence" in c and "failed" in c for c in comments)
+    assert [e.new_value for e in history(session, "problem", problem.id) if e.field == "state"][
+        -1
+    ] == "verified"
+
+
+def test_a_working_fix_is_verified_by_the_data(session: Session) -> None:
+    from rootline.rootcause.verification import move_problem
+
+    problem = _setup(session, factor_after=0.1, days_after=14)
+    _resolve(session, problem)
+    move_problem(session, problem.id, "verified", actor="lead@x.org")
+    assert problem.state == "verified"
+    assert any("fix verified in the data" in c.body for c in problem.comments)

@@ -89,3 +89,19 @@ def test_ids_beyond_64_bits_are_refused_not_a_crash(client: TestClient, url: str
 def test_a_nul_in_a_search_is_no_crash(client: TestClient) -> None:
     assert client.get("/api/search", params={"q": "card\x00declined"}).status_code == 200
     assert client.get("/search", params={"q": "\x00"}).status_code == 200
+
+
+def test_only_a_lead_may_accept_a_fix_without_data(
+    anonymous: TestClient, session: Session, data: Seeded
+) -> None:
+    problem_id = _problem_of_other_teams(session, data)
+    user = login(anonymous, session, "is_owner", "member@example.com")
+    add_member(session, session.get(Problem, problem_id).is_team, user)
+    session.flush()
+    response = anonymous.post(
+        f"/api/problems/{problem_id}/transition",
+        json={"target": "verified", "accept_without_data": True, "reason": "trust me"},
+        headers={"X-CSRF-Token": csrf_of(anonymous, "/themes")},
+    )
+    assert response.status_code == 403
+    assert session.get(Problem, problem_id).state == "new"

@@ -206,13 +206,27 @@ def transition_(
     target: Annotated[str, typer.Argument(metavar="STATE", help="The state to move to.")],
     reason: Annotated[str | None, typer.Option(help="Why; kept as a comment.")] = None,
     version: VersionOpt = None,
+    accept_without_data: Annotated[
+        bool,
+        typer.Option(
+            "--accept-without-data",
+            help="With STATE verified: accept the fix though the data does not show it "
+            "working yet (needs --reason; audited).",
+        ),
+    ] = False,
 ) -> None:
-    """Move a problem to another state of its life cycle."""
-    from rootline.rootcause.service import transition
+    """Move a problem to another state of its life cycle (verified: when the data says so)."""
+    from rootline.rootcause.verification import move_problem
 
     with session_scope(_state(ctx).sessions) as session:
-        problem = transition(
-            session, problem_id, target, actor=_actor(), reason=reason, expected_version=version
+        problem = move_problem(
+            session,
+            problem_id,
+            target,
+            actor=_actor(),
+            reason=reason,
+            expected_version=version,
+            accept_without_data=accept_without_data,
         )
         out_console.print(f"problem {problem.id} is now {problem.state}", markup=False)
 

@@ -18,11 +18,11 @@ from rootline.rootcause.models import Task, User
 from rootline.rootcause.routing import export_rules_yaml, import_rules_yaml
 from rootline.rootcause.schemas import AuditOut, ProblemOut, TaskOut, TeamOut
 from rootline.rootcause.teams import create_user, list_teams
-from rootline.rootcause.verification import verify_problem
+from rootline.rootcause.verification import move_problem, verify_problem
 from rootline.web import queries
 from rootline.web.accounts import create_token, list_tokens, revoke_token, set_password
 from rootline.web.deps import MAX_ID, RowId, SessionDep
-from rootline.web.permissions import CurrentUser, WorkableProblem, can_see_pii
+from rootline.web.permissions import LEADS, CurrentUser, Forbidden, WorkableProblem, can_see_pii
 from rootline.web.routes.problems import check_can_work_on, problem_context
 from rootline.web.routes.work import search
 
@@ -35,6 +35,11 @@ class TransitionIn(BaseModel):
     target: str = Field(max_length=32)
     version: int | None = None
     reason: str | None = Field(default=None, max_length=2000)
+    accept_without_data: bool = Field(
+        default=False,
+        description="With target verified: a lead accepts the fix without data evidence "
+        "(a reason is required and audited).",
+    )
 
 
 class UpdateIn(BaseModel):
@@ -135,14 +140,19 @@ def transition(
     _problem: WorkableProblem,
     body: TransitionIn,
 ) -> dict[str, Any]:
-    """Move the problem to another state (409 when someone changed it since ``version``)."""
-    problems.transition(
+    """Move the problem to another state (409 when someone changed it since ``version``).
+
+    ``verified`` only when the data shows the fix working, or a lead accepts it without."""
+    if body.accept_without_data and user.role not in LEADS:
+        raise Forbidden("only a support lead or an admin may accept a fix without data evidence")
+    move_problem(
         session,
         problem_id,
         body.target,
         actor=user.email,
         expected_version=body.version,
         reason=body.reason,
+        accept_without_data=body.accept_without_data,
     )
     return _detail(session, problem_id)
 

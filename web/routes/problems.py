@@ -17,7 +17,7 @@ from rootline.rootcause.service import PRIORITIES
 from rootline.rootcause.sla import policies, sla_status
 from rootline.rootcause.states import STATES, TRANSITIONS
 from rootline.rootcause.teams import list_teams
-from rootline.rootcause.verification import verify_problem
+from rootline.rootcause.verification import move_problem, verify_problem
 from rootline.web import queries
 from rootline.web.charts import before_after_chart
 from rootline.web.deps import MAX_ID, Renderer, RowId, SessionDep, csv_response, flash, wants_csv
@@ -146,8 +146,8 @@ def problem_transition(
     version: Version = None,
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    """Move the problem to the next state of its life cycle."""
-    problem = problems.transition(
+    """Move the problem to the next state of its life cycle (verified: when the data says so)."""
+    problem = move_problem(
         session,
         problem_id,
         target,
