@@ -105,3 +105,33 @@ def test_only_a_lead_may_accept_a_fix_without_data(
     )
     assert response.status_code == 403
     assert session.get(Problem, problem_id).state == "new"
+
+
+SUBJECT = "Refund for jane.doe@example.com, call +44 20 7946 0958, card 4111 1111 1111 1111"
+RAW = ("jane.doe@example.com", "7946 0958", "4111 1111 1111 1111")
+
+
+def _with_subject(session: Session) -> int:
+    from tests.test_web_pages import _interaction, _theme
+
+    rows = [
+        _interaction(session, 900 + k, "my refund never arrived", subject=SUBJECT) for k in range(3)
+    ]
+    return _theme(session, "Refund missing", ["refund"], rows).id
+
+
+@pytest.mark.parametrize("role", ["viewer", "support_lead"])
+def test_subjects_carry_no_personal_data_for_viewers(
+    anonymous: TestClient, session: Session, role: str
+) -> None:
+    theme_id = _with_subject(session)
+    login(anonymous, session, role, f"{role}-pii@example.com")
+    pages = [
+        anonymous.get(f"/themes/{theme_id}").text,
+        anonymous.get(f"/api/themes/{theme_id}/interactions").text,
+        anonymous.get("/search", params={"q": "refund", "mode": "keyword"}).text,
+    ]
+    for text in pages:
+        assert "Refund for" in text
+        shown = [raw for raw in RAW if raw in text]
+        assert shown == ([] if role == "viewer" else list(RAW)), shown

@@ -29,6 +29,7 @@ import rootline
 from rootline.config import Settings, resolve_secret_key
 from rootline.db import make_session_factory
 from rootline.errors import ConflictError, NotFoundError, RootlineError
+from rootline.ingest.cleaning import redact_pii
 from rootline.web.cache import FigureCache
 from rootline.web.permissions import (
     AuthRequired,
@@ -67,6 +68,15 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+@jinja2.pass_context
+def _subject(context: Any, subject: str | None) -> str:
+    """A contact's subject line as the viewer may see it: PII redacted for non-staff, as the
+    body is (a subject is the customer's words too)."""
+    if not subject:
+        return ""
+    return subject if context.get("see_pii") else redact_pii(subject)
+
+
 def _auth_context(request: Request) -> dict[str, Any]:
     # Plain values, not the ORM row: an error page renders after the session has ended.
     user = getattr(request.state, "signed_in", None)
@@ -88,7 +98,7 @@ def _templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=_when, day=_day, percent=_percent, count=_count)
+    env.filters.update(when=_when, day=_day, percent=_percent, count=_count, subject=_subject)
     env.globals["version"] = rootline.__version__
     return Jinja2Templates(env=env, context_processors=[_auth_context])
 

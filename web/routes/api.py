@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from rootline.clustering import curation, service, stats
 from rootline.clustering.schemas import RunOut, ThemeOut
+from rootline.ingest.cleaning import redact_pii
 from rootline.rootcause.schemas import ProblemOut
 from rootline.rootcause.service import create_problem
 from rootline.web import queries
@@ -140,7 +141,7 @@ def theme_interactions(
                 "created_at": i.created_at,
                 "csat": i.csat,
                 "customer_id": i.customer_id,
-                "subject": i.subject,
+                "subject": i.subject if pii or not i.subject else redact_pii(i.subject),
                 "text": i.body_clean,
                 **({"body_raw": i.body_raw} if pii else {}),
             }
