@@ -143,6 +143,11 @@ class Settings(BaseSettings):
     login_window_minutes: int = Field(
         default=15, ge=1, description="Minutes over which failed sign-ins are counted."
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-For is "
+        "believed; empty: the header is ignored and the connecting address counts.",
+    )
     demo_password: str = Field(
         default="rootline-demo",
         description="Password of the demo users `rootline demo` creates in the demo database.",

@@ -17,10 +17,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from rootline.config import DEFAULT_SECRET_KEY, resolve_secret_key
+from rootline.config import DEFAULT_SECRET_KEY, Settings, resolve_secret_key
 from rootline.errors import ConfigError
 from rootline.ingest.models import Customer, CustomerIdentity, Interaction
 from rootline.rootcause.teams import ROLES
+from rootline.web.accounts import ensure_user
 from rootline.web.models import ApiToken
 from rootline.web.permissions import PERMISSIONS, PUBLIC, app_routes
 from tests.test_web_pages import (  # noqa: F401  (fixtures)
@@ -256,3 +257,33 @@ def test_the_public_default_secret_never_signs_sessions(client: TestClient, tmp_
     (empty / "secret_key").write_text("")
     with pytest.raises(ConfigError, match="empty"):
         resolve_secret_key(DEFAULT_SECRET_KEY, empty)
+
+
+def test_rotating_addresses_meet_the_account_limit_and_it_lifts(session: Session) -> None:
+    """Forged or rotating addresses do not get unlimited guesses; the backoff ends with the
+    window, so a stranger cannot lock the owner out for good."""
+    from datetime import timedelta
+
+    from rootline.db import utcnow
+    from rootline.web.accounts import ACCOUNT_FAILURES_FACTOR, sign_in
+
+    ensure_user(session, "owner@example.com", "viewer", PASSWORD)
+    session.flush()
+    start = utcnow()
+    limit = 5 * ACCOUNT_FAILURES_FACTOR
+    for k in range(limit):
+        result = sign_in(session, "owner@example.com", "guess", f"10.0.0.{k}", now=start)
+        assert result.user is None and not result.throttled
+    refused = sign_in(session, "owner@example.com", PASSWORD, "10.0.1.1", now=start)
+    assert refused.throttled
+    later = start + timedelta(minutes=16)
+    assert sign_in(session, "owner@example.com", PASSWORD, "10.0.1.1", now=later).user
+
+
+def test_forwarded_headers_are_believed_only_from_configured_proxies(tmp_path: Path) -> None:
+    from rootline.cli.main import proxy_options
+
+    plain = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    assert proxy_options(plain) == (False, None)
+    behind = Settings(data_dir=tmp_path, trusted_proxies="10.1.2.3, 10.1.2.4", _env_file=None)  # type: ignore[call-arg]
+    assert proxy_options(behind) == (True, "10.1.2.3,10.1.2.4")

@@ -47,20 +47,24 @@ class LoginResult:
     throttled: bool = False
 
 
-def _recent_failures(session: Session, username: str, address: str, since: datetime) -> int:
-    return (
-        session.scalar(
-            sa.select(sa.func.count())
-            .select_from(LoginAttempt)
-            .where(
-                LoginAttempt.username == username,
-                LoginAttempt.address == address,
-                LoginAttempt.succeeded.is_(False),
-                LoginAttempt.at >= since,
-            )
+#: Failures for one account from all addresses together, as a multiple of the per-address
+#: limit: forged or rotating addresses still meet a limit, and it lifts with the window.
+ACCOUNT_FAILURES_FACTOR = 4
+
+
+def _recent_failures(session: Session, username: str, address: str | None, since: datetime) -> int:
+    query = (
+        sa.select(sa.func.count())
+        .select_from(LoginAttempt)
+        .where(
+            LoginAttempt.username == username,
+            LoginAttempt.succeeded.is_(False),
+            LoginAttempt.at >= since,
         )
-        or 0
     )
+    if address is not None:
+        query = query.where(LoginAttempt.address == address)
+    return session.scalar(query) or 0
 
 
 def sign_in(
@@ -75,13 +79,20 @@ def sign_in(
 ) -> LoginResult:
     """Check an e-mail and password, counting failures per e-mail and client address.
 
-    After ``max_failures`` failures within ``window`` every try is refused (even with the
-    right password) until the oldest failure leaves the window, so guessing is slow.
+    After ``max_failures`` failures from one address within ``window``, or
+    ``ACCOUNT_FAILURES_FACTOR`` times as many for the account from any addresses, every try
+    is refused (even with the right password) until the oldest failure leaves the window: a
+    backoff that makes guessing slow, never a lockout that outlasts the window.
     """
     now = now or utcnow()
     username = email.strip().lower()[:255]
     address = (address or "unknown")[:64]
-    if _recent_failures(session, username, address, now - window) >= max_failures:
+    since = now - window
+    if (
+        _recent_failures(session, username, address, since) >= max_failures
+        or _recent_failures(session, username, None, since)
+        >= max_failures * ACCOUNT_FAILURES_FACTOR
+    ):
         return LoginResult(None, throttled=True)
     user = session.scalar(sa.select(User).where(User.email == username))
     ok = verify_password(user.password_hash if user else None, password)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from rootline.clustering.service import ClusterProgress
 
-__all__ = ["app", "hoist_global_options", "run"]
+__all__ = ["app", "hoist_global_options", "proxy_options", "run"]
 
 app = typer.Typer(
     name="rootline",
@@ -283,7 +283,15 @@ def _serve(
     host = host or state.settings.host
     port = port or state.settings.port
     err_console.print(f"serving on http://{host}:{port}  (Ctrl+C to stop)")
-    uvicorn.run(web, host=host, port=port, log_level="warning")
+    proxy_headers, forwarded_allow_ips = proxy_options(state.settings)
+    uvicorn.run(
+        web,
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
 
 
 @app.command()
@@ -338,6 +346,20 @@ from rootline.cli.themes import register as _register_themes  # noqa: E402
 _register_themes(app)
 
 import rootline.cli.users  # noqa: E402, F401  (adds `users create-admin` to the users group)
+
+
+def proxy_options(settings: Settings) -> tuple[bool, str | None]:
+    """uvicorn's ``proxy_headers`` and ``forwarded_allow_ips``: forwarded headers are believed
+    only from the configured proxies.
+
+    uvicorn believes ``X-Forwarded-For`` from 127.0.0.1 by default, so any local client could
+    claim any address and slip past the sign-in throttle.
+    """
+    proxies = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
+    if not proxies:
+        return False, None
+    return True, ",".join(proxies)
+
 
 #: Options of the ``rootline`` group itself; users type them after the command too.
 _GLOBAL_FLAGS = frozenset({"--debug"})
