@@ -230,46 +230,33 @@ def move_problem(
         StateError: the move is not allowed, or the data does not show the fix working.
         InputError: an acceptance without data evidence gives no reason.
     """
-    if target != "verified":
-        return transition(
-            session,
-            problem_id,
-            target,
-            actor=actor,
-            expected_version=expected_version,
-            reason=reason,
-            now=now,
-        )
-    get_problem(session, problem_id, expected_version)  # a stale page is a conflict first
-    result = verify_problem(session, problem_id)
-    if result.verdict == "verified":
-        note = f"fix verified in the data: {result.reason}"
-        return transition(
-            session,
-            problem_id,
-            target,
-            actor=actor,
-            expected_version=expected_version,
-            reason=f"{reason} ({note})" if reason else note,
-            evidence="data",
-            now=now,
-        )
-    if not accept_without_data:
-        raise StateError(
-            f"the data does not show the fix working ({result.verdict}: {result.reason}); "
-            "a lead may accept it without data evidence, with a reason"
-        )
-    if not (reason and reason.strip()):
-        raise InputError("accepting a fix without data evidence needs a reason", field="reason")
+    evidence: str | None = None
+    if target == "verified":
+        # A stale page is a conflict before anything is judged.
+        result = _verify(session, get_problem(session, problem_id, expected_version), None)
+        if result.verdict == "verified":
+            note = f"fix verified in the data: {result.reason}"
+            evidence, reason = "data", f"{reason} ({note})" if reason else note
+        elif not accept_without_data:
+            raise StateError(
+                f"the data does not show the fix working ({result.verdict}: {result.reason}); "
+                "a lead may accept it without data evidence, with a reason"
+            )
+        elif not (reason and reason.strip()):
+            raise InputError("accepting a fix without data evidence needs a reason", field="reason")
+        else:
+            evidence = "accepted"
+            reason = (
+                f"accepted without data evidence ({result.verdict}: {result.reason}): "
+                f"{reason.strip()}"
+            )
     return transition(
         session,
         problem_id,
         target,
         actor=actor,
         expected_version=expected_version,
-        reason=(
-            f"accepted without data evidence ({result.verdict}: {result.reason}): {reason.strip()}"
-        ),
-        evidence="accepted",
+        reason=reason,
+        evidence=evidence,
         now=now,
     )
