@@ -140,26 +140,23 @@ def test_db_after_the_command_and_an_empty_file(tmp_path: Path, db_url: str) -> 
     path = themed_csv(tmp_path / "tickets.csv", per_theme=5)
     env = {**os.environ, "ROOTLINE_EMBEDDER": "hashing", "ROOTLINE_DATA_DIR": str(tmp_path)}
     env.pop("ROOTLINE_DATABASE_URL", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "rootline", "ingest", str(path), "--db", db_url],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-    )
+
+    def ingest_with_db_last(file: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "rootline", "ingest", str(file), "--db", db_url],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=300,
+        )
+
+    proc = ingest_with_db_last(path)
     assert proc.returncode == 0, proc.stderr
     assert "inserted 30" in proc.stdout
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    proc = subprocess.run(
-        [sys.executable, "-m", "rootline", "ingest", str(empty), "--db", db_url],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-    )
+    proc = ingest_with_db_last(empty)
     assert proc.returncode == 2
     assert "empty.csv" in proc.stderr and "empty" in proc.stderr.lower()
     assert "Traceback" not in proc.stderr

@@ -33,6 +33,13 @@ def _problem_of_other_teams(session: Session, data: Seeded) -> int:
     return problem.id
 
 
+def _sign_in_as_routed_is_owner(client: TestClient, session: Session, problem_id: int) -> None:
+    """Sign ``client`` in as an IS owner in the problem's IS team."""
+    user = login(client, session, "is_owner", "member@example.com")
+    add_member(session, session.get(Problem, problem_id).is_team, user)
+    session.flush()
+
+
 @pytest.mark.parametrize("role", ["is_owner", "product_owner"])
 def test_owners_cannot_comment_on_problems_of_other_teams(
     anonymous: TestClient, session: Session, data: Seeded, role: str
@@ -59,9 +66,7 @@ def test_a_member_of_the_routed_team_may_comment(
     anonymous: TestClient, session: Session, data: Seeded
 ) -> None:
     problem_id = _problem_of_other_teams(session, data)
-    user = login(anonymous, session, "is_owner", "member@example.com")
-    add_member(session, session.get(Problem, problem_id).is_team, user)
-    session.flush()
+    _sign_in_as_routed_is_owner(anonymous, session, problem_id)
     response = anonymous.post(
         f"/api/problems/{problem_id}/comments",
         json={"body": "on it"},
@@ -95,9 +100,7 @@ def test_only_a_lead_may_accept_a_fix_without_data(
     anonymous: TestClient, session: Session, data: Seeded
 ) -> None:
     problem_id = _problem_of_other_teams(session, data)
-    user = login(anonymous, session, "is_owner", "member@example.com")
-    add_member(session, session.get(Problem, problem_id).is_team, user)
-    session.flush()
+    _sign_in_as_routed_is_owner(anonymous, session, problem_id)
     response = anonymous.post(
         f"/api/problems/{problem_id}/transition",
         json={"target": "verified", "accept_without_data": True, "reason": "trust me"},
