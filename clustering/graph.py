@@ -82,6 +82,25 @@ def _leiden(graph: Any, resolution: float, seed: int) -> np.ndarray:
     return np.asarray(part.membership, dtype=np.int64)
 
 
+class _Partitions:
+    """Leiden partitions of one graph, each resolution computed once.
+
+    Choosing the resolution, matching a theme count and finding parents all ask for
+    partitions of the same graph at resolutions that repeat; Leiden with a fixed seed gives
+    the same answer each time, so the first one is kept.
+    """
+
+    def __init__(self, graph: Any, seed: int) -> None:
+        self.graph = graph
+        self.seed = seed
+        self._done: dict[float, np.ndarray] = {}
+
+    def at(self, resolution: float) -> np.ndarray:
+        if resolution not in self._done:
+            self._done[resolution] = _leiden(self.graph, resolution, self.seed)
+        return self._done[resolution]
+
+
 def _n_themes(labels: np.ndarray) -> int:
     """Communities of at least two texts (a lone text is no recurrence)."""
     return int((np.bincount(labels) >= 2).sum()) if labels.size else 0
@@ -186,16 +205,16 @@ class GraphClusterer:
         if m < max(2 * mcs, 4):
             return self._no_themes(n, params, started)
         indices, sims = knn_graph(sample, self.n_neighbors)
-        graph = _igraph(indices, sims)
-        chosen, parent_res, stability, target = self._select(sample, graph, rng)
+        partitions = _Partitions(_igraph(indices, sims), self.seed)
+        chosen, parent_res, stability, target = self._select(sample, partitions, rng)
         params.update(
             resolution_stability=[round(float(s), 4) for s in stability],
             resolutions=list(self.resolutions[: len(stability)]),
         )
         resolution = chosen
         if target is not None:
-            resolution = self._match_count(graph, chosen, target)
-        labels = _leiden(graph, resolution, self.seed)
+            resolution = self._match_count(partitions, chosen, target)
+        labels = partitions.at(resolution)
         sizes = np.bincount(labels)
         labels = _relabel(np.where(sizes[labels] >= mcs, labels, -1))
         params.update(resolution=round(float(resolution), 4), selected_resolution=chosen)
@@ -231,7 +250,7 @@ class GraphClusterer:
         full[fit_idx] = np.where(keep, labels, -1)
         conf[fit_idx] = sim_all
         conf = np.where(full >= 0, np.clip(conf, 0.0, 1.0), 0.0).astype(np.float32)
-        parents = self._parents(graph, labels, parent_res, sample)
+        parents = self._parents(partitions, labels, parent_res, sample)
         final = _relabel(full)
         params["parents"] = _renumber_parents(full, final, parents)
         done = time.perf_counter()
@@ -239,7 +258,7 @@ class GraphClusterer:
         return ClusterResult(final, conf, params, seconds)
 
     def _select(
-        self, sample: np.ndarray, graph: Any, rng: np.random.Generator
+        self, sample: np.ndarray, partitions: _Partitions, rng: np.random.Generator
     ) -> tuple[float, float | None, list[float], int | None]:
         """The chosen resolution, the parent level's, the stability curve and, when the choice
         was made on a subset, the number of themes the full graph should hold."""
@@ -249,9 +268,10 @@ class GraphClusterer:
         target_needed = m > self.selection_size
         if target_needed:
             sub = np.sort(rng.choice(m, self.selection_size, replace=False))
-            sel_graph = _igraph(*knn_graph(sample[sub], self.n_neighbors))
+            selection = _Partitions(_igraph(*knn_graph(sample[sub], self.n_neighbors)), self.seed)
         else:
-            sel_graph = graph
+            selection = partitions
+        sel_graph = selection.graph
         size = sel_graph.vcount()
         draws = [
             np.sort(rng.choice(size, max(2, int(self.resample_share * size)), replace=False))
@@ -261,7 +281,7 @@ class GraphClusterer:
         stability: list[float] = []
         counts: list[int] = []
         for res in self.resolutions:
-            whole = _leiden(sel_graph, res, self.seed)
+            whole = selection.at(res)
             lone = float((np.bincount(whole)[whole] < 2).mean())
             if stability and (_n_themes(whole) > size / 2 or lone > _MAX_LONE_SHARE):
                 break  # finer than pairs: nothing left to resolve
@@ -282,13 +302,13 @@ class GraphClusterer:
         target = counts[theme_i] if target_needed else None
         return self.resolutions[theme_i], parent, stability, target
 
-    def _match_count(self, graph: Any, start: float, target: int) -> float:
+    def _match_count(self, partitions: _Partitions, start: float, target: int) -> float:
         """Resolution at which the full graph holds about ``target`` themes (bisection)."""
         lo, hi = start / 8.0, start * 8.0
-        best, best_gap = start, abs(_n_themes(_leiden(graph, start, self.seed)) - target)
+        best, best_gap = start, abs(_n_themes(partitions.at(start)) - target)
         for _ in range(5):
             mid = float(np.sqrt(lo * hi))
-            count = _n_themes(_leiden(graph, mid, self.seed))
+            count = _n_themes(partitions.at(mid))
             if abs(count - target) < best_gap:
                 best, best_gap = mid, abs(count - target)
             if count < target:
@@ -300,7 +320,11 @@ class GraphClusterer:
         return best
 
     def _parents(
-        self, graph: Any, labels: np.ndarray, parent_res: float | None, sample: np.ndarray
+        self,
+        partitions: _Partitions,
+        labels: np.ndarray,
+        parent_res: float | None,
+        sample: np.ndarray,
     ) -> np.ndarray:
         """Parent group of each theme.
 
@@ -314,7 +338,7 @@ class GraphClusterer:
             return np.zeros(0, dtype=np.int64)
         themed = labels >= 0
         if parent_res is not None:
-            coarse = _leiden(graph, parent_res, self.seed)
+            coarse = partitions.at(parent_res)
             table = np.zeros((k, int(coarse.max()) + 1), dtype=np.int64)
             np.add.at(table, (labels[themed], coarse[themed]), 1)
             parents = table.argmax(axis=1)
