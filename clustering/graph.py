@@ -4,16 +4,15 @@ The recipe (``GraphClusterer``):
 
 1. An exact k-nearest-neighbour graph of the unit vectors, edges weighted by cosine
    similarity, and Leiden community detection (RB configuration, ``leidenalg``) on it.
-2. The resolution is not a constant: the number of themes a fixed resolution finds depends on
-   the data's size and on how far apart its intents are. Leiden runs over a grid of
-   resolutions on several random resamples of the data; the stability of a resolution is the
-   mean agreement (ARI) of the resamples' partitions on the texts they share. Real structure
-   comes back on every resample, arbitrary cuts of a continuum do not. Data often holds more
-   than one stable level (a CLINC150 domain and its intents); the finest stable level is the
-   themes, the coarser one the parent groups.
-3. Above ``selection_size`` texts the resolution is chosen on a random subset, where it is
-   cheap, and the full graph's resolution is then found by bisection so that it holds as
-   many themes as the subset's chosen partition held.
+2. The resolution is not a constant: the number of communities a fixed resolution finds is
+   about the same whatever the data's size, while the number of intents a sample holds
+   grows with it. Leiden runs over a grid of resolutions, coarse to fine, and each partition
+   is scored by its silhouette (cosine, on at most ``silhouette_size`` texts): how much
+   closer texts are to their own theme than to the nearest other. The themes are the
+   partition at the middle of the near-best plateau of that curve; the best-scoring
+   partition with at most half as many groups gives the parent groups.
+3. The graph grows with the data (``default_neighbors``): with few texts an intent has only
+   a handful of members, and fifteen neighbours would reach into other intents.
 4. Lone texts and texts far less similar to their theme than its dense core stay unthemed;
    the floor is recorded as ``assign_similarity`` for placing new texts later.
 
@@ -39,9 +38,15 @@ from rootline.clustering.cluster import (
 )
 from rootline.clustering.knn import knn_graph
 
-__all__ = ["GraphClusterer", "default_resolutions", "stable_levels"]
+__all__ = [
+    "GraphClusterer",
+    "choose_level",
+    "default_neighbors",
+    "default_resolutions",
+    "parent_level",
+]
 
-ALGORITHM = "knn-leiden-stable-resolution"
+ALGORITHM = "knn-leiden-silhouette"
 # Themes with at least this many texts have a spread of similarities worth learning from.
 _SPREAD_SIZE = 5
 # A resolution that leaves more than this share of texts alone is finer than the data.
@@ -49,8 +54,8 @@ _MAX_LONE_SHARE = 0.2
 
 
 def default_resolutions() -> tuple[float, ...]:
-    """Leiden resolutions tried, geometric steps of 1.5 from 1 to about 58."""
-    return tuple(round(1.5**i, 3) for i in range(11))
+    """Leiden resolutions tried, geometric steps of 1.5 from 0.5 to about 440."""
+    return tuple(round(0.5 * 1.5**i, 3) for i in range(17))
 
 
 def _igraph(indices: np.ndarray, sims: np.ndarray) -> Any:
@@ -106,43 +111,65 @@ def _n_themes(labels: np.ndarray) -> int:
     return int((np.bincount(labels) >= 2).sum()) if labels.size else 0
 
 
-def stable_levels(stability: np.ndarray, tolerance: float) -> tuple[int, int | None]:
-    """Index of the finest stable resolution, and of the coarser stable level above it.
+def default_neighbors(n: int) -> int:
+    """Neighbours per text: a third of sqrt(n), between 4 and 15.
 
-    A level is a local maximum of stability. The coarsest resolution tried (1, plain
-    modularity) is known to merge small communities (its resolution limit): the themes are
-    the finest level within ``tolerance`` of the best, and when that is resolution 1, a finer
-    level within twice the tolerance is taken instead. The parent level is the most stable
-    level coarser than the themes, if any.
+    With few texts an intent has only a handful of members, and fifteen neighbours would
+    reach far into other intents; the share of a text's neighbours that can be its own kind
+    grows with the data, so the graph does too, smoothly, up to the usual 15.
     """
-    s = np.asarray(stability, dtype=np.float64)
-    padded = np.concatenate([[-np.inf], s, [-np.inf]])
-    # A plateau is one level, at its coarse end: the same partition over a range of
-    # resolutions is the same answer, and the coarse end is where it is reached first.
-    peaks = [
-        i for i in range(len(s)) if padded[i + 1] > padded[i] and padded[i + 1] >= padded[i + 2]
-    ]
-    peaks = peaks or [int(s.argmax())]
+    return int(np.clip(round(np.sqrt(max(n, 1)) / 3.0), 4, 15))
+
+
+def choose_level(scores: np.ndarray, resolutions: np.ndarray, tolerance: float) -> float:
+    """The themes' resolution, from the silhouette of partitions at ``resolutions``.
+
+    Silhouettes within ``tolerance`` (a share) of the best are within the noise of their
+    estimate, and on real data they form a broad plateau whose ends wander from sample to
+    sample; its middle (geometric, as resolutions are) does not.
+    """
+    s = np.asarray(scores, dtype=np.float64)
     best = float(s.max())
-    theme = max(i for i in peaks if s[i] >= best - tolerance)
-    if theme == 0:
-        finer = [i for i in peaks if i > 0 and s[i] >= best - 2 * tolerance]
-        theme = max(finer, default=0)
-    coarser = [i for i in peaks if i < theme]
-    parent = max(coarser, key=lambda i: (s[i], i)) if coarser else None
-    return theme, parent
+    near = np.nonzero(s >= best - tolerance * abs(best))[0]
+    return float(np.exp(np.log(np.asarray(resolutions, dtype=np.float64)[near]).mean()))
+
+
+def parent_level(scores: np.ndarray, counts: np.ndarray, themes: int) -> int | None:
+    """Index of the best-scoring partition with at most half as many groups as ``themes``."""
+    coarser = [i for i in range(len(scores)) if counts[i] >= 2 and counts[i] * 2 <= themes]
+    return max(coarser, key=lambda i: (scores[i], i)) if coarser else None
+
+
+def _silhouette_sample(
+    sample: np.ndarray, size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows on which silhouettes are measured, and their cosine distances."""
+    m = len(sample)
+    rows = np.arange(m) if m <= size else np.sort(rng.choice(m, size, replace=False))
+    dist = 1.0 - sample[rows] @ sample[rows].T
+    np.clip(dist, 0.0, 2.0, out=dist)
+    np.fill_diagonal(dist, 0.0)
+    return rows, dist
+
+
+def _silhouette(dist: np.ndarray, labels: np.ndarray) -> float:
+    """Mean silhouette of a partition (0 when it has one group or only singletons)."""
+    from sklearn.metrics import silhouette_score
+
+    found = len(np.unique(labels))
+    if found < 2 or found >= len(labels):
+        return 0.0
+    return float(silhouette_score(dist, labels, metric="precomputed"))
 
 
 class GraphClusterer:
-    """Leiden communities of the kNN graph at the most stable fine resolution.
+    """Leiden communities of the kNN graph at the resolution whose themes separate best.
 
     Args:
-        n_neighbors: Neighbours per text in the graph.
+        n_neighbors: Neighbours per text in the graph (default ``default_neighbors(n)``).
         resolutions: Leiden resolutions tried, coarse to fine.
-        n_resamples: Random resamples whose agreement measures a resolution's stability.
-        resample_share: Share of the texts in each resample.
-        selection_size: The resolution is chosen on at most this many texts.
-        tolerance: A finer level wins when its stability is within this of the best.
+        silhouette_size: Silhouettes are measured on at most this many texts.
+        tolerance: A finer partition wins when its silhouette is within this share of the best.
         assign_similarity: Floor of similarity to a theme centroid below which a text stays
             unthemed; default derived from the spread of each theme's similarities.
         outlier_width: How many robust standard deviations below the median the floor sits.
@@ -154,11 +181,9 @@ class GraphClusterer:
     def __init__(
         self,
         *,
-        n_neighbors: int = 15,
+        n_neighbors: int | None = None,
         resolutions: tuple[float, ...] | None = None,
-        n_resamples: int = 3,
-        resample_share: float = 0.8,
-        selection_size: int = 2000,
+        silhouette_size: int = 3000,
         tolerance: float = 0.05,
         assign_similarity: float | None = None,
         outlier_width: float = 4.0,
@@ -168,9 +193,7 @@ class GraphClusterer:
     ) -> None:
         self.n_neighbors = n_neighbors
         self.resolutions = resolutions or default_resolutions()
-        self.n_resamples = n_resamples
-        self.resample_share = resample_share
-        self.selection_size = selection_size
+        self.silhouette_size = silhouette_size
         self.tolerance = tolerance
         self.assign_similarity = assign_similarity
         self.outlier_width = outlier_width
@@ -195,29 +218,26 @@ class GraphClusterer:
         sample = _unit(np.asarray(vectors[fit_idx], dtype=np.float32))
         m = len(sample)
         mcs = self.min_cluster_size or 2
+        k = self.n_neighbors or default_neighbors(m)
         params: dict[str, Any] = {
             "algorithm": ALGORITHM,
-            "n_neighbors": self.n_neighbors,
+            "n_neighbors": k,
             "min_cluster_size": mcs,
             "fit_size": m,
             "seed": self.seed,
         }
         if m < max(2 * mcs, 4):
             return self._no_themes(n, params, started)
-        indices, sims = knn_graph(sample, self.n_neighbors)
-        partitions = _Partitions(_igraph(indices, sims), self.seed)
-        chosen, parent_res, stability, target = self._select(sample, partitions, rng)
+        partitions = _Partitions(_igraph(*knn_graph(sample, k)), self.seed)
+        resolution, parent_res, scores, tried = self._select(sample, partitions, rng)
         params.update(
-            resolution_stability=[round(float(s), 4) for s in stability],
-            resolutions=list(self.resolutions[: len(stability)]),
+            resolution_silhouette=[round(float(x), 4) for x in scores],
+            resolutions=tried,
+            resolution=round(float(resolution), 4),
         )
-        resolution = chosen
-        if target is not None:
-            resolution = self._match_count(partitions, chosen, target)
         labels = partitions.at(resolution)
         sizes = np.bincount(labels)
         labels = _relabel(np.where(sizes[labels] >= mcs, labels, -1))
-        params.update(resolution=round(float(resolution), 4), selected_resolution=chosen)
         if labels.max(initial=-1) < 0:
             return self._no_themes(n, params, started)
         cents = centroids_of(sample, labels)
@@ -259,65 +279,37 @@ class GraphClusterer:
 
     def _select(
         self, sample: np.ndarray, partitions: _Partitions, rng: np.random.Generator
-    ) -> tuple[float, float | None, list[float], int | None]:
-        """The chosen resolution, the parent level's, the stability curve and, when the choice
-        was made on a subset, the number of themes the full graph should hold."""
-        from sklearn.metrics import adjusted_rand_score
+    ) -> tuple[float, float | None, list[float], list[float]]:
+        """The themes' resolution, the parent level's, and the silhouette of each tried.
 
+        Resolutions are tried coarse to fine until a partition is finer than pairs, leaves
+        too many texts alone, or the silhouette has fallen well below its best for two steps
+        in a row (the curve has one broad peak; past it, finer cuts only split themes).
+        """
         m = len(sample)
-        target_needed = m > self.selection_size
-        if target_needed:
-            sub = np.sort(rng.choice(m, self.selection_size, replace=False))
-            selection = _Partitions(_igraph(*knn_graph(sample[sub], self.n_neighbors)), self.seed)
-        else:
-            selection = partitions
-        sel_graph = selection.graph
-        size = sel_graph.vcount()
-        draws = [
-            np.sort(rng.choice(size, max(2, int(self.resample_share * size)), replace=False))
-            for _ in range(self.n_resamples)
-        ]
-        subgraphs = [sel_graph.induced_subgraph(d.tolist()) for d in draws]
-        stability: list[float] = []
+        rows, dist = _silhouette_sample(sample, self.silhouette_size, rng)
+        scores: list[float] = []
         counts: list[int] = []
+        tried: list[float] = []
+        below = 0
         for res in self.resolutions:
-            whole = selection.at(res)
-            lone = float((np.bincount(whole)[whole] < 2).mean())
-            if stability and (_n_themes(whole) > size / 2 or lone > _MAX_LONE_SHARE):
+            labels = partitions.at(res)
+            lone = float((np.bincount(labels)[labels] < 2).mean())
+            if scores and (_n_themes(labels) > m / 2 or lone > _MAX_LONE_SHARE):
                 break  # finer than pairs: nothing left to resolve
-            counts.append(_n_themes(whole))
-            parts = []
-            for b, (d, g) in enumerate(zip(draws, subgraphs, strict=True)):
-                lab = np.full(size, -1, dtype=np.int64)
-                lab[d] = _leiden(g, res, self.seed + b + 1)
-                parts.append(lab)
-            agree = []
-            for a in range(len(parts)):
-                for c in range(a + 1, len(parts)):
-                    both = (parts[a] >= 0) & (parts[c] >= 0)
-                    agree.append(adjusted_rand_score(parts[a][both], parts[c][both]))
-            stability.append(float(np.mean(agree)) if agree else 0.0)
-        theme_i, parent_i = stable_levels(np.asarray(stability), self.tolerance)
-        parent = self.resolutions[parent_i] if parent_i is not None else None
-        target = counts[theme_i] if target_needed else None
-        return self.resolutions[theme_i], parent, stability, target
-
-    def _match_count(self, partitions: _Partitions, start: float, target: int) -> float:
-        """Resolution at which the full graph holds about ``target`` themes (bisection)."""
-        lo, hi = start / 8.0, start * 8.0
-        best, best_gap = start, abs(_n_themes(partitions.at(start)) - target)
-        for _ in range(5):
-            mid = float(np.sqrt(lo * hi))
-            count = _n_themes(partitions.at(mid))
-            if abs(count - target) < best_gap:
-                best, best_gap = mid, abs(count - target)
-            if count < target:
-                lo = mid
-            else:
-                hi = mid
-            if best_gap <= max(1, target // 20):
+            score = _silhouette(dist, labels[rows])
+            scores.append(score)
+            counts.append(_n_themes(labels))
+            tried.append(res)
+            best = max(scores)
+            below = below + 1 if score < best - 2 * self.tolerance * abs(best) else 0
+            if below >= 2:
                 break
-        return best
+        resolution = choose_level(np.asarray(scores), np.asarray(tried), self.tolerance)
+        themes = _n_themes(partitions.at(resolution))
+        parent_i = parent_level(np.asarray(scores), np.asarray(counts), themes)
+        parent = tried[parent_i] if parent_i is not None else None
+        return resolution, parent, scores, tried
 
     def _parents(
         self,
@@ -328,7 +320,7 @@ class GraphClusterer:
     ) -> np.ndarray:
         """Parent group of each theme.
 
-        The coarser stable level of the text graph when the data has one (the community
+        The parent level of the text graph (``parent_level``) when the data has one (the community
         holding most of the theme); otherwise modularity communities of the themes' own
         nearest-neighbour graph by centroid similarity, so sibling themes that share no
         text-level edge still share a parent.

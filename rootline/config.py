@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     clusterer: Literal["density", "graph"] = Field(
         default="density",
         description="How themes are found: the HDBSCAN-seeded recipe (density), or Leiden "
-        "communities of the nearest-neighbour graph at the most stable resolution (graph).",
+        "communities of the nearest-neighbour graph at the best-separated resolution (graph).",
     )
     redact_pii: bool = Field(
         default=True,

@@ -1,11 +1,18 @@
-"""The graph clusterer (Leiden at the most stable resolution) on synthetic data, no model."""
+"""The graph clusterer (Leiden at the best-separated resolution) on synthetic data, no model."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
 
-from rootline.clustering.graph import GraphClusterer, stable_levels
+from rootline.clustering.graph import (
+    GraphClusterer,
+    choose_level,
+    default_neighbors,
+    parent_level,
+)
 from tests.test_cluster_algorithm import _purity, _unit, blobs
 
 
@@ -69,15 +76,16 @@ def test_same_seed_same_themes() -> None:
 def test_records_what_placement_needs() -> None:
     vectors, _ = blobs([80, 60, 40], seed=1)
     params = GraphClusterer().fit(vectors).params
-    assert params["algorithm"] == "knn-leiden-stable-resolution"
+    assert params["algorithm"] == "knn-leiden-silhouette"
     assert 0.0 < params["assign_similarity"] < 1.0
     assert params["resolution"] > 0
-    assert len(params["resolution_stability"]) == len(params["resolutions"])
+    assert len(params["resolution_silhouette"]) == len(params["resolutions"])
+    assert params["n_neighbors"] == default_neighbors(180)
 
 
 def test_fit_on_a_sample_places_the_rest() -> None:
     vectors, gold = blobs([300, 250, 200, 150], seed=6)
-    result = GraphClusterer(max_fit_size=400, selection_size=300).fit(vectors)
+    result = GraphClusterer(max_fit_size=400, silhouette_size=300).fit(vectors)
     assert result.params["fit_size"] == 400
     assert result.n_clusters == 4
     assert _purity(result.labels, gold) > 0.97
@@ -102,20 +110,30 @@ def test_exact_duplicates_form_one_theme_each() -> None:
     assert (result.labels >= 0).all()
 
 
-def test_stable_levels_take_the_finest_peak_near_the_best() -> None:
-    # Peaks at 1 (0.90), 4 (0.88) and 7 (0.70): the finest within 0.05 of the best is 4.
-    curve = np.array([0.8, 0.9, 0.7, 0.75, 0.88, 0.6, 0.65, 0.7, 0.5])
-    assert stable_levels(curve, tolerance=0.05) == (4, 1)
-    assert stable_levels(curve, tolerance=0.01) == (1, None)
+def test_choose_level_takes_the_middle_of_the_near_best_plateau() -> None:
+    resolutions = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    # 2, 4 and 8 are within 5% of the best (4): the geometric middle is 4.
+    scores = np.array([0.10, 0.196, 0.20, 0.192, 0.12])
+    assert choose_level(scores, resolutions, tolerance=0.05) == pytest.approx(4.0)
+    # A sharper peak: only the best itself.
+    assert choose_level(scores, resolutions, tolerance=0.01) == pytest.approx(4.0)
+    # A plateau at the fine end moves the choice finer.
+    scores = np.array([0.10, 0.12, 0.19, 0.20, 0.195])
+    assert choose_level(scores, resolutions, tolerance=0.05) == pytest.approx(
+        (4 * 8 * 16) ** (1 / 3)
+    )
 
 
-def test_stable_levels_look_for_themes_above_plain_modularity() -> None:
-    # Resolution 1 is the most stable (a coarse split); the themes are the finer peak at 3
-    # and resolution 1 becomes their parent level.
-    curve = np.array([0.95, 0.8, 0.7, 0.86, 0.6])
-    assert stable_levels(curve, tolerance=0.05) == (3, 0)
-    # A curve that only falls, or whose finer peaks are far below: the coarsest level.
-    assert stable_levels(np.array([0.9, 0.8, 0.7]), tolerance=0.05) == (0, None)
-    assert stable_levels(np.array([1.0, 0.4, 0.5, 0.3]), tolerance=0.05) == (0, None)
-    # A plateau counts once, at its coarse end.
-    assert stable_levels(np.array([1.0, 1.0, 1.0]), tolerance=0.05) == (0, None)
+def test_parent_level_is_the_best_partition_with_half_the_groups() -> None:
+    scores = np.array([0.05, 0.15, 0.12, 0.20])
+    counts = np.array([1, 6, 10, 24])
+    assert parent_level(scores, counts, themes=24) == 1  # 6 and 10 qualify, 6 scores best
+    assert parent_level(scores, counts, themes=12) == 1
+    assert parent_level(scores, counts, themes=11) is None  # 6 is more than half of 11
+    assert parent_level(scores, counts, themes=2) is None  # 1 group is no grouping
+
+
+def test_neighbours_grow_smoothly_with_the_data() -> None:
+    ks = [default_neighbors(n) for n in range(1, 5000, 7)]
+    assert ks[0] == 4 and default_neighbors(100_000) == 15
+    assert all(b - a in (0, 1) for a, b in itertools.pairwise(ks))
