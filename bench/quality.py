@@ -82,7 +82,7 @@ def closest_intents(vectors: np.ndarray, gold: np.ndarray, count: int = 20) -> n
     cents /= np.linalg.norm(cents, axis=1, keepdims=True)
     sims = cents @ cents.T
     np.fill_diagonal(sims, -1.0)
-    chosen = list(np.unravel_index(int(sims.argmax()), sims.shape))
+    chosen = [int(i) for i in np.unravel_index(int(sims.argmax()), sims.shape)]
     while len(chosen) < min(count, len(names)):
         mean = sims[:, chosen].mean(axis=1)
         mean[chosen] = -np.inf
@@ -114,10 +114,10 @@ def _leiden(resolution: float) -> Method:
     def run(vectors: np.ndarray, _k: int) -> np.ndarray:
         import leidenalg
 
-        from rootline.clustering.graph import _igraph
+        from rootline.clustering.communities import igraph_of
         from rootline.clustering.knn import knn_graph
 
-        graph = _igraph(*knn_graph(np.ascontiguousarray(vectors, dtype=np.float32), 15))
+        graph = igraph_of(*knn_graph(np.ascontiguousarray(vectors, dtype=np.float32), 15))
         part = leidenalg.find_partition(
             graph,
             leidenalg.RBConfigurationVertexPartition,

@@ -42,13 +42,19 @@ The test, per theme, on counts of contacts by ``Interaction.created_at`` (whole 
   a Poisson with one contact a week over its age: how unlikely its volume would be for a
   theme that barely exists.
 - **Score.** ``-log10(p)`` for both kinds, so alerts sort strongest first on one scale.
+- **Parent groups.** A clusterer that splits one intent over several sibling themes spreads
+  its rise too: each sibling may stay below the test while their sum would not. Each parent
+  group of at least two themes (``groups``: theme id to group, from the last full run) is
+  tested as one more series in the same family, the sum of its themes' counts. A group that
+  fires while none of its themes fired alone is an alert of kind ``group``: its ``theme_id``
+  is the member with the most recent contacts and ``members`` lists every member.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -57,7 +63,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from rootline.clustering.models import Theme, ThemeMembership
+from rootline.clustering.models import ClusteringRun, Theme, ThemeMembership
 from rootline.clustering.stats import as_date, contact_day
 from rootline.ingest.models import Interaction
 
@@ -67,11 +73,13 @@ __all__ = [
     "ThemeVolume",
     "WindowTest",
     "find_alerts",
+    "group_volumes",
     "holm_thresholds",
     "latest_contact_day",
     "shared_overdispersion",
     "spike_p_value",
     "theme_alerts",
+    "theme_groups",
     "theme_volumes",
     "volume_factor",
 ]
@@ -144,6 +152,7 @@ class Alert:
     tests: int = 0
     method: str = "holm"
     windows: tuple[WindowTest, ...] = ()
+    members: tuple[int, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The alert as JSON-ready data (``rootline alerts --json``)."""
@@ -335,14 +344,17 @@ def find_alerts(
     baseline_weeks: int = 8,
     windows: Sequence[int] = DEFAULT_WINDOWS,
     normalise: bool = True,
+    groups: Mapping[int, int] | None = None,
 ) -> list[Alert]:
     """Emerging and spiking themes, strongest first (the test is in the module docstring).
 
     Each volume's ``daily`` must cover ``max(windows) + 7 * baseline_weeks`` days for every
-    baseline week to count; shorter series are tested on the weeks they have.
+    baseline week to count; shorter series are tested on the weeks they have. ``groups`` maps
+    theme ids to parent groups; each group of two or more themes is tested as well.
     """
     alerts: list[Alert] = []
     spiking: list[ThemeVolume] = []
+    volumes = list(volumes)
     for vol in volumes:
         age = (as_of - vol.first_seen).days
         if 0 <= age < new_days:
@@ -350,6 +362,11 @@ def find_alerts(
                 alerts.append(alert)
         else:
             spiking.append(vol)
+    singles = len(spiking)
+    members = group_volumes(spiking, groups or {})
+    spiking.extend(vol for vol, _ids in members)
+    # The volume factor follows themes, not groups: a group counts its themes' contacts again.
+    in_factor = set(range(singles))
 
     # (theme index, window, recent, baseline weeks) of every test in the family
     cases: list[tuple[int, int, int, list[int]]] = []
@@ -364,13 +381,17 @@ def find_alerts(
                 found.append((i, window, running[-1] - running[-1 - window], weeks))
         cases.extend(found)
         factors[window] = (
-            volume_factor(((c[2], c[3]) for c in found), window, min_count) if normalise else 1.0
+            volume_factor(((c[2], c[3]) for c in found if c[0] in in_factor), window, min_count)
+            if normalise
+            else 1.0
         )
     if not cases:
         return sorted(alerts, key=lambda a: (-a.score, a.theme_id))
 
     # Noise is measured on the weeks before the longest window, clear of any recent change.
-    shared = shared_overdispersion(c[3] for c in cases if c[1] == max(windows))
+    shared = shared_overdispersion(
+        c[3] for c in cases if c[1] == max(windows) and c[0] in in_factor
+    )
     recent = np.array([c[2] for c in cases])
     total = recent + np.array([sum(c[3]) for c in cases])
     exposure = np.array([null_ratio * factors[c[1]] * c[1] / 7 for c in cases])
@@ -398,17 +419,27 @@ def find_alerts(
                 fired,
             )
         )
+    fired_themes = {
+        spiking[i].theme_id
+        for i, tests in per_theme.items()
+        if i < singles and any(t.fired for t in tests)
+    }
     for i, tests in per_theme.items():
         fired_windows = [t for t in tests if t.fired]
         if not fired_windows:
             continue
+        ids: tuple[int, ...] = ()
+        if i >= singles:
+            ids = members[i - singles][1]
+            if fired_themes & set(ids):
+                continue  # a member's own alert already tells this rise
         best = min(fired_windows, key=lambda t: (t.p_value, t.days))
         vol = spiking[i]
         alerts.append(
             Alert(
                 vol.theme_id,
                 vol.title,
-                "spike",
+                "group" if ids else "spike",
                 _score(best.p_value),
                 best.recent_count,
                 best.baseline_mean,
@@ -422,9 +453,37 @@ def find_alerts(
                 volume_factor=best.volume_factor,
                 tests=len(cases),
                 windows=tuple(tests),
+                members=ids,
             )
         )
     return sorted(alerts, key=lambda a: (-a.score, a.theme_id))
+
+
+def group_volumes(
+    volumes: Sequence[ThemeVolume], groups: Mapping[int, int]
+) -> list[tuple[ThemeVolume, tuple[int, ...]]]:
+    """One summed series per parent group of two or more themes, with its member ids.
+
+    The group's series is named after the member with the most contacts in the last week,
+    and starts when its oldest member does.
+    """
+    by_group: dict[int, list[ThemeVolume]] = defaultdict(list)
+    for vol in volumes:
+        if vol.theme_id in groups:
+            by_group[groups[vol.theme_id]].append(vol)
+    out = []
+    for group in sorted(by_group):
+        vols = by_group[group]
+        if len(vols) < 2:
+            continue
+        lead = max(vols, key=lambda v: (int(v.daily[-7:].sum()), int(v.daily.sum()), -v.theme_id))
+        others = len(vols) - 1
+        title = f"{lead.title} (and {others} related theme{'s' if others > 1 else ''})"
+        daily = np.sum([v.daily for v in vols], axis=0)
+        first = min(v.first_seen for v in vols)
+        ids = tuple(sorted(v.theme_id for v in vols))
+        out.append((ThemeVolume(lead.theme_id, title, lead.status, daily, first), ids))
+    return out
 
 
 def _day_start(day: date) -> datetime:
@@ -518,4 +577,17 @@ def theme_alerts(session: Session, as_of: date | None = None, **options: Any) ->
     as_of = as_of or latest_contact_day(session) or datetime.now(UTC).date()
     weeks = int(options.get("baseline_weeks", 8))
     longest = max(options.get("windows", DEFAULT_WINDOWS))
+    options.setdefault("groups", theme_groups(session))
     return find_alerts(theme_volumes(session, as_of, longest + 7 * weeks), as_of, **options)
+
+
+def theme_groups(session: Session) -> dict[int, int]:
+    """Parent group of each theme, as the last successful full run left them."""
+    params = session.scalar(
+        sa.select(ClusteringRun.params)
+        .where(ClusteringRun.kind == "full", ClusteringRun.status == "succeeded")
+        .order_by(ClusteringRun.id.desc())
+        .limit(1)
+    )
+    stored = (params or {}).get("theme_groups") or {}
+    return {int(tid): int(group) for tid, group in stored.items()}

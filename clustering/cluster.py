@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from rootline.clustering.communities import centroid_groups, renumber_groups
 from rootline.clustering.knn import knn_graph
 
 __all__ = [
@@ -456,15 +457,17 @@ class DensityClusterer:
         full[fit_idx] = np.where(sims >= floors[labels] - _SIM_TOLERANCE, labels, -1)
         conf[fit_idx] = sims
         conf = np.where(full >= 0, np.clip(conf, 0.0, 1.0), 0.0).astype(np.float32)
+        final = _relabel(full)
+        params["parents"] = renumber_groups(full, final, centroid_groups(cents, self.seed))
         done = time.perf_counter()
         seconds = {"fit": round(fitted - started, 3), "assign": round(done - fitted, 3)}
-        return ClusterResult(_relabel(full), conf, params, seconds)
+        return ClusterResult(final, conf, params, seconds)
 
     def _no_themes(self, n: int, params: dict[str, Any], started: float) -> ClusterResult:
         """The result when no theme was found: every text unthemed."""
         floor = self.assign_similarity if self.assign_similarity is not None else 1.0
         params.setdefault("kmeans_iterations", 0)
-        params.update(assign_similarity=float(floor))
+        params.update(assign_similarity=float(floor), parents=[])
         seconds = {"fit": round(time.perf_counter() - started, 3), "assign": 0.0}
         return ClusterResult(
             np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=np.float32), params, seconds

@@ -36,6 +36,7 @@ from rootline.clustering.cluster import (
     assign_to_centroids,
     centroids_of,
 )
+from rootline.clustering.communities import centroid_groups, igraph_of, leiden, renumber_groups
 from rootline.clustering.knn import knn_graph
 
 __all__ = [
@@ -58,35 +59,6 @@ def default_resolutions() -> tuple[float, ...]:
     return tuple(round(0.5 * 1.5**i, 3) for i in range(17))
 
 
-def _igraph(indices: np.ndarray, sims: np.ndarray) -> Any:
-    """An undirected weighted igraph of a kNN graph (the heavier of i->j and j->i kept)."""
-    import igraph as ig
-    from scipy import sparse
-
-    n, k = indices.shape
-    weights = np.maximum(sims.ravel().astype(np.float64), 1e-6)
-    adj = sparse.csr_matrix((weights, (np.repeat(np.arange(n), k), indices.ravel())), shape=(n, n))
-    adj = adj.maximum(adj.T).tocoo()
-    upper = adj.row < adj.col
-    graph = ig.Graph(n=n, edges=np.column_stack([adj.row[upper], adj.col[upper]]).tolist())
-    graph.es["weight"] = adj.data[upper].tolist()
-    return graph
-
-
-def _leiden(graph: Any, resolution: float, seed: int) -> np.ndarray:
-    import leidenalg
-
-    part = leidenalg.find_partition(
-        graph,
-        leidenalg.RBConfigurationVertexPartition,
-        weights="weight",
-        resolution_parameter=resolution,
-        seed=seed,
-        n_iterations=2,
-    )
-    return np.asarray(part.membership, dtype=np.int64)
-
-
 class _Partitions:
     """Leiden partitions of one graph, each resolution computed once.
 
@@ -102,7 +74,7 @@ class _Partitions:
 
     def at(self, resolution: float) -> np.ndarray:
         if resolution not in self._done:
-            self._done[resolution] = _leiden(self.graph, resolution, self.seed)
+            self._done[resolution] = leiden(self.graph, resolution, self.seed)
         return self._done[resolution]
 
 
@@ -228,7 +200,7 @@ class GraphClusterer:
         }
         if m < max(2 * mcs, 4):
             return self._no_themes(n, params, started)
-        partitions = _Partitions(_igraph(*knn_graph(sample, k)), self.seed)
+        partitions = _Partitions(igraph_of(*knn_graph(sample, k)), self.seed)
         resolution, parent_res, scores, tried = self._select(sample, partitions, rng)
         params.update(
             resolution_silhouette=[round(float(x), 4) for x in scores],
@@ -272,7 +244,7 @@ class GraphClusterer:
         conf = np.where(full >= 0, np.clip(conf, 0.0, 1.0), 0.0).astype(np.float32)
         parents = self._parents(partitions, labels, parent_res, sample)
         final = _relabel(full)
-        params["parents"] = _renumber_parents(full, final, parents)
+        params["parents"] = renumber_groups(full, final, parents)
         done = time.perf_counter()
         seconds = {"fit": round(fitted - started, 3), "assign": round(done - fitted, 3)}
         return ClusterResult(final, conf, params, seconds)
@@ -336,11 +308,7 @@ class GraphClusterer:
             parents = table.argmax(axis=1)
             if len(np.unique(parents)) < k:
                 return np.asarray(_relabel(parents), dtype=np.int64)
-        if k < 3:
-            return np.zeros(k, dtype=np.int64)
-        cents = centroids_of(sample, labels)
-        theme_graph = _igraph(*knn_graph(cents, min(5, k - 1)))
-        return np.asarray(_relabel(_leiden(theme_graph, 1.0, self.seed)), dtype=np.int64)
+        return centroid_groups(centroids_of(sample, labels), self.seed)
 
     def _floors(self, sims: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """Each theme's floor of similarity to its centroid.
@@ -368,11 +336,3 @@ class GraphClusterer:
         return ClusterResult(
             np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=np.float32), params, seconds
         )
-
-
-def _renumber_parents(before: np.ndarray, after: np.ndarray, parents: np.ndarray) -> list[int]:
-    """Parents indexed by the final theme numbers (``after`` renumbers ``before``)."""
-    out = np.zeros(int(after.max(initial=-1)) + 1, dtype=np.int64)
-    themed = after >= 0
-    out[after[themed]] = parents[before[themed]]
-    return [int(p) for p in out]

@@ -200,6 +200,19 @@ def _follow_people(
     return labels, placed, followed
 
 
+def _theme_groups(
+    parents: Any, clusters: list[int], labels: np.ndarray, placed: np.ndarray
+) -> dict[int, int]:
+    """Parent group of each theme a run's clusters became (``parents`` is per cluster label)."""
+    if not parents:
+        return {}
+    out: dict[int, int] = {}
+    for c in clusters:
+        if 0 <= c < len(parents):
+            out[int(placed[np.argmax(labels == c)])] = int(parents[c])
+    return out
+
+
 def _full_run(
     session: Session,
     run: ClusteringRun,
@@ -258,6 +271,7 @@ def _full_run(
             created.append(theme.id)
             record_event(session, theme.id, "created", run_id=run.id, size=len(new_members[c]))
         placed[labels == c] = theme.id
+    groups = _theme_groups(result.params.get("parents"), clusters, labels, placed)
 
     session.execute(sa.delete(ThemeMembership).where(ThemeMembership.source == "auto"))
     auto = np.nonzero((placed > 0) & ~is_manual)[0]
@@ -288,6 +302,7 @@ def _full_run(
         **run.params,
         **result.params,
         "member_floor": member_floor(vectors, np.where(themed, placed, -1)),
+        "theme_groups": {str(t): g for t, g in groups.items() if t in live},
         "max_interaction_id": int(max(ids)),
     }
     run.metrics = {

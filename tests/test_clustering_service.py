@@ -97,3 +97,28 @@ def test_failed_rerun_leaves_previous_themes_intact(session: Session) -> None:
         run_clustering(session, HashingEmbedder(), _Exploding(), full=True)
     assert [(t.id, t.title, t.size) for t in list_themes(session)] == before
     assert session.scalar(sa.select(sa.func.count()).select_from(ThemeMembership)) == members
+
+
+class _Grouped:
+    """Three clusters of 20; clusters 0 and 2 share parent group 5, cluster 1 is alone."""
+
+    def fit(self, vectors: np.ndarray) -> ClusterResult:
+        labels = np.repeat(np.arange(3), 20)[: len(vectors)]
+        params = {"algorithm": "fixed", "assign_similarity": 0.0, "parents": [5, 7, 5]}
+        return ClusterResult(labels, np.ones(len(vectors), dtype=np.float32), params, {})
+
+
+def test_full_run_records_each_themes_parent_group(session: Session) -> None:
+    from rootline.clustering.alerts import theme_groups
+
+    InteractionFactory._meta.sqlalchemy_session = session
+    for i in range(60):
+        InteractionFactory(external_id=f"G{i}", body_clean=f"text number {i} about topic {i // 20}")
+    session.flush()
+    run_clustering(session, HashingEmbedder(), _Grouped(), full=True)
+    groups = theme_groups(session)
+    by_theme = {}
+    for _source, ext, tid in iter_assignments(session):
+        by_theme.setdefault(tid, set()).add(ext)
+    assert len(groups) == 3 and set(groups) == set(by_theme)
+    assert sorted(groups.values()) == [5, 5, 7]

@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+from rootline.clustering.communities import igraph_of, leiden
 from rootline.clustering.embedding import SentenceTransformerEmbedder
-from rootline.clustering.graph import GraphClusterer, _igraph, _leiden
+from rootline.clustering.graph import GraphClusterer
 from rootline.clustering.knn import knn_graph
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
@@ -40,7 +41,7 @@ def test_themes_beat_the_leiden_baseline_on_hwu64() -> None:
     texts, gold = _hwu_subset(1000, seed=0)
     vectors = SentenceTransformerEmbedder().encode(texts)
     result = GraphClusterer().fit(vectors)
-    baseline = _leiden(_igraph(*knn_graph(vectors, 15)), 3.0, 0)
+    baseline = leiden(igraph_of(*knn_graph(vectors, 15)), 3.0, 0)
     nmi, ari = _scores(gold, result.labels)
     base_nmi, base_ari = _scores(gold, baseline)
     assert nmi >= base_nmi and ari >= base_ari
