@@ -35,6 +35,7 @@ import numpy as np
 
 from rootline.clustering.communities import centroid_groups, renumber_groups
 from rootline.clustering.knn import knn_graph
+from rootline.clustering.reduce import PCAReducer, Reducer, unit_rows
 
 __all__ = [
     "ClusterResult",
@@ -60,12 +61,6 @@ _MIN_NEIGHBOUR_AGREEMENT = 0.5
 _MIN_LONE_THEME_SIMILARITY = 0.5
 
 
-class Reducer(Protocol):
-    """Maps (n, d) vectors to (n, k) vectors with k <= d."""
-
-    def fit_transform(self, vectors: np.ndarray) -> np.ndarray: ...
-
-
 class Clusterer(Protocol):
     """Maps (n, d) unit vectors to integer labels, -1 for "belongs to no theme"."""
 
@@ -86,31 +81,6 @@ class ClusterResult:
         return int(self.labels.max()) + 1 if self.labels.size and self.labels.max() >= 0 else 0
 
 
-class PCAReducer:
-    """Centred PCA to ``n_components`` dimensions, then back to unit length (cosine geometry).
-
-    Solved through the d x d covariance matrix, which costs one pass over the data; the
-    result is deterministic, so ``seed`` is kept only for interface compatibility.
-    """
-
-    def __init__(self, n_components: int = 64, seed: int = 42) -> None:
-        self.n_components = n_components
-        self.seed = seed
-
-    def fit_transform(self, vectors: np.ndarray) -> np.ndarray:
-        x = np.asarray(vectors, dtype=np.float32)
-        centred = x - x.mean(axis=0, dtype=np.float64).astype(np.float32)
-        k = min(self.n_components, x.shape[1], max(x.shape[0] - 1, 1))
-        _, eigvecs = np.linalg.eigh((centred.T @ centred).astype(np.float64))
-        basis = eigvecs[:, ::-1][:, :k]  # eigh sorts ascending; keep the largest
-        return _unit(centred @ basis.astype(np.float32))
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(norms == 0, 1.0, norms)
-
-
 def default_min_cluster_size(n: int) -> int:
     """A theme must be a real recurrence: grows slowly with data size, never below 5."""
     return max(5, round(math.log2(max(n, 2)) * 1.5))
@@ -128,7 +98,7 @@ def centroids_of(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
         shape=(k, vectors.shape[0]),
     )
     sums = np.asarray(members @ np.asarray(vectors, dtype=np.float64))
-    return _unit(sums.reshape(k, vectors.shape[1]).astype(np.float32))
+    return unit_rows(sums.reshape(k, vectors.shape[1]).astype(np.float32))
 
 
 def _relabel(labels: np.ndarray) -> np.ndarray:
@@ -403,7 +373,7 @@ class DensityClusterer:
             rng = np.random.default_rng(self.seed)
             fit_idx = np.sort(rng.choice(n, self.max_fit_size, replace=False))
         # Only the sample is copied; the rest is read chunk by chunk when it is placed.
-        sample = _unit(np.asarray(vectors[fit_idx], dtype=np.float32))
+        sample = unit_rows(np.asarray(vectors[fit_idx], dtype=np.float32))
         m = len(fit_idx)
         mcs = self.min_cluster_size or default_min_cluster_size(m)
         ms = self.min_samples or max(2, mcs // 2)
@@ -488,7 +458,7 @@ class DensityClusterer:
         """
         for start in range(0, len(vectors), _ASSIGN_CHUNK):
             stop = min(start + _ASSIGN_CHUNK, len(vectors))
-            chunk = _unit(np.asarray(vectors[start:stop], dtype=np.float32))
+            chunk = unit_rows(np.asarray(vectors[start:stop], dtype=np.float32))
             labels, best = assign_to_centroids(chunk, cents, -np.inf)
             labels[best < floors[labels] - _SIM_TOLERANCE] = -1
             full[start:stop], conf[start:stop] = labels, best
@@ -502,7 +472,7 @@ class DensityClusterer:
             Seed labels, the merge threshold, pass counts, and the closest-neighbour part
             of the graph for the smoothing vote.
         """
-        reduced = _unit(np.asarray(self.reducer.fit_transform(sample), dtype=np.float32))
+        reduced = unit_rows(np.asarray(self.reducer.fit_transform(sample), dtype=np.float32))
         indices, sims = knn_graph(reduced, n_neighbors)
         # The smoothing vote uses the closest neighbours only: far ones cross boundaries.
         vote_k = min(10, indices.shape[1])

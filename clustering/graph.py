@@ -32,12 +32,12 @@ from rootline.clustering.cluster import (
     ClusterResult,
     _relabel,
     _robust_floor,
-    _unit,
     assign_to_centroids,
     centroids_of,
 )
 from rootline.clustering.communities import centroid_groups, igraph_of, leiden, renumber_groups
 from rootline.clustering.knn import knn_graph
+from rootline.clustering.reduce import unit_rows
 
 __all__ = [
     "GraphClusterer",
@@ -187,7 +187,7 @@ class GraphClusterer:
         fit_idx = np.arange(n)
         if n > self.max_fit_size:
             fit_idx = np.sort(rng.choice(n, self.max_fit_size, replace=False))
-        sample = _unit(np.asarray(vectors[fit_idx], dtype=np.float32))
+        sample = unit_rows(np.asarray(vectors[fit_idx], dtype=np.float32))
         m = len(sample)
         mcs = self.min_cluster_size or 2
         k = self.n_neighbors or default_neighbors(m)
@@ -234,7 +234,7 @@ class GraphClusterer:
         if m < n:
             for start in range(0, n, _ASSIGN_CHUNK):
                 stop = min(start + _ASSIGN_CHUNK, n)
-                chunk = _unit(np.asarray(vectors[start:stop], dtype=np.float32))
+                chunk = unit_rows(np.asarray(vectors[start:stop], dtype=np.float32))
                 lab, best = assign_to_centroids(chunk, cents, -np.inf)
                 lab[best < floors[lab] - _SIM_TOLERANCE] = -1
                 full[start:stop], conf[start:stop] = lab, best

@@ -42,8 +42,6 @@ __all__ = [
     "my_tasks",
     "open_problem_for_theme",
     "record_fix",
-    "refresh_impact",
-    "reroute",
     "set_task_state",
     "transition",
     "update_problem",
@@ -427,22 +425,6 @@ def assign(
 
 
 @_refuse_lost_updates
-def reroute(
-    session: Session, problem_id: int, *, actor: str, expected_version: int | None = None
-) -> Problem:
-    """Route a problem again with the current rules (after the rules changed)."""
-    now = utcnow()
-    problem = get_problem(session, problem_id, expected_version)
-    decision = route_themes(session, problem.theme_ids)
-    _set(session, problem, "business_team_id", decision.business_team_id, actor, now, "assign")
-    _set(session, problem, "is_team_id", decision.is_team_id, actor, now, "assign")
-    _set(session, problem, "routed_by_rule_id", decision.rule_id, actor, now, "assign")
-    _set(session, problem, "routing_explanation", decision.explanation, actor, now, "assign")
-    _flush(session, problem)
-    return problem
-
-
-@_refuse_lost_updates
 def record_fix(
     session: Session,
     problem_id: int,
@@ -470,18 +452,6 @@ def record_fix(
     if problem.state == "fix_in_progress":
         transition(session, problem_id, "resolved", actor=actor, now=now)
     return problem
-
-
-@_refuse_lost_updates
-def refresh_impact(session: Session, problem: Problem, as_of: datetime | None = None) -> None:
-    """Measure the problem's themes again; the priority follows unless a person overrode it."""
-    impact = theme_impact(session, problem.theme_ids, as_of)
-    problem.impact_score = impact.score
-    problem.impact = impact.as_dict()
-    if not problem.priority_overridden:
-        new = priority_for_score(impact.score)
-        _set(session, problem, "priority", new, "system", utcnow())
-    _flush(session, problem)
 
 
 def add_comment(

@@ -37,7 +37,6 @@ __all__ = [
     "data_horizon",
     "filter_options",
     "keyword_ids",
-    "keyword_search",
     "problems_by_theme",
     "semantic_index",
     "theme_choices",
@@ -455,15 +454,6 @@ def customer_view(session: Session, customer_id: int, limit: int = 500) -> Custo
     return CustomerView(customer, identities, interactions, sources)
 
 
-def _with_theme(session: Session, stmt: Any) -> list[tuple[Interaction, int | None, str | None]]:
-    rows = session.execute(
-        stmt.add_columns(Theme.id, Theme.title)
-        .outerjoin(ThemeMembership, ThemeMembership.interaction_id == Interaction.id)
-        .outerjoin(Theme, Theme.id == ThemeMembership.theme_id)
-    ).all()
-    return [(i, tid, title) for i, tid, title in rows]
-
-
 def _has_fts(session: Session) -> bool:
     """Whether the SQLite trigram table of migration 0006 exists (FTS5 may be missing)."""
     return (
@@ -483,13 +473,6 @@ def _trigram_query(words: list[str]) -> str:
     """
     grams = dict.fromkeys(w[i : i + 3] for w in words for i in range(len(w) - 2))
     return " AND ".join('"' + g.replace('"', '""') + '"' for g in grams)
-
-
-def keyword_search(
-    session: Session, query: str, limit: int = 50
-) -> list[tuple[Any, int | None, str | None]]:
-    """Newest interactions whose clean text contains every word of ``query``, with themes."""
-    return interactions_by_id(session, keyword_ids(session, query, limit))
 
 
 def keyword_ids(session: Session, query: str, limit: int = 50) -> list[int]:
