@@ -72,6 +72,18 @@ _CUT_LINE = re.compile(
     re.I | re.M,
 )
 
+# A forwarded message starts with the forwarding header; the customer's words come after it.
+_FORWARD_HEAD = re.compile(
+    r"\A\s*(?:"
+    r"(?:-{2,}\s*Forwarded message\s*-*|Begin forwarded message:|-{2,}\s*Original Message\s*-*)"
+    r"[ \t]*\n"
+    r"|(?=(?:From|Von|De)\s*:[^\n]*\n[ \t]*(?:Sent|Date|Gesendet|Envoyé)\s*:)"
+    r")"
+    r"(?:[ \t]*(?:From|Date|Sent|Subject|To|Cc|Von|Gesendet|An|Betreff|De|Envoyé|À|Objet)"
+    r"\s*:[^\n]*\n|[ \t]*\n)*",
+    re.I,
+)
+
 # --- greetings, pleasantries, sign-offs ---------------------------------------------------------
 _GREETING = re.compile(
     r"^\s*(?:hi|hello|hey|heya|hiya|howdy|dear|greetings|good (?:morning|afternoon|evening|day)"
@@ -336,6 +348,10 @@ def clean_text(text: str, *, redact: bool = True) -> str:
     text = strip_html(text)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\n" in text:
+        head = _FORWARD_HEAD.match(text)
+        if head and head.end() < len(text):
+            text = text[head.end() :]
     if "\n" in text or len(text) > 200:
         m = _CUT_LINE.search(text)
         if m and m.start() > 0:

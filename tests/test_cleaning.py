@@ -69,3 +69,24 @@ def test_cleaning_never_fails_and_is_stable(text: str) -> None:
 )
 def test_no_email_address_survives(address: str, filler: str) -> None:
     assert address not in clean_text(f"{filler} contact me at {address} {filler}")
+
+
+def test_a_forwarded_message_keeps_the_words_below_its_header() -> None:
+    """Gmail's and Outlook's forwarding headers come first: the body below them is the issue,
+    and the footers after the body are cut as in any message."""
+    gmail = (
+        "---------- Forwarded message ---------\n"
+        "From: Jane Roe <jane@example.com>\n"
+        "Date: Mon, 2 Mar 2026 at 10:12\n"
+        "Subject: Fwd: help\n"
+        "To: <help@example.org>\n\n"
+        "Hi,\n\nMy parcel never arrived.\n\n"
+        "Sent from Outlook for Android\n\n"
+        "CONFIDENTIALITY NOTICE: The contents of this email message are confidential."
+    )
+    outlook = (
+        "From: Jane Roe\nSent: Monday, March 2, 2026 10:12 AM\nTo: Help Desk\n"
+        "Subject: FW: refund\n\nMy refund has not arrived yet.\n\nGet Outlook for iOS"
+    )
+    assert clean_text(gmail) == "My parcel never arrived."
+    assert clean_text(outlook) == "My refund has not arrived yet."
