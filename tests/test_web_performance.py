@@ -23,7 +23,7 @@ from rootline.ingest.models import Interaction
 from rootline.rootcause.impact import theme_impact
 from rootline.rootcause.service import create_problem
 from rootline.rootcause.teams import create_team
-from rootline.web import queries
+from rootline.web import queries, search
 from tests.test_web_pages import (  # noqa: F401  (fixtures)
     MONDAY,
     Seeded,
@@ -154,12 +154,12 @@ def _scan_ids(session: Session, query: str, monkeypatch: pytest.MonkeyPatch) -> 
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.text("SET LOCAL enable_bitmapscan = off"))
         try:
-            return queries.keyword_ids(session, query)
+            return search.keyword_ids(session, query)
         finally:
             session.execute(sa.text("SET LOCAL enable_bitmapscan = on"))
     with monkeypatch.context() as patch:
-        patch.setattr(queries, "_has_fts", lambda _session: False)
-        return queries.keyword_ids(session, query)
+        patch.setattr(search, "_has_fts", lambda _session: False)
+        return search.keyword_ids(session, query)
 
 
 def test_keyword_index_finds_what_a_scan_finds(
@@ -199,9 +199,9 @@ def test_keyword_index_finds_what_a_scan_finds(
         "zzz",
     ]
     for query in queries_to_try:
-        assert queries.keyword_ids(session, query) == _scan_ids(session, query, monkeypatch), query
-    assert queries.keyword_ids(session, "parcel") == [rows[-1].id]
-    assert queries.keyword_ids(session, "card declined") == [rows[0].id]
+        assert search.keyword_ids(session, query) == _scan_ids(session, query, monkeypatch), query
+    assert search.keyword_ids(session, "parcel") == [rows[-1].id]
+    assert search.keyword_ids(session, "card declined") == [rows[0].id]
     tables = set(sa.inspect(engine).get_table_names())
     indexes = {ix["name"] for ix in sa.inspect(engine).get_indexes("interaction")}
     if engine.dialect.name == "sqlite":

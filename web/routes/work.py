@@ -10,6 +10,7 @@ from starlette.responses import Response
 from rootline.errors import NotFoundError
 from rootline.rootcause.service import my_tasks, ux_backlog
 from rootline.web import queries
+from rootline.web import search as contact_search
 from rootline.web.cache import vectors_fingerprint
 from rootline.web.deps import Renderer, RowId, SessionDep, csv_response, get_embedder, wants_csv
 from rootline.web.permissions import CurrentUser, can_see_pii
@@ -104,17 +105,22 @@ def search(request: Request, session: SessionDep, q: str, mode: str) -> dict[str
     """Keyword and semantic matches for ``q`` (shared by the page and the API)."""
     # A NUL is never part of a search and no database takes it in a string parameter.
     q = q.replace("\x00", "")
-    keyword = queries.keyword_ids(session, q, SEARCH_LIMIT) if mode in ("both", "keyword") else []
+    keyword = (
+        contact_search.keyword_ids(session, q, SEARCH_LIMIT) if mode in ("both", "keyword") else []
+    )
     hits: list[tuple[int, float]] = []
     if mode in ("both", "semantic"):
         embedder = get_embedder(request)
         key = ("semantic", vectors_fingerprint(session), embedder.slug)
         index = request.app.state.search_index.get(
-            key, lambda: queries.semantic_index(session, embedder.slug)
+            key, lambda: contact_search.semantic_index(session, embedder.slug)
         )
         hits = index.nearest(embedder.encode([q])[0], SEARCH_LIMIT)
     # Both lists' contacts in one read.
-    rows = {r[0].id: r for r in queries.interactions_by_id(session, keyword + [h[0] for h in hits])}
+    rows = {
+        r[0].id: r
+        for r in contact_search.interactions_by_id(session, keyword + [h[0] for h in hits])
+    }
     return {
         "keyword": [rows[i] for i in keyword if i in rows],
         "semantic": [(*rows[i], score) for i, score in hits if i in rows],

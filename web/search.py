@@ -1,0 +1,178 @@
+"""Search over contacts: words (trigram-indexed LIKE) and meaning (cached sentence vectors).
+
+``keyword_ids`` finds the newest contacts holding every word; ``semantic_index`` loads the
+cached vectors of one model for nearest-neighbour search; ``interactions_by_id`` reads the
+result rows with their themes, in the order the search ranked them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from rootline.clustering.embedding import text_hash
+from rootline.clustering.models import EmbeddingCache, Theme, ThemeMembership
+from rootline.ingest.models import Interaction
+
+__all__ = ["SemanticIndex", "interactions_by_id", "keyword_ids", "semantic_index"]
+
+
+def _has_fts(session: Session) -> bool:
+    """Whether the SQLite trigram table of migration 0006 exists (FTS5 may be missing)."""
+    return (
+        session.scalar(
+            sa.text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'interaction_fts'")
+        )
+        == 1
+    )
+
+
+def _trigram_query(words: list[str]) -> str:
+    """An FTS5 query for rows holding every trigram of every word of three characters or more.
+
+    A row containing a word holds all its trigrams, so this finds a superset of the matches;
+    it asks the index for tokens only, which is several times faster than FTS5's own LIKE
+    (that re-reads each candidate's text, which the search's LIKE does anyway).
+    """
+    grams = dict.fromkeys(w[i : i + 3] for w in words for i in range(len(w) - 2))
+    return " AND ".join('"' + g.replace('"', '""') + '"' for g in grams)
+
+
+def keyword_ids(session: Session, query: str, limit: int = 50) -> list[int]:
+    """Ids of the newest interactions whose clean text contains every word of ``query``.
+
+    The clean text starts with the subject, so one column is searched, not two. A trigram
+    index narrows the rows when there is one (migration 0006): PostgreSQL's ``pg_trgm`` GIN
+    index serves ``ILIKE`` itself; on SQLite the FTS5 trigram table proposes the rows holding
+    every trigram of the words and the same ``LIKE`` conditions decide, so the matches are
+    those of a full scan.
+    """
+    # SQLite's LIKE ignores (ASCII) case already; lower() on every row would double the scan.
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    words = query.lower().split()[:8]
+    stmt = sa.select(Interaction.id)
+    for word in words:
+        like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            Interaction.body_clean.like(like, escape="\\")
+            if sqlite
+            else Interaction.body_clean.ilike(like, escape="\\")
+        )
+    if sqlite and any(len(w) >= 3 for w in words) and _has_fts(session):
+        stmt = stmt.where(
+            Interaction.id.in_(
+                sa.select(sa.column("rowid"))
+                .select_from(sa.table("interaction_fts"))
+                .where(
+                    sa.text("interaction_fts MATCH :trigrams").bindparams(
+                        trigrams=_trigram_query(words)
+                    )
+                )
+            )
+        )
+    # Sorting on an expression keeps the planner off the created_at index: walking that index
+    # and checking each row costs a random read per row, where sorting the matches (all of
+    # them, from the trigram index or one sequential scan) is several times faster.
+    # The themes are joined afterwards, to the page of ids only.
+    newest = sa.func.coalesce(Interaction.created_at, Interaction.created_at)
+    return list(
+        session.scalars(
+            stmt.order_by(newest.desc().nulls_last(), Interaction.id.desc()).limit(limit)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class SemanticIndex:
+    """Interaction ids and their unit vectors under one model, for nearest-neighbour search."""
+
+    slug: str
+    ids: np.ndarray
+    vectors: np.ndarray
+
+    def nearest(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The ``k`` interactions most similar (cosine) to the query vector."""
+        if not len(self.ids):
+            return []
+        q = np.asarray(query, dtype=np.float32).ravel()
+        q = q / max(float(np.linalg.norm(q)), 1e-12)
+        scores = self.vectors @ q
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(int(self.ids[i]), float(scores[i])) for i in top]
+
+
+def semantic_index(session: Session, slug: str) -> SemanticIndex:
+    """Every interaction whose clean text has a cached vector under model ``slug``."""
+    # Core statements on the session's connection: plain tuples, no ORM row handling.
+    conn = session.connection()
+    contacts, cache = Interaction.__table__.c, EmbeddingCache.__table__.c
+    ids_by_hash: dict[str, list[int]] = defaultdict(list)
+    for iid, text in conn.execute(
+        sa.select(contacts.id, contacts.body_clean).execution_options(yield_per=20_000)
+    ):
+        ids_by_hash[text_hash(text or "")].append(iid)
+    ids: list[int] = []
+    blobs: list[bytes] = []
+    found = conn.execute(
+        sa.select(cache.text_hash, cache.vector)
+        .where(cache.model_slug == slug)
+        .execution_options(yield_per=20_000)
+    )
+    for h, blob in found:
+        for iid in ids_by_hash.get(h, ()):
+            ids.append(iid)
+            blobs.append(blob)
+    dims = {len(b) for b in blobs}
+    if not blobs or len(dims) != 1:
+        if len(dims) > 1:
+            # Vectors of one model slug share a size; mixed sizes mean a damaged cache.
+            raise ValueError(f"cached vectors of {slug!r} differ in size")
+        return SemanticIndex(slug, np.zeros(0, dtype=np.int64), np.zeros((0, 1), np.float32))
+    matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1).copy()
+    matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    return SemanticIndex(slug, np.asarray(ids, dtype=np.int64), matrix)
+
+
+_LISTED = (
+    Interaction.id,
+    Interaction.source,
+    Interaction.external_id,
+    Interaction.channel,
+    Interaction.customer_id,
+    Interaction.subject,
+    Interaction.body_clean,
+    Interaction.created_at,
+    Interaction.csat,
+    Interaction.status,
+)
+
+
+def interactions_by_id(
+    session: Session, ids: list[int]
+) -> list[tuple[Any, int | None, str | None]]:
+    """Contacts with their themes, in the order of ``ids``: (contact, theme id, theme title).
+
+    A contact is a read-only row with the columns result lists show (``id``, ``source``,
+    ``external_id``, ``channel``, ``customer_id``, ``subject``, ``body_clean``, ``created_at``,
+    ``csat``, ``status``), read as attributes like an ``Interaction``; building no ORM objects
+    and reading no raw text, tags or extra fields keeps search cheap.
+    """
+    if not ids:
+        return []
+    rows = {
+        row.id: (row, row.theme_id, row.theme_title)
+        for row in session.execute(
+            sa.select(*_LISTED, Theme.id.label("theme_id"), Theme.title.label("theme_title"))
+            .outerjoin(ThemeMembership, ThemeMembership.interaction_id == Interaction.id)
+            .outerjoin(Theme, Theme.id == ThemeMembership.theme_id)
+            .where(Interaction.id.in_(set(ids)))
+        )
+    }
+    return [rows[i] for i in ids if i in rows]
