@@ -82,6 +82,19 @@ def test_imports_flow_one_way() -> None:
     assert not wrong, "\n".join(wrong)
 
 
+def test_no_route_module_imports_another() -> None:
+    """A loader shared by a page and its JSON twin lives in ``web.views``, not in a route."""
+    routes = {m: p for m, p in _modules().items() if m.startswith("rootline.web.routes.")}
+    assert "rootline.web.routes.api" in routes
+    wrong = [
+        f"{module} imports {name}"
+        for module, path in routes.items()
+        for name in _imports(path)
+        if name.startswith("rootline.web.routes")
+    ]
+    assert wrong == []
+
+
 def test_importing_the_cli_loads_no_model_or_web_stack() -> None:
     code = (
         "import sys, rootline.cli.main, rootline.pipeline; "

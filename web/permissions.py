@@ -37,6 +37,7 @@ __all__ = [
     "authorize",
     "can_see_pii",
     "can_work_on",
+    "check_can_work_on",
     "csrf_token",
     "session_fingerprint",
 ]
@@ -299,3 +300,13 @@ def _problem_to_work_on(session: SessionDep, user: CurrentUser, problem_id: RowI
 
 #: A route parameter: the path's problem, loaded and checked for the signed-in user.
 WorkableProblem = Annotated[Problem, Depends(_problem_to_work_on)]
+
+
+def check_can_work_on(user: User, problem: Problem) -> None:
+    """Refuse work on a problem routed to other teams (leads may work on any).
+
+    Raises:
+        Forbidden: if the user is neither a lead nor in one of the problem's teams.
+    """
+    if not can_work_on(user, problem):
+        raise Forbidden("this problem is routed to teams you are not in")

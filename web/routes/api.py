@@ -19,7 +19,7 @@ from rootline.rootcause.service import create_problem
 from rootline.web import queries
 from rootline.web.deps import MAX_ID, RowId, SessionDep, get_figures
 from rootline.web.permissions import CurrentUser, can_see_pii
-from rootline.web.routes.pages import dashboard_filters, ranked_themes
+from rootline.web.views import dashboard_filters, ranked_themes
 
 __all__ = ["router"]
 

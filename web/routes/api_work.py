@@ -22,9 +22,15 @@ from rootline.rootcause.verification import move_problem, verify_problem
 from rootline.web import queries
 from rootline.web.accounts import create_token, list_tokens, revoke_token, set_password
 from rootline.web.deps import MAX_ID, RowId, SessionDep
-from rootline.web.permissions import LEADS, CurrentUser, Forbidden, WorkableProblem, can_see_pii
-from rootline.web.routes.problems import check_can_work_on, problem_context
-from rootline.web.routes.work import search
+from rootline.web.permissions import (
+    LEADS,
+    CurrentUser,
+    Forbidden,
+    WorkableProblem,
+    can_see_pii,
+    check_can_work_on,
+)
+from rootline.web.views import problem_context, search_contacts
 
 __all__ = ["router"]
 
@@ -330,7 +336,7 @@ def search_api(
     mode: Annotated[str, Query(pattern="^(both|keyword|semantic)$")] = "both",
 ) -> dict[str, Any]:
     """Contacts containing every word, and the contacts closest in meaning."""
-    found = search(request, session, q.strip(), mode)
+    found = search_contacts(request, session, q.strip(), mode)
 
     def item(i: Any, tid: int | None, title: str | None) -> dict[str, Any]:
         return {

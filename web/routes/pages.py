@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -13,7 +12,6 @@ from starlette.responses import Response
 from rootline.clustering import curation, service, stats
 from rootline.clustering.alerts import theme_alerts
 from rootline.clustering.history import theme_history
-from rootline.errors import InputError
 from rootline.rootcause.knowledge import known_errors_for_theme
 from rootline.rootcause.service import create_problem
 from rootline.web import queries
@@ -30,8 +28,9 @@ from rootline.web.deps import (
 )
 from rootline.web.paging import Pager
 from rootline.web.permissions import CurrentUser
+from rootline.web.views import dashboard_filters, ranked_themes
 
-__all__ = ["dashboard_filters", "router"]
+__all__ = ["router"]
 
 PAGE_SIZE = 50
 THEMES_PER_PAGE = 50
@@ -40,44 +39,6 @@ CHART_WEEKS = 12
 
 router = APIRouter(include_in_schema=False)
 Figures = Annotated[FigureCache, Depends(get_figures)]
-
-
-def _date(value: str, name: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{value!r} is not a date (YYYY-MM-DD)", field=name) from None
-
-
-def dashboard_filters(
-    date_from: Annotated[str, Query(max_length=10)] = "",
-    date_to: Annotated[str, Query(max_length=10)] = "",
-    channel: Annotated[str, Query(max_length=32)] = "",
-    source: Annotated[str, Query(max_length=64)] = "",
-    segment: Annotated[str, Query(max_length=64)] = "",
-    status: Annotated[str, Query(pattern="^(|active|proposed|noise)$")] = "",
-) -> queries.Filters:
-    """The dashboard filters from the query string (shared by the page and the API)."""
-    return queries.Filters(
-        _date(date_from, "date_from"),
-        _date(date_to, "date_to"),
-        channel,
-        source,
-        segment,
-        status or "active",
-    )
-
-
-def ranked_themes(
-    session: SessionDep, figures: FigureCache, filters: queries.Filters
-) -> tuple[queries.Dashboard, dict[int, object]]:
-    """The dashboard figures and the alerts by theme, from the cache when the data is unchanged."""
-    fp = data_fingerprint(session)
-    board = figures.get(("dashboard", fp, filters), lambda: queries.dashboard(session, filters))
-    alerts = figures.get(("alerts", fp), lambda: {a.theme_id: a for a in theme_alerts(session)})
-    return board, alerts
 
 
 @router.get("/", name="home")

@@ -9,34 +9,21 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from rootline.errors import StateError
 from rootline.rootcause import service as problems
-from rootline.rootcause.audit import history
-from rootline.rootcause.models import Problem, Task, User
+from rootline.rootcause.models import Task
 from rootline.rootcause.service import PRIORITIES
-from rootline.rootcause.sla import policies, sla_status
-from rootline.rootcause.states import STATES, TRANSITIONS
+from rootline.rootcause.states import STATES
 from rootline.rootcause.teams import list_teams
-from rootline.rootcause.verification import move_problem, verify_problem
+from rootline.rootcause.verification import move_problem
 from rootline.web import queries
-from rootline.web.charts import before_after_chart
 from rootline.web.deps import MAX_ID, Renderer, RowId, SessionDep, csv_response, flash, wants_csv
-from rootline.web.permissions import CurrentUser, Forbidden, WorkableProblem, can_work_on
+from rootline.web.permissions import CurrentUser, WorkableProblem, can_work_on, check_can_work_on
+from rootline.web.views import problem_context
 
-__all__ = ["check_can_work_on", "problem_context", "router"]
+__all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 Version = Annotated[int | None, Form(ge=1)]
-
-
-def check_can_work_on(user: User, problem: Problem) -> None:
-    """Refuse work on a problem routed to other teams (leads may work on any).
-
-    Raises:
-        Forbidden: if the user is neither a lead nor in one of the problem's teams.
-    """
-    if not can_work_on(user, problem):
-        raise Forbidden("this problem is routed to teams you are not in")
 
 
 @router.get("/problems", name="board_page")
@@ -91,31 +78,6 @@ def board_page(
         priorities=PRIORITIES,
         csv_url=f"/problems?{params + '&' if params else ''}format=csv",
     )
-
-
-def problem_context(session: SessionDep, problem: Problem) -> dict[str, object]:
-    """Everything the problem page shows, from the services."""
-    verification = None
-    if problem.fixed_at is not None:
-        try:
-            verification = verify_problem(session, problem.id)
-        except StateError:
-            verification = None
-    clocks = sla_status(problem, policies(session)[problem.priority])
-    return {
-        "problem": problem,
-        "themes": problem.themes,
-        "tasks": problem.tasks,
-        "comments": problem.comments,
-        "audit": history(session, "problem", problem.id),
-        "clocks": clocks,
-        "verification": verification,
-        "bars": before_after_chart(
-            verification.before_per_day if verification else None,
-            verification.after_per_day if verification else None,
-        ),
-        "next_states": sorted(TRANSITIONS[problem.state], key=STATES.index),
-    }
 
 
 @router.get("/problems/{problem_id}", name="problem_page")

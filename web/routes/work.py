@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
@@ -10,15 +10,13 @@ from starlette.responses import Response
 from rootline.errors import NotFoundError
 from rootline.rootcause.service import my_tasks, ux_backlog
 from rootline.web import queries
-from rootline.web import search as contact_search
-from rootline.web.cache import vectors_fingerprint
-from rootline.web.deps import Renderer, RowId, SessionDep, csv_response, get_embedder, wants_csv
+from rootline.web.deps import Renderer, RowId, SessionDep, csv_response, wants_csv
 from rootline.web.permissions import CurrentUser, can_see_pii
+from rootline.web.views import search_contacts
 
-__all__ = ["router", "search"]
+__all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-SEARCH_LIMIT = 50
 
 
 @router.get("/tasks", name="my_tasks_page")
@@ -101,32 +99,6 @@ def customer_page(
     return render("customer.html", view=view)
 
 
-def search(request: Request, session: SessionDep, q: str, mode: str) -> dict[str, Any]:
-    """Keyword and semantic matches for ``q`` (shared by the page and the API)."""
-    # A NUL is never part of a search and no database takes it in a string parameter.
-    q = q.replace("\x00", "")
-    keyword = (
-        contact_search.keyword_ids(session, q, SEARCH_LIMIT) if mode in ("both", "keyword") else []
-    )
-    hits: list[tuple[int, float]] = []
-    if mode in ("both", "semantic"):
-        embedder = get_embedder(request)
-        key = ("semantic", vectors_fingerprint(session), embedder.slug)
-        index = request.app.state.search_index.get(
-            key, lambda: contact_search.semantic_index(session, embedder.slug)
-        )
-        hits = index.nearest(embedder.encode([q])[0], SEARCH_LIMIT)
-    # Both lists' contacts in one read.
-    rows = {
-        r[0].id: r
-        for r in contact_search.interactions_by_id(session, keyword + [h[0] for h in hits])
-    }
-    return {
-        "keyword": [rows[i] for i in keyword if i in rows],
-        "semantic": [(*rows[i], score) for i, score in hits if i in rows],
-    }
-
-
 @router.get("/search", name="search_page")
 def search_page(
     request: Request,
@@ -137,7 +109,9 @@ def search_page(
 ) -> Response:
     """Search contacts by words (every word must appear) and by meaning (nearest vectors)."""
     query = q.strip()
-    found = search(request, session, query, mode) if query else {"keyword": [], "semantic": []}
+    found = (
+        search_contacts(request, session, query, mode) if query else {"keyword": [], "semantic": []}
+    )
     if wants_csv(request):
         rows = [("keyword", i, tid, None) for i, tid, _ in found["keyword"]]
         rows += [("semantic", i, tid, s) for i, tid, _, s in found["semantic"]]
