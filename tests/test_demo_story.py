@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from rootline.cli.demo_story import (
+from rootline.cli.demo import (
     CHECKOUT_ERROR,
     DEMO_NOW,
     FIX_DATE,

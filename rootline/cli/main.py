@@ -10,18 +10,20 @@ import csv
 import json
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from rootline.cli.console import err_console, out_console, progress_bar
+from rootline.cli.context import AppState
+from rootline.cli.problems import register as register_problems
+from rootline.cli.teams import register as register_teams
+from rootline.cli.themes import register as register_themes
+from rootline.cli.users import register as register_users
 from rootline.config import Settings, get_settings
-from rootline.db import make_engine, make_session_factory, migrate, session_scope
+from rootline.db import session_scope
 from rootline.errors import ConfigError, InputError, RootlineError
 
 if TYPE_CHECKING:
@@ -38,27 +40,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-
-@dataclass
-class AppState:
-    """What every command needs, built once per invocation from the global options."""
-
-    settings: Settings
-    db_url: str | None = None
-    debug: bool = False
-    _engine: Engine | None = field(default=None, repr=False)
-
-    @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = make_engine(self.db_url or self.settings.resolved_database_url())
-            migrate(self._engine)
-        return self._engine
-
-    @property
-    def sessions(self) -> sessionmaker[Session]:
-        return make_session_factory(self.engine)
 
 
 def _state(ctx: typer.Context) -> AppState:
@@ -305,7 +286,7 @@ def demo(
 ) -> None:
     """Load the bundled demo help desk, cluster it with the real model, set up its teams,
     routing rules and problems, and serve it."""
-    from rootline.cli.demo_story import play_story, print_summary
+    from rootline.cli.demo import play_story, print_summary
     from rootline.cli.users import create_demo_users
     from rootline.pipeline import build_embedder, cluster_job, demo_paths
     from rootline.pipeline import ingest_paths as ingest_many
@@ -337,15 +318,10 @@ def demo(
         _serve(state, host, port, accounts)
 
 
-from rootline.cli.problems import register as _register_problems  # noqa: E402
-
-_register_problems(app)
-
-from rootline.cli.themes import register as _register_themes  # noqa: E402
-
-_register_themes(app)
-
-import rootline.cli.users  # noqa: E402, F401  (adds `users create-admin` to the users group)
+problems_app = register_problems(app)
+register_teams(app, problems_app)
+register_users(app)
+register_themes(app)
 
 
 def proxy_options(settings: Settings) -> tuple[bool, str | None]:

@@ -1,4 +1,4 @@
-"""``rootline problems``, ``rules``, ``teams``, ``users`` and ``worker``: the root-cause workflow.
+"""``rootline problems`` (with its tasks and SLAs) and ``worker``: the root-cause workflow.
 
 Commands parse, call a ``rootline.rootcause`` service and render. The changes are made as
 ``cli:<login>`` in the audit trail.
@@ -6,71 +6,34 @@ Commands parse, call a ``rootline.rootcause`` service and render. The changes ar
 
 from __future__ import annotations
 
-import getpass
-import json
-import sys
 from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from rootline.cli.console import out_console
+from rootline.cli.context import JsonOpt, app_state, cli_actor, parse_date, print_json
 from rootline.db import session_scope
 from rootline.errors import InputError
-
-if TYPE_CHECKING:
-    from rootline.cli.main import AppState
 
 __all__ = [
     "problems_app",
     "register",
-    "rules_app",
     "sla_app",
     "task_app",
-    "teams_app",
-    "users_app",
     "worker",
 ]
 
 problems_app = typer.Typer(
     help="Problems: themes promoted to owned root-cause work.", no_args_is_help=True
 )
-rules_app = typer.Typer(
-    help="Routing rules that send problems to owner teams.", no_args_is_help=True
-)
-teams_app = typer.Typer(help="Business, IS and triage teams.", no_args_is_help=True)
-users_app = typer.Typer(help="People who own problems and tasks.", no_args_is_help=True)
 task_app = typer.Typer(help="Tasks under a problem.", no_args_is_help=True)
 sla_app = typer.Typer(help="Service levels per priority.", no_args_is_help=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 _OPEN_TASK_STATES = frozenset({"open", "in_progress"})
 VersionOpt = Annotated[
     int | None, typer.Option("--version", help="The version you saw; refused if it changed.")
 ]
-
-
-def _state(ctx: typer.Context) -> AppState:
-    return ctx.obj  # the AppState built by the root callback in main.py
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
-
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, default=str, indent=2))
-
-
-def _date(text: str, option: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"{option} must be a date YYYY-MM-DD, not {text!r}") from None
 
 
 def _sla(session: Any, problem: Any) -> list[dict[str, Any]]:
@@ -125,19 +88,19 @@ def create(
     from rootline.rootcause.schemas import ProblemOut
     from rootline.rootcause.service import create_problem
 
-    state = _state(ctx)
+    state = app_state(ctx)
     with session_scope(state.sessions) as session:
         problem = create_problem(
             session,
             themes,
             title=title,
             tags=tag or [],
-            actor=_actor(),
+            actor=cli_actor(),
             webhook_url=state.settings.webhook_url,
         )
         out = ProblemOut.of(problem)
     if as_json:
-        _print_json(out.model_dump(mode="json"))
+        print_json(out.model_dump(mode="json"))
         return
     out_console.print(
         f"problem {out.id} created [{out.priority}] {out.title}\n"
@@ -159,10 +122,10 @@ def list_(
     from rootline.rootcause.schemas import ProblemOut
     from rootline.rootcause.service import list_problems
 
-    with session_scope(_state(ctx).sessions) as session:
+    with session_scope(app_state(ctx).sessions) as session:
         items = [ProblemOut.of(p) for p in list_problems(session, states=state_filter)]
     if as_json:
-        _print_json([p.model_dump(mode="json") for p in items])
+        print_json([p.model_dump(mode="json") for p in items])
         return
     table = Table("id", "prio", "state", "title", "business", "IS", "impact")
     for p in items:
@@ -185,7 +148,7 @@ def show(ctx: typer.Context, problem_id: int, as_json: JsonOpt = False) -> None:
     from rootline.rootcause.schemas import AuditOut, ProblemOut
     from rootline.rootcause.service import get_problem
 
-    with session_scope(_state(ctx).sessions) as session:
+    with session_scope(app_state(ctx).sessions) as session:
         problem = get_problem(session, problem_id)
         if as_json:
             data = ProblemOut.of(problem, detail=True).model_dump(mode="json")
@@ -194,7 +157,7 @@ def show(ctx: typer.Context, problem_id: int, as_json: JsonOpt = False) -> None:
                 AuditOut.of(e).model_dump(mode="json")
                 for e in history(session, "problem", problem_id)
             ]
-            _print_json(data)
+            print_json(data)
             return
         _show(problem, _sla(session, problem))
 
@@ -218,12 +181,12 @@ def transition_(
     """Move a problem to another state of its life cycle (verified: when the data says so)."""
     from rootline.rootcause.verification import move_problem
 
-    with session_scope(_state(ctx).sessions) as session:
+    with session_scope(app_state(ctx).sessions) as session:
         problem = move_problem(
             session,
             problem_id,
             target,
-            actor=_actor(),
+            actor=cli_actor(),
             reason=reason,
             expected_version=version,
             accept_without_data=accept_without_data,
@@ -244,14 +207,14 @@ def assign_(
 
     if business is None and is_team is None:
         raise InputError("give --business TEAM and/or --is TEAM")
-    state = _state(ctx)
+    state = app_state(ctx)
     with session_scope(state.sessions) as session:
         problem = assign(
             session,
             problem_id,
             business=business,
             is_team=is_team,
-            actor=_actor(),
+            actor=cli_actor(),
             expected_version=version,
             webhook_url=state.settings.webhook_url,
         )
@@ -294,9 +257,9 @@ def update(
         ]
     if not changes:
         raise InputError("nothing to change; see rootline problems update --help")
-    with session_scope(_state(ctx).sessions) as session:
+    with session_scope(app_state(ctx).sessions) as session:
         problem = update_problem(
-            session, problem_id, changes, actor=_actor(), expected_version=version
+            session, problem_id, changes, actor=cli_actor(), expected_version=version
         )
         out_console.print(f"problem {problem.id} updated (version {problem.version})", markup=False)
 
@@ -311,9 +274,9 @@ def fix(
     """Record the fix and its date (the start of the after-window for verification)."""
     from rootline.rootcause.service import record_fix
 
-    day = _date(fixed_on, "--date")
-    with session_scope(_state(ctx).sessions) as session:
-        problem = record_fix(session, problem_id, day, description=description, actor=_actor())
+    day = parse_date(fixed_on, "--date")
+    with session_scope(app_state(ctx).sessions) as session:
+        problem = record_fix(session, problem_id, day, description=description, actor=cli_actor())
         out_console.print(
             f"problem {problem.id}: fix recorded on {day}, state {problem.state}", markup=False
         )
@@ -335,17 +298,17 @@ def verify(
 
     end = None
     if as_of:
-        end = datetime.combine(_date(as_of, "--as-of"), datetime.min.time(), tzinfo=UTC)
-    state = _state(ctx)
+        end = datetime.combine(parse_date(as_of, "--as-of"), datetime.min.time(), tzinfo=UTC)
+    state = app_state(ctx)
     with session_scope(state.sessions) as session:
         result = verify_problem(session, problem_id, end)
         moved = apply_verdict(
-            session, result, actor=_actor(), webhook_url=state.settings.webhook_url
+            session, result, actor=cli_actor(), webhook_url=state.settings.webhook_url
         )
     data = result.as_dict()
     data["state_change"] = moved
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     out_console.print(f"{result.verdict}: {result.reason}", markup=False, highlight=False)
     for key in (
@@ -367,8 +330,8 @@ def comment(ctx: typer.Context, problem_id: int, text: str) -> None:
     """Add a comment to a problem."""
     from rootline.rootcause.service import add_comment
 
-    with session_scope(_state(ctx).sessions) as session:
-        add_comment(session, problem_id, text, actor=_actor())
+    with session_scope(app_state(ctx).sessions) as session:
+        add_comment(session, problem_id, text, actor=cli_actor())
 
 
 @task_app.command("add")
@@ -384,7 +347,7 @@ def task_add(
     from rootline.rootcause.service import add_task
     from rootline.rootcause.teams import user_by_email
 
-    with session_scope(_state(ctx).sessions) as session:
+    with session_scope(app_state(ctx).sessions) as session:
         owner = user_by_email(session, user).id if user else None
         added = add_task(
             session,
@@ -392,8 +355,8 @@ def task_add(
             title,
             owner_team=team,
             owner_user_id=owner,
-            due_date=_date(due, "--due") if due else None,
-            actor=_actor(),
+            due_date=parse_date(due, "--due") if due else None,
+            actor=cli_actor(),
         )
         out_console.print(f"task {added.id} added to problem {problem_id}", markup=False)
 
@@ -421,7 +384,7 @@ def task_list(
 
     if (problem_id is None) == (user is None):
         raise InputError("give a PROBLEM_ID or --user EMAIL")
-    with session_scope(_state(ctx).sessions) as session:
+    with session_scope(app_state(ctx).sessions) as session:
         if user is not None:
             tasks = my_tasks(session, user_by_email(session, user).id, include_done)
         else:
@@ -443,7 +406,7 @@ def task_list(
                 }
             )
     if as_json:
-        _print_json(items)
+        print_json(items)
         return
     table = Table("id", "problem", "state", "title", "team", "owner", "due")
     for i in items:
@@ -469,9 +432,9 @@ def task_done(
     from rootline.rootcause.service import set_task_state
 
     state = "cancelled" if cancel else "done"
-    with session_scope(_state(ctx).sessions) as session:
+    with session_scope(app_state(ctx).sessions) as session:
         for task_id in task_ids:
-            set_task_state(session, task_id, state, actor=_actor())
+            set_task_state(session, task_id, state, actor=cli_actor())
     for task_id in task_ids:
         out_console.print(f"task {task_id} {state}", markup=False)
 
@@ -483,7 +446,7 @@ def sla_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
     from rootline.rootcause.sla import DEFAULT_POLICIES, policies
 
-    with session_scope(_state(ctx).sessions) as session:
+    with session_scope(app_state(ctx).sessions) as session:
         table_ = policies(session)
     items = [
         {
@@ -496,7 +459,7 @@ def sla_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         for prio, p in sorted(table_.items())
     ]
     if as_json:
-        _print_json(items)
+        print_json(items)
         return
     table = Table("priority", "assess (h)", "root cause (h)", "fix (h)", "")
     for i in items:
@@ -528,7 +491,7 @@ def sla_set(
     if assess is None and root_cause is None and fix is None:
         raise InputError("give --assess, --root-cause and/or --fix HOURS")
     priority = priority.strip().upper()
-    with session_scope(_state(ctx).sessions) as session:
+    with session_scope(app_state(ctx).sessions) as session:
         current = policies(session).get(priority)
         if current is None:
             raise InputError(
@@ -539,7 +502,7 @@ def sla_set(
             root_cause=current.root_cause if root_cause is None else root_cause,
             fix=current.fix if fix is None else fix,
         )
-        set_policy(session, priority, new, actor=_actor())
+        set_policy(session, priority, new, actor=cli_actor())
     out_console.print(
         f"{priority}: assess {new.assess:g} h, root cause {new.root_cause:g} h, fix {new.fix:g} h",
         markup=False,
@@ -552,10 +515,10 @@ def backlog(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     from rootline.rootcause.schemas import ProblemOut
     from rootline.rootcause.service import ux_backlog
 
-    with session_scope(_state(ctx).sessions) as session:
+    with session_scope(app_state(ctx).sessions) as session:
         items = [ProblemOut.of(p) for p in ux_backlog(session)]
     if as_json:
-        _print_json([p.model_dump(mode="json") for p in items])
+        print_json([p.model_dump(mode="json") for p in items])
         return
     for p in items:
         out_console.print(
@@ -576,7 +539,7 @@ def known_errors(
     from rootline.rootcause.knowledge import known_errors_for_theme, search_known_errors
     from rootline.rootcause.schemas import KnownErrorOut
 
-    with session_scope(_state(ctx).sessions) as session:
+    with session_scope(app_state(ctx).sessions) as session:
         rows = (
             known_errors_for_theme(session, theme)
             if theme is not None
@@ -584,7 +547,7 @@ def known_errors(
         )
         items = [KnownErrorOut.of(a) for a in rows]
     if as_json:
-        _print_json([a.model_dump() for a in items])
+        print_json([a.model_dump() for a in items])
         return
     for a in items:
         out_console.print(
@@ -592,84 +555,6 @@ def known_errors(
             markup=False,
             highlight=False,
         )
-
-
-@rules_app.command("import")
-def rules_import(ctx: typer.Context, path: Path) -> None:
-    """Replace the routing rules (and add or update teams) from a YAML file."""
-    from rootline.rootcause.routing import import_rules_yaml
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path=str(path)) from None
-    with session_scope(_state(ctx).sessions) as session:
-        try:
-            rules = import_rules_yaml(session, text, actor=_actor())
-        except InputError as exc:
-            raise InputError(str(exc), path=str(path)) from None
-    out_console.print(f"{len(rules)} routing rules imported", markup=False)
-
-
-@rules_app.command("export")
-def rules_export(ctx: typer.Context) -> None:
-    """Print the teams and routing rules as YAML."""
-    from rootline.rootcause.routing import export_rules_yaml
-
-    with session_scope(_state(ctx).sessions) as session:
-        sys.stdout.write(export_rules_yaml(session))
-
-
-@teams_app.command("add")
-def teams_add(
-    ctx: typer.Context,
-    name: str,
-    kind: Annotated[str, typer.Option(help="business, is or triage.")] = "business",
-    lead: Annotated[str | None, typer.Option(help="Lead's e-mail (an existing user).")] = None,
-    email: Annotated[str | None, typer.Option(help="Where the team's mail goes.")] = None,
-    webhook: Annotated[str | None, typer.Option(help="The team's webhook URL.")] = None,
-) -> None:
-    """Add a team."""
-    from rootline.rootcause.teams import create_team
-
-    with session_scope(_state(ctx).sessions) as session:
-        team = create_team(
-            session, name, kind, lead_email=lead, email=email, webhook_url=webhook, actor=_actor()
-        )
-        out_console.print(f"team {team.id} {team.name} ({team.kind}) added", markup=False)
-
-
-@teams_app.command("list")
-def teams_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """List teams."""
-    from rootline.rootcause.schemas import TeamOut
-    from rootline.rootcause.teams import list_teams
-
-    with session_scope(_state(ctx).sessions) as session:
-        items = [TeamOut.of(t) for t in list_teams(session)]
-    if as_json:
-        _print_json([t.model_dump() for t in items])
-        return
-    for t in items:
-        out_console.print(f"{t.id:4} {t.kind:9} {t.name}  lead {t.lead or '-'}", markup=False)
-
-
-@users_app.command("add")
-def users_add(
-    ctx: typer.Context,
-    email: str,
-    name: Annotated[str, typer.Option()] = "",
-    role: Annotated[
-        str, typer.Option(help="admin, support_lead, is_owner, product_owner, viewer.")
-    ] = "viewer",
-    team: Annotated[list[str] | None, typer.Option("--team", help="Team to join.")] = None,
-) -> None:
-    """Add a user (the web app sets passwords)."""
-    from rootline.rootcause.teams import create_user
-
-    with session_scope(_state(ctx).sessions) as session:
-        user = create_user(session, email, name, role, teams=team, actor=_actor())
-        out_console.print(f"user {user.id} {user.email} ({user.role}) added", markup=False)
 
 
 def worker(
@@ -681,7 +566,7 @@ def worker(
     from rootline.cli.console import err_console
     from rootline.rootcause.worker import run_worker
 
-    state = _state(ctx)
+    state = app_state(ctx)
 
     def _report(report: Any) -> None:
         err_console.print(
@@ -694,14 +579,11 @@ def worker(
         err_console.print("worker stopped")
 
 
-def register(app: typer.Typer) -> None:
-    """Add these commands to the root ``rootline`` app."""
+def register(app: typer.Typer) -> typer.Typer:
+    """Add ``problems`` (with its ``task`` and ``sla`` groups) and ``worker`` to the root app;
+    returns the ``problems`` group."""
     problems_app.add_typer(task_app, name="task")
     problems_app.add_typer(sla_app, name="sla")
-    # Routing rules belong to the problem workflow: also reachable as `rootline problems rules`.
-    problems_app.add_typer(rules_app, name="rules")
     app.add_typer(problems_app, name="problems")
-    app.add_typer(rules_app, name="rules")
-    app.add_typer(teams_app, name="teams")
-    app.add_typer(users_app, name="users")
     app.command("worker")(worker)
+    return problems_app

@@ -6,7 +6,6 @@ theme's history as ``cli:<login>``.
 
 from __future__ import annotations
 
-import getpass
 import json
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any
@@ -14,11 +13,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from rootline.cli.console import out_console
+from rootline.cli.context import JsonOpt, app_state, cli_actor
 from rootline.db import session_scope
 from rootline.errors import InputError
 
 if TYPE_CHECKING:
-    from rootline.cli.main import AppState
     from rootline.clustering.schemas import ThemeOut
 
 __all__ = ["alerts", "register", "theme_app"]
@@ -26,19 +25,6 @@ __all__ = ["alerts", "register", "theme_app"]
 theme_app = typer.Typer(
     help="Review themes: rename, merge, split, move, mark as noise, accept.", no_args_is_help=True
 )
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _state(ctx: typer.Context) -> AppState:
-    return ctx.obj  # the AppState built by the root callback in main.py
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def _show(themes: ThemeOut | list[ThemeOut], as_json: bool) -> None:
@@ -56,8 +42,8 @@ def rename(ctx: typer.Context, theme_id: int, title: str, as_json: JsonOpt = Fal
     """Give a theme a title; automatic relabelling never overwrites it."""
     from rootline.clustering.curation import rename_theme
 
-    with session_scope(_state(ctx).sessions) as session:
-        _show(rename_theme(session, theme_id, title, actor=_actor()), as_json)
+    with session_scope(app_state(ctx).sessions) as session:
+        _show(rename_theme(session, theme_id, title, actor=cli_actor()), as_json)
 
 
 @theme_app.command("merge")
@@ -70,8 +56,8 @@ def merge(
     """Merge a theme into another; its contacts move there and stay on later runs."""
     from rootline.clustering.curation import merge_themes
 
-    with session_scope(_state(ctx).sessions) as session:
-        _show(merge_themes(session, theme_id, into, actor=_actor()), as_json)
+    with session_scope(app_state(ctx).sessions) as session:
+        _show(merge_themes(session, theme_id, into, actor=cli_actor()), as_json)
 
 
 @theme_app.command("split")
@@ -80,10 +66,11 @@ def split(ctx: typer.Context, theme_id: int, as_json: JsonOpt = False) -> None:
     from rootline.clustering.curation import split_theme
     from rootline.pipeline import build_clusterer
 
-    state = _state(ctx)
+    state = app_state(ctx)
     with session_scope(state.sessions) as session:
         _show(
-            split_theme(session, theme_id, build_clusterer(state.settings), actor=_actor()), as_json
+            split_theme(session, theme_id, build_clusterer(state.settings), actor=cli_actor()),
+            as_json,
         )
 
 
@@ -97,8 +84,8 @@ def move(
     """Place interactions in a theme by hand; later runs keep them there."""
     from rootline.clustering.curation import move_interactions
 
-    with session_scope(_state(ctx).sessions) as session:
-        _show(move_interactions(session, interaction_ids, to, actor=_actor()), as_json)
+    with session_scope(app_state(ctx).sessions) as session:
+        _show(move_interactions(session, interaction_ids, to, actor=cli_actor()), as_json)
 
 
 @theme_app.command("noise")
@@ -106,8 +93,8 @@ def noise(ctx: typer.Context, theme_id: int, as_json: JsonOpt = False) -> None:
     """Mark a theme as "not a theme": its contacts and look-alikes stay unthemed."""
     from rootline.clustering.curation import mark_noise
 
-    with session_scope(_state(ctx).sessions) as session:
-        _show(mark_noise(session, theme_id, actor=_actor()), as_json)
+    with session_scope(app_state(ctx).sessions) as session:
+        _show(mark_noise(session, theme_id, actor=cli_actor()), as_json)
 
 
 @theme_app.command("accept")
@@ -115,8 +102,8 @@ def accept(ctx: typer.Context, theme_id: int, as_json: JsonOpt = False) -> None:
     """Make a proposed theme (found among new contacts) an active one."""
     from rootline.clustering.curation import accept_proposed
 
-    with session_scope(_state(ctx).sessions) as session:
-        _show(accept_proposed(session, theme_id, actor=_actor()), as_json)
+    with session_scope(app_state(ctx).sessions) as session:
+        _show(accept_proposed(session, theme_id, actor=cli_actor()), as_json)
 
 
 @theme_app.command("history")
@@ -124,7 +111,7 @@ def history(ctx: typer.Context, theme_id: int, as_json: JsonOpt = False) -> None
     """What runs and people did to a theme, oldest first."""
     from rootline.clustering.history import theme_history
 
-    with session_scope(_state(ctx).sessions) as session:
+    with session_scope(app_state(ctx).sessions) as session:
         events = theme_history(session, theme_id)
     if as_json:
         print(json.dumps([e.model_dump(mode="json") for e in events]))
@@ -158,7 +145,7 @@ def alerts(
             day = date.fromisoformat(as_of)
         except ValueError:
             raise InputError(f"--as-of must be a date YYYY-MM-DD, not {as_of!r}") from None
-    with session_scope(_state(ctx).sessions) as session:
+    with session_scope(app_state(ctx).sessions) as session:
         found = theme_alerts(session, as_of=day)
     if as_json:
         print(json.dumps([a.as_dict() for a in found]))

@@ -1,8 +1,5 @@
-"""``rootline users create-admin`` and the demo's sign-in accounts.
-
-Adds to the ``users`` command group of ``rootline.cli.problems`` (which has ``users add``),
-so all user commands stay under one name.
-"""
+"""``rootline users``: people who own problems and tasks, the first admin, and the demo's
+sign-in accounts."""
 
 from __future__ import annotations
 
@@ -14,11 +11,13 @@ import typer
 from sqlalchemy.orm import Session
 
 from rootline.cli.console import out_console
-from rootline.cli.problems import users_app
+from rootline.cli.context import app_state, cli_actor
 from rootline.db import session_scope
 from rootline.errors import InputError
 
-__all__ = ["DEMO_USERS", "create_admin", "create_demo_users"]
+__all__ = ["DEMO_USERS", "create_admin", "create_demo_users", "register", "users_app"]
+
+users_app = typer.Typer(help="People who own problems and tasks.", no_args_is_help=True)
 
 #: One demo account per role: (e-mail, role, name).
 DEMO_USERS = (
@@ -92,3 +91,26 @@ def create_demo_users(session: Session, password: str) -> list[dict[str, str]]:
             add_member(session, triage, user, actor="demo")
         out.append({"email": email, "role": role, "password": password})
     return out
+
+
+@users_app.command("add")
+def users_add(
+    ctx: typer.Context,
+    email: str,
+    name: Annotated[str, typer.Option()] = "",
+    role: Annotated[
+        str, typer.Option(help="admin, support_lead, is_owner, product_owner, viewer.")
+    ] = "viewer",
+    team: Annotated[list[str] | None, typer.Option("--team", help="Team to join.")] = None,
+) -> None:
+    """Add a user (the web app sets passwords)."""
+    from rootline.rootcause.teams import create_user
+
+    with session_scope(app_state(ctx).sessions) as session:
+        user = create_user(session, email, name, role, teams=team, actor=cli_actor())
+        out_console.print(f"user {user.id} {user.email} ({user.role}) added", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``users`` to the root app."""
+    app.add_typer(users_app, name="users")
