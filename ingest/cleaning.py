@@ -214,6 +214,10 @@ _PHONE = re.compile(
     r"|\+\d{1,3}[\s(]"
 )
 _NON_DIGIT = re.compile(r"\D")
+# 29/11/2015, 2015-11-29, 29.11.2015: a date, not a phone number.
+_DATE_LIKE = re.compile(
+    r"\d{1,2}[/.\-]\d{1,2}[/.\-](?:\d{4}|\d{2})|\d{4}[/.\-]\d{1,2}[/.\-]\d{1,2}"
+)
 _SPACES = re.compile(r"\s+")
 _UPPER_PAIR = re.compile(r"[A-Z]{2}\d{2}")
 _NEEDS_PII_SCAN = re.compile(r"[@\d]|www\.|https?:", re.I)
@@ -272,7 +276,13 @@ def _phone(match: re.Match[str]) -> str:
     if text.endswith(("(", " ")):  # a bare country prefix like "+44 (": the rest follows
         return "[PHONE] "
     # Dates and plain amounts look like digit runs too; a phone has 7-15 digits.
-    return "[PHONE]" if 7 <= len(digits) <= 15 else text
+    if not 7 <= len(digits) <= 15 or _DATE_LIKE.fullmatch(text.strip()):
+        return text
+    # A bare run of ten digits starting with 1 is a Unix time (2001-2033), never a phone:
+    # national numbers start with 0 and North American area codes never with 1.
+    if text.isdigit() and len(text) == 10 and text[0] == "1":
+        return text
+    return "[PHONE]"
 
 
 def redact_pii(text: str) -> str:

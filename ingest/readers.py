@@ -77,12 +77,13 @@ def _detect_json(head: str) -> str:
         r'"type"\s*:\s*"conversation"', head
     ):
         return "intercom"
+    # Freshdesk's own keys first: its tickets have a requester_id and a description too.
+    if re.search(r'"(description_text|responder_id|fr_escalated)"\s*:', head):
+        return "freshdesk"
     if re.search(r'"(requester_id|via)"\s*:', head) and re.search(
         r'"(comments|description)"', head
     ):
         return "zendesk"
-    if re.search(r'"(description_text|responder_id|fr_escalated)"\s*:', head):
-        return "freshdesk"
     if re.search(r'"(turns|messages|transcript)"\s*:\s*\[', head) and re.search(
         r'"(role|author|speaker|sender)"\s*:', head
     ):
@@ -143,7 +144,9 @@ def detect_format(path: Path) -> str:
 
 
 def _eml_files(folder: Path) -> list[Path]:
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() == ".eml")
+    files = sorted(
+        p for p in folder.rglob("*") if p.is_file() and p.name.lower().endswith((".eml", ".eml.gz"))
+    )
     if not files:
         raise InputError("folder holds no .eml files", path=str(folder))
     return files

@@ -307,6 +307,8 @@ def read_helpdesk(path: Path, fmt: str) -> Iterator[InteractionRecord | Rejected
         if not isinstance(obj, dict):
             yield Rejected(InputError("expected a JSON object", path=where, line=number), obj)
             continue
+        if fmt == "zendesk" and obj.get("status") == "deleted":
+            continue  # Zendesk's incremental export lists deleted tickets: no contact
         try:
             if fmt == "zendesk":
                 yield zendesk_record(obj, users, where, number)

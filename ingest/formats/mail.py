@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import email
 import email.header
+import gzip
 import hashlib
 import mailbox
 import re
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -258,9 +261,11 @@ def read_eml(paths: Iterable[Path]) -> Iterator[InteractionRecord | Rejected]:
     def items() -> Iterator[tuple[bytes, str, int]]:
         for path in paths:
             try:
-                yield path.read_bytes(), str(path), 0
-            except OSError as exc:
-                raise InputError(f"cannot read: {exc.strerror}", path=str(path)) from None
+                raw = path.read_bytes()
+                yield (gzip.decompress(raw) if path.suffix.lower() == ".gz" else raw), str(path), 0
+            except (OSError, EOFError) as exc:
+                reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+                raise InputError(f"cannot read: {reason}", path=str(path)) from None
 
     return _threaded(items())
 
@@ -268,17 +273,28 @@ def read_eml(paths: Iterable[Path]) -> Iterator[InteractionRecord | Rejected]:
 def read_mbox(path: Path) -> Iterator[InteractionRecord | Rejected]:
     """Conversations from an ``mbox`` file; errors name the message number."""
     where = str(path)
-    with path.open("rb") as fh:
-        head = fh.read(5)
+    packed = path.suffix.lower() == ".gz"
+    try:
+        with gzip.open(path, "rb") if packed else path.open("rb") as fh:
+            head = fh.read(5)
+    except (OSError, EOFError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise InputError(f"cannot read: {reason}", path=where) from None
     if head and head != b"From ":
         raise InputError("not an mbox file: it must start with a 'From ' line", path=where, line=1)
 
     def items() -> Iterator[tuple[bytes, str, int]]:
-        box = mailbox.mbox(str(path), create=False)
-        try:
-            for number, key in enumerate(box.iterkeys(), start=1):
-                yield box.get_bytes(key), f"{where}, message {number}", number
-        finally:
-            box.close()
+        with tempfile.TemporaryDirectory() as tmp:
+            plain = path
+            if packed:  # mailbox reads a file it can seek in: unpack to a temporary one
+                plain = Path(tmp) / "mbox"
+                with gzip.open(path, "rb") as src, plain.open("wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            box = mailbox.mbox(str(plain), create=False)
+            try:
+                for number, key in enumerate(box.iterkeys(), start=1):
+                    yield box.get_bytes(key), f"{where}, message {number}", number
+            finally:
+                box.close()
 
     return _threaded(items())

@@ -76,41 +76,90 @@ def iter_csv_rows(path: Path, delimiter: str) -> Iterator[tuple[int, dict[str, s
 def iter_json_objects(path: Path, fmt: str) -> Iterator[tuple[int, Any]]:
     """(line or item number, value) for each item of a JSON list or line of JSON lines.
 
-    A JSON object holding one list (``{"tickets": [...]}``) is read as that list. A JSON line
-    that does not parse comes as ``Rejected``.
+    What a file holds is judged by its content, not its name: a ``.json`` file of one object
+    per line is read as JSON lines. An object that holds a list of records (``{"tickets":
+    [...]}``) is read as that list; an object that is one record (it has an ``id``, as
+    ``GET /tickets/{id}`` returns it) or wraps one (``{"ticket": {...}}``) as that record. A
+    JSON line that does not parse comes as ``Rejected``.
 
     Raises:
-        InputError: when the file is not UTF-8 or not JSON at all.
+        InputError: when the file is not UTF-8, not JSON at all, or an API's error response.
     """
     where = str(path)
     try:
-        with open_text(path) as fh:
-            if fmt == "jsonl":
-                for number, text in enumerate(fh, start=1):
-                    if not text.strip():
-                        continue
-                    try:
-                        yield number, json.loads(text)
-                    except json.JSONDecodeError as exc:
-                        error = InputError(f"invalid JSON: {exc.msg}", path=where, line=number)
-                        yield number, Rejected(error, text[:200])
-                    except RecursionError:
-                        error = InputError("JSON nested too deeply", path=where, line=number)
-                        yield number, Rejected(error, text[:200])
-                return
-            try:
-                data = json.load(fh)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"invalid JSON: {exc.msg}", path=where, line=exc.lineno) from None
-            except RecursionError:
-                raise InputError("JSON nested too deeply", path=where) from None
+        if fmt != "jsonl":
+            with open_text(path) as fh:
+                try:
+                    data = json.load(fh)
+                except json.JSONDecodeError as exc:
+                    if exc.msg != "Extra data":
+                        raise InputError(
+                            f"invalid JSON: {exc.msg}", path=where, line=exc.lineno
+                        ) from None
+                    fmt = "jsonl"  # one JSON document after another: JSON lines
+                except RecursionError:
+                    raise InputError("JSON nested too deeply", path=where) from None
+        if fmt == "jsonl":
+            yield from _json_lines(path)
+            return
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=where) from None
     if isinstance(data, dict):
-        data = next((v for v in data.values() if isinstance(v, list)), [data])
+        _refuse_error_document(data, where)
+        data = _records_of(data)
     if not isinstance(data, list):
         raise InputError("expected a JSON list of objects", path=where, line=1)
     yield from enumerate(data, start=1)
+
+
+def _json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    where = str(path)
+    with open_text(path) as fh:
+        for number, text in enumerate(fh, start=1):
+            if not text.strip():
+                continue
+            try:
+                yield number, json.loads(text)
+            except json.JSONDecodeError as exc:
+                error = InputError(f"invalid JSON: {exc.msg}", path=where, line=number)
+                yield number, Rejected(error, text[:200])
+            except RecursionError:
+                error = InputError("JSON nested too deeply", path=where, line=number)
+                yield number, Rejected(error, text[:200])
+
+
+# Keys that make up an API's error response, and never a record.
+_ERROR_KEYS = frozenset(
+    {"error", "errors", "description", "details", "message", "code", "type", "request_id"}
+)
+
+
+def _refuse_error_document(data: dict[str, Any], where: str) -> None:
+    """An API's error response saved as a file (Intercom's ``error.list``, Zendesk's and
+    Freshdesk's ``error``/``errors``) is refused with its own message."""
+    is_error = data.get("type") == "error.list" or (
+        set(data) <= _ERROR_KEYS and ("error" in data or "errors" in data)
+    )
+    if not is_error:
+        return
+    errors = data.get("errors")
+    first = errors[0] if isinstance(errors, list) and errors else errors
+    if isinstance(first, dict):
+        message = first.get("message") or first.get("code") or first
+    else:
+        message = first or data.get("description") or data.get("error")
+    raise InputError(f"the file is an API error response, not records: {message}", path=where)
+
+
+def _records_of(data: dict[str, Any]) -> list[Any]:
+    """The records a JSON object holds: its list of objects, itself, or the one it wraps."""
+    if "id" in data:
+        return [data]
+    lists = [v for v in data.values() if isinstance(v, list) and (not v or isinstance(v[0], dict))]
+    if lists:
+        return lists[0]  # the first collection, as exports put their records first
+    inner = [v for v in data.values() if isinstance(v, dict) and "id" in v]
+    return inner if len(data) == 1 and inner else [data]
 
 
 def read_csv(

@@ -1,0 +1,80 @@
+"""Real export shapes (``tests/realworld/``) through ingest, each on the vendor's own layout."""
+
+from __future__ import annotations
+
+import email
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from rootline.errors import InputError
+from rootline.ingest.models import Interaction
+from rootline.ingest.service import ingest_file
+
+REAL = Path(__file__).resolve().parent / "realworld"
+
+
+def _contacts(session: Session) -> dict[str, Interaction]:
+    return {i.external_id: i for i in session.scalars(sa.select(Interaction))}
+
+
+def test_zendesk_incremental_export_in_a_json_file(session: Session) -> None:
+    """One ticket per line in a ``.json`` file is JSON lines; deleted tickets are no contacts."""
+    for fmt in ("auto", "zendesk"):
+        ingest_file(session, REAL / "zendesk_incremental.json", fmt=fmt, source="zendesk")
+    found = _contacts(session)
+    assert set(found) == {"201", "202"}
+    assert found["201"].channel == "web" and "PAY-502" in found["201"].body_clean
+    # A date in the text is a date, not a phone number.
+    assert "29/11/2025" in found["202"].body_clean
+
+
+def test_freshdesk_single_ticket_object(session: Session) -> None:
+    """``GET /api/v2/tickets/{id}`` returns one object whose lists are not the records."""
+    ingest_file(session, REAL / "freshdesk_ticket.json", source="freshdesk")
+    (ticket,) = _contacts(session).values()
+    assert ticket.external_id == "7301"
+    assert ticket.body_clean.endswith("The invoice PDF for March is blank when I download it.")
+    assert (ticket.channel, ticket.status) == ("web", "open")
+
+
+@pytest.mark.parametrize("fmt", ["auto", "intercom", "json"])
+def test_an_api_error_response_is_refused_with_its_message(session: Session, fmt: str) -> None:
+    with pytest.raises(InputError, match=r"API error response.*Access Token Invalid"):
+        ingest_file(session, REAL / "intercom_error.json", fmt=fmt, source="intercom")
+    assert _contacts(session) == {}
+
+
+def test_gzipped_mbox_and_eml(session: Session, tmp_path: Path) -> None:
+    packed = tmp_path / "parcel.mbox.gz"
+    packed.write_bytes(gzip.compress((REAL / "parcel.mbox").read_bytes()))
+    ingest_file(session, packed, source="mail")
+    mails = list(session.scalars(sa.select(Interaction)))
+    assert len(mails) == 2
+    bodies = {m.subject: m.body_clean for m in mails}
+    assert "1448755200" in bodies["Parcel missing"]  # a Unix time, not a phone number
+    assert bodies["Card declined"] == "Card declined My card was declined at checkout."
+
+    box = (REAL / "parcel.mbox").read_text()
+    one = email.message_from_string(box.split("\n\nFrom bob", 1)[0].split("\n", 1)[1])
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    (folder / "m3.eml.gz").write_bytes(
+        gzip.compress(one.as_bytes().replace(b"<m1@example.com>", b"<m3@example.com>"))
+    )
+    report = ingest_file(session, folder, source="mail2")
+    assert report.inserted == 1
+
+
+def test_every_realworld_fixture_loads_twice_adding_nothing(
+    session: Session, tmp_path: Path
+) -> None:
+    for name in ("zendesk_incremental.json", "freshdesk_ticket.json", "parcel.mbox"):
+        shutil.copy(REAL / name, tmp_path / name)
+        first = ingest_file(session, tmp_path / name, source=name.split("_")[0])
+        again = ingest_file(session, tmp_path / name, source=name.split("_")[0])
+        assert first.inserted >= 1 and again.inserted == 0, name
