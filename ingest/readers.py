@@ -21,7 +21,7 @@ from rootline.ingest.formats.mail import read_eml, read_mbox
 from rootline.ingest.formats.tabular import open_text, read_csv, read_json
 from rootline.ingest.schemas import CustomerEventRecord, CustomerRecord, InteractionRecord, Rejected
 
-__all__ = ["FORMATS", "Item", "detect_format", "parse_datetime", "read_records"]
+__all__ = ["FORMATS", "Item", "default_source", "detect_format", "parse_datetime", "read_records"]
 
 FORMATS = (
     "auto",
@@ -141,6 +141,32 @@ def detect_format(path: Path) -> str:
         if special:
             return special
     return _detect_tabular(head, fmt)
+
+
+#: The system a format's records come from, the source they are stored under by default.
+_SYSTEMS = {
+    "zendesk": "zendesk",
+    "freshdesk": "freshdesk",
+    "intercom": "intercom",
+    "eml": "email",
+    "mbox": "email",
+    "chat-json": "chat",
+}
+
+
+def default_source(path: Path, fmt: str = "auto") -> str:
+    """The source records of ``path`` are stored under when none is given: the system its
+    format names (``zendesk``, ``email``, ...), else ``import``; never the file's name, so the
+    same records exported twice under two names are stored once.
+
+    Raises:
+        InputError: when the file cannot be read to detect its format.
+    """
+    if not path.exists():
+        raise InputError("no such file", path=str(path))
+    if fmt == "auto":
+        fmt = detect_format(path)
+    return _SYSTEMS.get(fmt, "import")
 
 
 def _eml_files(folder: Path) -> list[Path]:

@@ -41,7 +41,7 @@ from rootline.ingest.prepare import (
     record_facts,
     salt_of,
 )
-from rootline.ingest.readers import Item, read_records
+from rootline.ingest.readers import Item, default_source, read_records
 from rootline.ingest.schemas import CustomerEventRecord, CustomerRecord, InteractionRecord, Rejected
 
 __all__ = [
@@ -92,6 +92,8 @@ class IngestReport:
     events_inserted: int = 0
     events_updated: int = 0
     rejects_files: list[str] = field(default_factory=list)
+    #: The sources the records were stored under, in the order first used.
+    sources: list[str] = field(default_factory=list)
     #: The first reasons records were rejected for, "where: why".
     reject_reasons: list[str] = field(default_factory=list)
 
@@ -418,7 +420,8 @@ def ingest_file(
 ) -> IngestReport:
     """Read one file (or folder of ``.eml`` files) and upsert it under ``source``.
 
-    ``source`` defaults to the file's name without extensions.
+    ``source`` defaults to the system the file's format names (``default_source``), never
+    to the file's name.
 
     Raises:
         InputError: on the first bad record (unless ``options.skip_bad``), naming file, line
@@ -428,7 +431,7 @@ def ingest_file(
         raise InputError("the file is empty, nothing to ingest", path=str(path))
     report = report or IngestReport()
     options = options or IngestOptions()
-    name = source or path.name.split(".")[0] or "input"
+    name = source or default_source(path, fmt)
     rejects = None
     if options.skip_bad:
         target = options.rejects_path or path.with_name(path.name + ".rejects.jsonl")
@@ -460,6 +463,8 @@ def ingest_file(
         if rejects:
             rejects.close()
     report.files.append(str(path))
+    if name[:64] not in report.sources:
+        report.sources.append(name[:64])
     return report
 
 

@@ -14,6 +14,8 @@ from rootline.ingest.models import Customer, CustomerIdentity, Interaction
 from rootline.ingest.service import ingest_file
 from tests.factories import themed_csv, write_csv
 
+SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "samples"
+
 
 def _count(session: Session, model: type) -> int:
     return session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
@@ -51,10 +53,23 @@ def test_ingest_csv_then_again_adds_nothing(session: Session, tmp_path: Path) ->
     assert (second.inserted, second.updated, second.unchanged) == (0, 0, 30)
     assert _count(session, Interaction) == 30
     row = session.scalars(sa.select(Interaction).where(Interaction.external_id == "T00000")).one()
-    assert row.source == "tickets"
+    assert row.source == "import"  # a plain table names no system; never the file's name
     assert row.extra["intent"]
     assert row.csat == 1.0
     assert row.created_at is not None
+
+
+def test_one_export_saved_under_two_names_is_stored_once(session: Session, tmp_path: Path) -> None:
+    """The same tickets exported on two days under two file names are the same contacts."""
+    monday = themed_csv(tmp_path / "export-monday.csv", per_theme=3)
+    tuesday = tmp_path / "export-tuesday.csv"
+    tuesday.write_bytes(monday.read_bytes())
+    first = ingest_file(session, monday)
+    second = ingest_file(session, tuesday)
+    assert first.inserted == _count(session, Interaction) and second.inserted == 0
+    assert first.sources == second.sources == ["import"]
+    zendesk = ingest_file(session, SAMPLES / "zendesk.json")
+    assert zendesk.sources == ["zendesk"]
 
 
 def test_changed_record_updates_in_place(session: Session, tmp_path: Path) -> None:

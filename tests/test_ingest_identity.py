@@ -46,8 +46,8 @@ def test_one_record_linking_two_customers_merges_them(session: Session, tmp_path
     b = write_csv(
         tmp_path / "calls.csv", [{"id": "2", "body": "refund again", "phone": "+44 20 7946 0958"}]
     )
-    ingest_file(session, a)
-    ingest_file(session, b)
+    ingest_file(session, a, source="mail")
+    ingest_file(session, b, source="calls")
     assert session.scalar(sa.select(sa.func.count()).select_from(Customer)) == 2
     c = write_csv(
         tmp_path / "crm.csv",
@@ -60,7 +60,7 @@ def test_one_record_linking_two_customers_merges_them(session: Session, tmp_path
             }
         ],
     )
-    ingest_file(session, c, options=IngestOptions(phone_region="GB"))
+    ingest_file(session, c, source="crm", options=IngestOptions(phone_region="GB"))
     customers = session.scalars(sa.select(Customer).order_by(Customer.id)).all()
     survivor, absorbed = customers
     assert absorbed.merged_into_id == survivor.id and survivor.merged_into_id is None

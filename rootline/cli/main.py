@@ -83,7 +83,12 @@ def ingest(
         list[str] | None, typer.Option("--map", help="COL=FIELD, to name a column's meaning.")
     ] = None,
     source: Annotated[
-        str | None, typer.Option("--source", help="Source name (default: the file name).")
+        str | None,
+        typer.Option(
+            "--source",
+            help="The system the records come from (default: the format's, e.g. zendesk, "
+            "email; import for plain tables).",
+        ),
     ] = None,
     skip_bad: Annotated[
         bool,
@@ -121,6 +126,7 @@ def ingest(
                 options=options,
             )
     out_console.print(
+        f"source {', '.join(report.sources) or '-'}: "
         f"read {report.read}, inserted {report.inserted}, updated {report.updated}, "
         f"unchanged {report.unchanged}, new customers {report.customers_created}"
         + (
