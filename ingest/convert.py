@@ -20,6 +20,7 @@ from rootline.ingest.schemas import InteractionRecord
 
 __all__ = [
     "CHANNELS",
+    "as_utc",
     "build_record",
     "convert_field",
     "normalise_channel",
@@ -96,6 +97,17 @@ _RECORD_DEFAULTS: dict[str, Any] = {
 }
 
 
+def as_utc(value: datetime | None) -> datetime | None:
+    """The same instant in UTC (a time without a zone is taken as UTC already).
+
+    Stored times are all UTC: SQLite keeps a time's text as given, so ``+10:00`` beside
+    ``+00:00`` would sort and filter by their text, not by the instant.
+    """
+    if value is None:
+        return None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def parse_datetime(value: str) -> datetime:
     """Parse ISO 8601, Unix seconds or milliseconds, common day/month formats and RFC 2822 dates.
 
@@ -126,7 +138,7 @@ def parse_datetime(value: str) -> datetime:
         raise ValueError(f"not a date: {value[:40]!r}") from None
     if not isinstance(dt, datetime):
         raise ValueError(f"not a date: {value[:40]!r}")
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def parse_number(value: Any) -> float:

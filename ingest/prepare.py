@@ -22,6 +22,7 @@ from typing import Any
 
 from rootline.errors import InputError
 from rootline.ingest.cleaning import clean_subject, clean_text, form_subject_topic, redact_pii
+from rootline.ingest.convert import as_utc
 from rootline.ingest.identity import CustomerFacts, normalise_email, normalise_phone
 from rootline.ingest.readers import Item, read_records
 from rootline.ingest.schemas import CustomerEventRecord, CustomerRecord, InteractionRecord
@@ -183,8 +184,8 @@ def interaction_row(
         "subject": _text(rec.subject),
         "body_raw": _text(rec.body) or "",
         "body_clean": _text(body_clean(rec, redact)) or "",
-        "created_at": rec.created_at,
-        "resolved_at": rec.resolved_at,
+        "created_at": as_utc(rec.created_at),
+        "resolved_at": as_utc(rec.resolved_at),
         "status": _text(rec.status, 32),
         "csat": rec.csat,
         "agent": _text(rec.agent, 255),

@@ -21,7 +21,7 @@ from rootline.db import utcnow
 from rootline.errors import InputError
 from rootline.ingest.bulkload import BulkLoad
 from rootline.ingest.columns import detect_columns
-from rootline.ingest.convert import build_record
+from rootline.ingest.convert import as_utc, build_record
 from rootline.ingest.identity import (
     customer_sources,
     merge_customers,
@@ -308,7 +308,7 @@ def _write_events(
             "external_id": rec.external_id,
             "customer_id": cid,
             "kind": rec.kind,
-            "occurred_at": rec.occurred_at,
+            "occurred_at": as_utc(rec.occurred_at),
             "amount": rec.amount,
             "currency": cut(rec.currency, 8),
             "extra": rec.extra,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,21 @@ def test_invalid_json_line_is_reported(session: Session, tmp_path: Path) -> None
     path.write_text('{"id": "c1", "message": "ok"}\n{"id": \n', encoding="utf-8")
     with pytest.raises(InputError, match=r"broken.jsonl, line 2"), session.begin_nested():
         ingest_file(session, path)
+
+
+def test_times_are_stored_in_utc_whatever_their_offset(session: Session, tmp_path: Path) -> None:
+    """A +10:00 time and a UTC time of the same instant are stored alike, and order as instants."""
+    path = write_csv(
+        tmp_path / "zones.csv",
+        [
+            {"id": "1", "body": "late parcel", "created_at": "2026-03-02T09:00:00+10:00"},
+            {"id": "2", "body": "late parcel again", "created_at": "2026-03-01T23:30:00Z"},
+            {"id": "3", "body": "card declined", "created_at": "2026-03-01T19:00:00-05:00"},
+        ],
+    )
+    ingest_file(session, path)
+    rows = session.scalars(sa.select(Interaction).order_by(Interaction.created_at)).all()
+    assert [r.external_id for r in rows] == ["1", "2", "3"]
+    first = rows[0].created_at
+    assert first.replace(tzinfo=None) == datetime(2026, 3, 1, 23, 0)
+    assert first.utcoffset() in (None, timedelta(0))
