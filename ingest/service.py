@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -94,6 +95,21 @@ class IngestReport:
     rejects_files: list[str] = field(default_factory=list)
     #: The sources the records were stored under, in the order first used.
     sources: list[str] = field(default_factory=list)
+    #: Records whose id came again later in the same load (the last of each is kept).
+    repeated: int = 0
+    _ids: list[np.ndarray] = field(default_factory=list, repr=False)
+
+    def note_ids(self, ids: list[str]) -> None:
+        """Remember a batch's ids (as 64-bit hashes: 8 bytes a record) to count repeats."""
+        self._ids.append(np.fromiter((hash(i) for i in ids), dtype=np.int64, count=len(ids)))
+
+    def count_repeats(self) -> None:
+        """Count the ids noted more than once since the last count."""
+        if self._ids:
+            ids = np.concatenate(self._ids)
+            self.repeated += int(len(ids) - len(np.unique(ids)))
+            self._ids = []
+
     #: The first reasons records were rejected for, "where: why".
     reject_reasons: list[str] = field(default_factory=list)
 
@@ -231,6 +247,7 @@ def _write_interactions(
     bulk: BulkLoad | None = None,
 ) -> None:
     # The last record with a given id wins, as if the file were applied line by line.
+    report.note_ids([rec.external_id for rec in batch])
     batch = list({rec.external_id: rec for rec in batch}.values())
     existing = _existing(session, Interaction, source, [r.external_id for r in batch])
     salt = salt_of(options.redact_pii, options.phone_region)
@@ -463,6 +480,7 @@ def ingest_file(
         if rejects:
             rejects.close()
     report.files.append(str(path))
+    report.count_repeats()
     if name[:64] not in report.sources:
         report.sources.append(name[:64])
     return report

@@ -174,3 +174,22 @@ def test_times_are_stored_in_utc_whatever_their_offset(session: Session, tmp_pat
     first = rows[0].created_at
     assert first.replace(tzinfo=None) == datetime(2026, 3, 1, 23, 0)
     assert first.utcoffset() in (None, timedelta(0))
+
+
+def test_ids_repeated_in_one_file_are_counted_and_the_last_kept(
+    session: Session, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "repeats.csv",
+        [
+            {"id": "1", "body": "first words"},
+            {"id": "2", "body": "other"},
+            {"id": "1", "body": "last words"},
+        ],
+    )
+    report = ingest_file(session, path)
+    assert (report.read, report.inserted, report.repeated) == (3, 2, 1)
+    row = session.scalars(sa.select(Interaction).where(Interaction.external_id == "1")).one()
+    assert row.body_clean == "last words"
+    again = ingest_file(session, path)
+    assert again.repeated == 1 and again.inserted == 0
