@@ -134,7 +134,11 @@ def ingest(
             if report.events_inserted or report.events_updated
             else ""
         )
-        + (f", {report.repeated} repeated ids (the last of each kept)" if report.repeated else "")
+        + (
+            f", {report.repeated} repeated id{'s' if report.repeated > 1 else ''} (the last kept)"
+            if report.repeated
+            else ""
+        )
         + (
             f", rejected {report.rejected} (see {', '.join(report.rejects_files)})"
             if report.rejected
