@@ -51,6 +51,11 @@ _CUT_LINE = re.compile(
     r"^[ \t]*(?:"
     r"On\b.{0,250}?\b(?:wrote|said|writes)\s*:"  # Gmail, Apple Mail
     r"|(?:Le|El|Il|Op|Am)\b.{0,250}?\b(?:a écrit|escribió|ha scritto|schreef|schrieb)\s*:"
+    # Any other line that introduces a quote: "Yesterday at 15:02, NAME wrote:", and the
+    # localised forms that put the sender after the verb ("Am ... schrieb NAME <mail>:").
+    r"|[^\n]{0,250}\b(?:wrote|writes)\s*:[ \t]*$"
+    r"|(?:Le|El|Il|Op|Am)\b[^\n]{0,250}\b(?:a écrit|escribió|ha scritto|schreef|schrieb)\b"
+    r"[^\n]{0,200}:[ \t]*$"
     r"|-{2,}\s*(?:Original Message|Forwarded message|Original|Ursprüngliche Nachricht)\b"
     r"|Begin forwarded message:"
     r"|(?:From|Von|De)\s*:[^\n]*\n[ \t]*(?:Sent|Date|Gesendet|Envoyé|To|Subject)\s*:"  # Outlook

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -90,3 +91,22 @@ def test_a_forwarded_message_keeps_the_words_below_its_header() -> None:
     )
     assert clean_text(gmail) == "My parcel never arrived."
     assert clean_text(outlook) == "My refund has not arrived yet."
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Yesterday at 15:02, Support Team <help@example.com> wrote:",
+        "2 March 2026 at 10:12, Anna Smith wrote:",
+        "Am 02.03.2026 um 10:12 schrieb Support <help@example.com>:",
+        "Le lun. 2 mars 2026 à 10:12, Support <help@example.com> a écrit :",
+    ],
+)
+def test_quote_headers_in_other_forms_cut_the_history(header: str) -> None:
+    text = f"My parcel is late.\n\n{header}\n> We are looking into it.\n> Kind regards"
+    assert clean_text(text) == "My parcel is late."
+
+
+def test_a_sentence_quoting_someone_is_not_a_quote_header() -> None:
+    text = "The agent wrote: sorry for the delay. Nothing happened since."
+    assert clean_text(text) == text
