@@ -13,7 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing as mp
+import os
 import queue
+import signal
+import sys
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,12 +45,16 @@ __all__ = [
 ]
 
 #: Bumped when cleaning changes, so re-ingesting refreshes ``body_clean``.
-CLEANING_VERSION = "4"
+CLEANING_VERSION = "5"
 #: Items per message from the worker, and messages in flight: bounds the memory of both sides.
 _CHUNK = 1000
 _IN_FLIGHT = 8
 #: Seconds between checks that the worker is still alive while waiting for it.
 _POLL = 5.0
+# prctl's option that sends a signal when the parent dies (linux/prctl.h).
+_PR_SET_PDEATHSIG = 1
+# How often a worker checks that its parent is still there.
+_WATCH = 1.0
 _ROW_NAMES = (
     "source",
     "external_id",
@@ -235,6 +244,32 @@ def _unpack(packed: tuple[Any, ...]) -> PreparedInteraction:
     )
 
 
+def _die_with_parent(parent: int) -> None:
+    """End this worker as soon as the process that started it is gone.
+
+    ``daemon=True`` only helps when the parent exits normally; after ``kill -9`` the worker
+    would stay blocked on a full queue, holding the input file and multiprocessing's resource
+    tracker, for good. On Linux the kernel kills it with its parent (``PR_SET_PDEATHSIG``);
+    everywhere a watchdog thread sees the parent go (the worker is handed to another parent).
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):  # pragma: no cover - a libc without prctl
+            pass
+    if os.getppid() != parent:  # gone before the line above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_WATCH)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _work(
     out: Any,
     path: str,
@@ -243,8 +278,10 @@ def _work(
     source: str,
     redact: bool,
     region: str | None,
+    parent: int,
 ) -> None:
     """The worker: read and prepare ``path``, sending chunks of items, then None."""
+    _die_with_parent(parent)
     chunk: list[tuple[str, Any]] = []
     try:
         for item in read_records(Path(path), fmt, mapping):
@@ -279,7 +316,16 @@ def prepared_items(
     """
     ctx = mp.get_context("spawn")  # a fresh interpreter: no inherited database connections
     out = ctx.Queue(maxsize=_IN_FLIGHT)
-    args = (out, str(path), fmt, dict(mapping) if mapping else None, source, redact, region)
+    args = (
+        out,
+        str(path),
+        fmt,
+        dict(mapping) if mapping else None,
+        source,
+        redact,
+        region,
+        os.getpid(),
+    )
     worker = ctx.Process(target=_work, args=args, daemon=True)
     worker.start()
     try:

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +17,7 @@ from sqlalchemy.orm import Session
 from rootline.errors import InputError
 from rootline.ingest.models import Customer, CustomerIdentity, Interaction
 from rootline.ingest.service import IngestOptions, ingest_file
-from tests.factories import write_csv
+from tests.factories import themed_csv, write_csv
 
 _COLUMNS = (
     Interaction.external_id,
@@ -114,3 +119,61 @@ def test_an_unreadable_file_through_the_worker_is_a_clear_error(
     with pytest.raises(InputError, match="not UTF-8"):
         ingest_file(session, path, source="w", options=IngestOptions(worker=True))
     assert session.scalar(sa.select(sa.func.count()).select_from(Interaction)) == 0
+
+
+def _children(pid: int) -> set[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.add(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_the_worker_dies_with_a_killed_parent(tmp_path: Path) -> None:
+    """``kill -9`` of an ingest leaves no worker behind holding the input file."""
+    path = themed_csv(tmp_path / "big.csv", per_theme=400)
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from rootline.ingest.prepare import prepared_items\n"
+        "items = prepared_items(Path(sys.argv[1]), 'auto', None, 's', True, None)\n"
+        "next(items)\n"
+        "print('started', flush=True)\n"
+        "time.sleep(120)\n"  # the queue fills and the worker blocks, as under a slow writer
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "started"
+        workers = _children(proc.pid)
+        assert workers, "no worker process was started"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(w) for w in workers), "the worker outlived its killed parent"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
