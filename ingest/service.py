@@ -147,6 +147,7 @@ class _Rejects:
                 {
                     "file": err.path,
                     "line": err.line,
+                    "message": err.message,
                     "field": err.field,
                     "reason": err.reason,
                     "record": item.raw,
@@ -474,7 +475,9 @@ def ingest_file(
         )
     except InputError as exc:
         if exc.path is None:  # raised by the service, which does not know the file
-            raise InputError(exc.reason, path=str(path), line=exc.line, field=exc.field) from None
+            raise InputError(
+                exc.reason, path=str(path), line=exc.line, field=exc.field, message=exc.message
+            ) from None
         raise
     finally:
         if rejects:

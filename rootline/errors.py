@@ -39,11 +39,13 @@ class InputError(RootlineError):
         path: str | None = None,
         line: int | None = None,
         field: str | None = None,
+        message: int | None = None,
     ) -> None:
         self.reason = reason
         self.path = path
         self.line = line
         self.field = field
+        self.message = message
         super().__init__(self._format())
 
     def _format(self) -> str:
@@ -52,6 +54,8 @@ class InputError(RootlineError):
             where.append(str(self.path))
         if self.line is not None:
             where.append(f"line {self.line}")
+        if self.message is not None:
+            where.append(f"message {self.message}")
         if self.field is not None:
             where.append(f"field {self.field!r}")
         return f"{', '.join(where)}: {self.reason}" if where else self.reason

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import gzip
+import json
 import shutil
 from pathlib import Path
 
@@ -12,8 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from rootline.errors import InputError
-from rootline.ingest.models import Interaction
-from rootline.ingest.service import ingest_file
+from rootline.ingest.models import CustomerIdentity, Interaction
+from rootline.ingest.service import IngestOptions, ingest_file
 
 REAL = Path(__file__).resolve().parent / "realworld"
 
@@ -78,3 +79,46 @@ def test_every_realworld_fixture_loads_twice_adding_nothing(
         first = ingest_file(session, tmp_path / name, source=name.split("_")[0])
         again = ingest_file(session, tmp_path / name, source=name.split("_")[0])
         assert first.inserted >= 1 and again.inserted == 0, name
+
+
+def test_a_mailman_archive_reads_its_hidden_addresses(session: Session, tmp_path: Path) -> None:
+    """Mailman's public archives write ``From: user at example.com (Name)``."""
+    box = tmp_path / "2026-March.txt"
+    box.write_text(
+        "From ann at example.com  Mon Mar  2 09:00:00 2026\n"
+        "From: ann at example.com (Ann Example)\n"
+        "Date: Mon, 02 Mar 2026 09:00:00 +0000\n"
+        "Subject: [users] Login fails\n"
+        "Message-ID: <mm1@lists.example.com>\n\n"
+        "I cannot log in since the update.\n\n"
+        "From bob at example.org  Mon Mar  2 10:00:00 2026\n"
+        "From: bob at example.org (Bob Example)\n"
+        "Date: Mon, 02 Mar 2026 10:00:00 +0000\n"
+        "Subject: [users] Export is empty\n"
+        "Message-ID: <mm2@lists.example.com>\n\n"
+        "The CSV export has no rows.\n",
+        encoding="utf-8",
+    )
+    report = ingest_file(session, box, fmt="mbox", source="list")
+    assert report.inserted == 2
+    emails = set(
+        session.scalars(sa.select(CustomerIdentity.value).where(CustomerIdentity.kind == "email"))
+    )
+    assert emails == {"ann@example.com", "bob@example.org"}
+
+
+def test_a_bad_mbox_message_is_named_by_its_number(session: Session, tmp_path: Path) -> None:
+    """Rejects of an mbox give the message's number in ``message``, the file in ``file``."""
+    box = tmp_path / "box.mbox"
+    text = (REAL / "parcel.mbox").read_text().replace("From: Bob Example <bob@example.com>\n", "")
+    box.write_text(text)
+    rejects = tmp_path / "rejects.jsonl"
+    report = ingest_file(
+        session, box, source="mail", options=IngestOptions(skip_bad=True, rejects_path=rejects)
+    )
+    assert (report.inserted, report.rejected) == (1, 1)
+    (row,) = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert (row["file"], row["line"], row["message"], row["field"]) == (str(box), None, 2, "From")
+    with pytest.raises(InputError) as caught:
+        ingest_file(session, box, source="mail2")
+    assert str(caught.value) == f"{box}, message 2, field 'From': no sender address"

@@ -28,6 +28,9 @@ from rootline.errors import InputError
 from rootline.ingest.cleaning import strip_html
 from rootline.ingest.schemas import InteractionRecord, Rejected
 
+# Mailman's archives hide addresses as "user at example.com (Name)".
+_MAILMAN_AT = re.compile(r"^\s*([\w.+=-]+) at ((?:[\w-]+\.)+[A-Za-z]{2,})\b")
+
 __all__ = ["ParsedMessage", "parse_message", "read_eml", "read_mbox", "thread_messages"]
 
 _MSGID = re.compile(r"<[^<>\s]+>")
@@ -112,7 +115,7 @@ def parse_message(raw: bytes | Message, where: str, number: int = 0) -> ParsedMe
         _header(msg, "In-Reply-To")
     )
     subject = _decode_words(_header(msg, "Subject"))
-    senders = getaddresses([_decode_words(_header(msg, "From"))])
+    senders = getaddresses([_MAILMAN_AT.sub(r"\1@\2", _decode_words(_header(msg, "From")))])
     sender_name, sender = senders[0] if senders else ("", "")
     if "@" not in sender:
         raise InputError("no sender address", path=where, field="From")
@@ -240,6 +243,10 @@ def _parse_all(
         try:
             yield parse_message(raw, where, number)
         except InputError as exc:
+            if number and exc.message is None:  # the number of the message in its mbox
+                exc = InputError(
+                    exc.reason, path=exc.path, line=exc.line, field=exc.field, message=number
+                )
             yield Rejected(exc, None)
 
 
@@ -284,17 +291,21 @@ def read_mbox(path: Path) -> Iterator[InteractionRecord | Rejected]:
         raise InputError("not an mbox file: it must start with a 'From ' line", path=where, line=1)
 
     def items() -> Iterator[tuple[bytes, str, int]]:
-        with tempfile.TemporaryDirectory() as tmp:
+        tmp = tempfile.mkdtemp() if packed else None
+        try:
             plain = path
-            if packed:  # mailbox reads a file it can seek in: unpack to a temporary one
+            if tmp is not None:  # mailbox reads a file it can seek in: unpack to a temporary one
                 plain = Path(tmp) / "mbox"
                 with gzip.open(path, "rb") as src, plain.open("wb") as dst:
                     shutil.copyfileobj(src, dst)
             box = mailbox.mbox(str(plain), create=False)
             try:
                 for number, key in enumerate(box.iterkeys(), start=1):
-                    yield box.get_bytes(key), f"{where}, message {number}", number
+                    yield box.get_bytes(key), where, number
             finally:
                 box.close()
+        finally:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
 
     return _threaded(items())
