@@ -122,3 +122,11 @@ def test_a_bad_mbox_message_is_named_by_its_number(session: Session, tmp_path: P
     with pytest.raises(InputError) as caught:
         ingest_file(session, box, source="mail2")
     assert str(caught.value) == f"{box}, message 2, field 'From': no sender address"
+
+
+def test_zendesk_full_export_names_the_embedded_assignee(session: Session) -> None:
+    """The full JSON export embeds ``requester`` and ``assignee`` objects instead of users."""
+    ingest_file(session, REAL / "zendesk_full_export.json", source="zendesk")
+    (ticket,) = _contacts(session).values()
+    assert ticket.agent == "Agent Lee"
+    assert ticket.body_clean == "Locker code The parcel locker rejects my pickup code."

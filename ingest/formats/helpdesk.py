@@ -132,7 +132,12 @@ def zendesk_record(
         if isinstance(ticket.get("satisfaction_rating"), dict)
         else None
     )
-    assignee = users.get(_key(ticket.get("assignee_id")), {}).get("name")
+    # Sideloaded users name the assignee; the full JSON export embeds it as an object instead.
+    assignee = (
+        users.get(_key(ticket.get("assignee_id")), {}).get("name")
+        or _obj(ticket.get("assignee")).get("name")
+        or None
+    )
     return InteractionRecord(
         external_id=ticket_id,
         subject=f.get("subject") or f.get("raw_subject"),
