@@ -169,6 +169,24 @@ def default_source(path: Path, fmt: str = "auto") -> str:
     return _SYSTEMS.get(fmt, "import")
 
 
+_HELPDESKS = ("zendesk", "freshdesk", "intercom")
+
+
+def _check_shape(path: Path, fmt: str) -> None:
+    """Refuse a help-desk export given another format: read so, its nested objects would be
+    stored as text (a JSON object as the agent, a serialised object as the channel).
+
+    Raises:
+        InputError: naming the export the file looks like and the format to use.
+    """
+    found = _detect_json(_head(path))
+    if found in _HELPDESKS and found != fmt:
+        raise InputError(
+            f"this looks like a {found} export, not {fmt}: use --format {found} (or auto)",
+            path=str(path),
+        )
+
+
 def _eml_files(folder: Path) -> list[Path]:
     files = sorted(
         p for p in folder.rglob("*") if p.is_file() and p.name.lower().endswith((".eml", ".eml.gz"))
@@ -209,6 +227,8 @@ def read_records(
         raise InputError("no such file", path=str(path))
     if fmt == "auto":
         fmt = detect_format(path)
+    elif fmt in {"json", "jsonl", *_HELPDESKS}:
+        _check_shape(path, fmt)
     if fmt in {"csv", "tsv"}:
         return read_csv(path, "\t" if fmt == "tsv" else ",", mapping)
     if fmt in {"jsonl", "json"}:

@@ -130,3 +130,10 @@ def test_zendesk_full_export_names_the_embedded_assignee(session: Session) -> No
     (ticket,) = _contacts(session).values()
     assert ticket.agent == "Agent Lee"
     assert ticket.body_clean == "Locker code The parcel locker rejects my pickup code."
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "freshdesk", "intercom"])
+def test_an_export_given_the_wrong_format_is_refused(session: Session, fmt: str) -> None:
+    with pytest.raises(InputError, match=r"looks like a zendesk export.*--format zendesk"):
+        ingest_file(session, REAL / "zendesk_full_export.json", fmt=fmt, source="x")
+    assert _contacts(session) == {}
