@@ -137,3 +137,22 @@ def test_an_export_given_the_wrong_format_is_refused(session: Session, fmt: str)
     with pytest.raises(InputError, match=r"looks like a zendesk export.*--format zendesk"):
         ingest_file(session, REAL / "zendesk_full_export.json", fmt=fmt, source="x")
     assert _contacts(session) == {}
+
+
+def test_a_windows_1252_spreadsheet_is_read_as_such(session: Session, tmp_path: Path) -> None:
+    """Excel's "CSV" on Western Windows is Windows-1252, not UTF-8."""
+    path = tmp_path / "export.csv"
+    text = "id,body\n1,Caf\u00e9 order: the cr\u00e8me br\u00fbl\u00e9e was \u201ccold\u201d so \u00a35 refund?\n"
+    path.write_bytes(text.encode("cp1252"))
+    ingest_file(session, path, source="sheet")
+    (row,) = _contacts(session).values()
+    assert row.body_clean == (
+        "Caf\u00e9 order: the cr\u00e8me br\u00fbl\u00e9e was \u201ccold\u201d so \u00a35 refund?"
+    )
+
+
+def test_binary_that_is_not_utf8_is_still_refused(session: Session, tmp_path: Path) -> None:
+    path = tmp_path / "binary.csv"
+    path.write_bytes(b"id,body\n1,\xff\xfe\x00\x01 broken\n")
+    with pytest.raises(InputError, match="not UTF-8"):
+        ingest_file(session, path, source="sheet")

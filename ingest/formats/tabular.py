@@ -22,10 +22,49 @@ csv.field_size_limit(16 * 1024 * 1024)
 
 
 def open_text(path: Path) -> IO[str]:
-    """Open a text file (``.gz`` too) as UTF-8, tolerating a byte-order mark."""
+    """Open a text file (``.gz`` too) as UTF-8, tolerating a byte-order mark.
+
+    A spreadsheet saved as Windows-1252 (Excel's "CSV" on Western Windows) is read as such
+    when its start is plainly that: not UTF-8, and every accented letter beside a plain one.
+    """
+    with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as raw:
+        head = raw.read(_SNIFF)
+    encoding = "cp1252" if _looks_cp1252(head) else "utf-8-sig"
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-    return path.open("r", encoding="utf-8-sig", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, newline="")
+    return path.open("r", encoding=encoding, newline="")
+
+
+_SNIFF = 65_536
+# A high byte that is a letter in Windows-1252 (À-ÿ, and Š š Œ œ Ž ž Ÿ).
+_CP1252_LETTER = frozenset(range(0xC0, 0x100)) | {0x8A, 0x8C, 0x8E, 0x9A, 0x9C, 0x9E, 0x9F}
+
+
+def _looks_cp1252(head: bytes) -> bool:
+    """Whether bytes that are not UTF-8 read as Windows-1252 text.
+
+    Binary data and other encodings also fail UTF-8; Windows-1252 text is told apart by its
+    accented letters standing inside words (``caf\xe9``), never alone between symbols.
+    """
+    try:
+        head.decode("utf-8")
+        return False
+    except UnicodeDecodeError as exc:
+        if len(head) == _SNIFF and exc.start >= len(head) - 3:
+            return False  # only the last character was cut by the sniff
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("cp1252")
+    except UnicodeDecodeError:
+        return False
+    for i, byte in enumerate(head):
+        if byte in _CP1252_LETTER:
+            before = head[i - 1 : i]
+            after = head[i + 1 : i + 2]
+            if not (before.isalpha() or after.isalpha()):
+                return False
+    return True
 
 
 def iter_csv_rows(path: Path, delimiter: str) -> Iterator[tuple[int, dict[str, str] | Rejected]]:
