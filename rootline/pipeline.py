@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,12 +20,13 @@ from rootline.clustering.models import ClusteringRun
 from rootline.clustering.service import ClusterProgress, record_failed_run, run_clustering
 from rootline.config import Settings
 from rootline.db import session_scope
-from rootline.ingest.service import IngestReport, ingest_file
+from rootline.ingest.service import IngestOptions, IngestReport, ingest_file
 
 __all__ = [
     "DEMO_FILES",
     "build_clusterer",
     "build_embedder",
+    "build_ingest_options",
     "cluster",
     "cluster_job",
     "demo_paths",
@@ -52,6 +54,14 @@ def build_clusterer(settings: Settings) -> Clusterer:
     return DensityClusterer(min_cluster_size=settings.min_cluster_size, seed=settings.random_seed)
 
 
+def build_ingest_options(settings: Settings, **choices: Any) -> IngestOptions:
+    """How to ingest: the settings' PII and phone choices, plus the caller's (``skip_bad``,
+    ``rejects_path``, ...)."""
+    return IngestOptions(
+        redact_pii=settings.redact_pii, phone_region=settings.phone_region, **choices
+    )
+
+
 def ingest_paths(
     session: Session,
     paths: Sequence[Path],
@@ -60,12 +70,20 @@ def ingest_paths(
     mapping: dict[str, str] | None = None,
     source: str | None = None,
     progress: Callable[[int], None] | None = None,
+    options: IngestOptions | None = None,
 ) -> IngestReport:
     """Ingest several files in one transaction owned by the caller."""
     report = IngestReport()
     for path in paths:
         ingest_file(
-            session, path, fmt=fmt, mapping=mapping, source=source, report=report, progress=progress
+            session,
+            path,
+            fmt=fmt,
+            mapping=mapping,
+            source=source,
+            report=report,
+            progress=progress,
+            options=options,
         )
     return report
 

@@ -101,16 +101,12 @@ def ingest(
 ) -> None:
     """Load interactions, customers or customer events; re-loading the same file adds nothing."""
     from rootline.ingest.columns import parse_mapping
-    from rootline.ingest.service import IngestOptions, IngestReport, ingest_file
+    from rootline.ingest.service import IngestReport, ingest_file
+    from rootline.pipeline import build_ingest_options
 
     state = _state(ctx)
     parsed = parse_mapping(mapping or [])
-    options = IngestOptions(
-        redact_pii=state.settings.redact_pii,
-        phone_region=state.settings.phone_region,
-        skip_bad=skip_bad,
-        rejects_path=rejects,
-    )
+    options = build_ingest_options(state.settings, skip_bad=skip_bad, rejects_path=rejects)
     report = IngestReport()
     with progress_bar() as bar, session_scope(state.sessions) as session:
         task = bar.add_task("ingesting", total=None)
@@ -299,7 +295,7 @@ def demo(
     routing rules and problems, and serve it."""
     from rootline.cli.demo import play_story, print_summary
     from rootline.cli.users import create_demo_users
-    from rootline.pipeline import build_embedder, cluster_job, demo_paths
+    from rootline.pipeline import build_embedder, build_ingest_options, cluster_job, demo_paths
     from rootline.pipeline import ingest_paths as ingest_many
 
     state = _state(ctx)
@@ -310,7 +306,13 @@ def demo(
         with session_scope(state.sessions) as session:
             task = bar.add_task("loading demo data", total=None)
             for path, source in demo_paths():
-                ingest_many(session, [path], source=source, progress=lambda k: bar.advance(task, k))
+                ingest_many(
+                    session,
+                    [path],
+                    source=source,
+                    progress=lambda k: bar.advance(task, k),
+                    options=build_ingest_options(state.settings),
+                )
         cluster_job(
             state.sessions,
             state.settings,

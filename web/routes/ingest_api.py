@@ -29,6 +29,7 @@ from starlette.responses import Response
 from rootline.errors import InputError
 from rootline.ingest.columns import detect_columns
 from rootline.ingest.service import IngestOptions, IngestReport, ingest_batch
+from rootline.pipeline import build_ingest_options
 from rootline.rootcause.notify import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from rootline.web.deps import SessionDep
 
@@ -313,7 +314,7 @@ async def push_interactions(
     whole or not at all, and sending it again adds nothing. Returns the counts.
     """
     settings = request.app.state.settings
-    options = IngestOptions(redact_pii=settings.redact_pii, phone_region=settings.phone_region)
+    options = build_ingest_options(settings)
     # ``ingest_secret`` is optional: without it the API token alone authenticates the call.
     secret = settings.ingest_secret
     try:
