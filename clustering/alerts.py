@@ -63,8 +63,8 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from rootline.clustering.models import ClusteringRun, Theme, ThemeMembership
-from rootline.clustering.stats import as_date, contact_day
+from rootline.clustering.models import Theme, ThemeMembership
+from rootline.clustering.stats import as_date, contact_day, last_full_run
 from rootline.ingest.models import Interaction
 
 __all__ = [
@@ -354,7 +354,6 @@ def find_alerts(
     """
     alerts: list[Alert] = []
     spiking: list[ThemeVolume] = []
-    volumes = list(volumes)
     for vol in volumes:
         age = (as_of - vol.first_seen).days
         if 0 <= age < new_days:
@@ -583,11 +582,6 @@ def theme_alerts(session: Session, as_of: date | None = None, **options: Any) ->
 
 def theme_groups(session: Session) -> dict[int, int]:
     """Parent group of each theme, as the last successful full run left them."""
-    params = session.scalar(
-        sa.select(ClusteringRun.params)
-        .where(ClusteringRun.kind == "full", ClusteringRun.status == "succeeded")
-        .order_by(ClusteringRun.id.desc())
-        .limit(1)
-    )
-    stored = (params or {}).get("theme_groups") or {}
+    run = last_full_run(session)
+    stored = (run.params if run else {}).get("theme_groups") or {}
     return {int(tid): int(group) for tid, group in stored.items()}

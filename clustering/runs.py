@@ -25,6 +25,7 @@ from rootline.clustering.history import record_event
 from rootline.clustering.labels import CTfidfLabeler, Label, Labeler, representative_examples
 from rootline.clustering.matching import match_clusters
 from rootline.clustering.models import ClusteringRun, Theme, ThemeMembership
+from rootline.clustering.stats import last_full_run
 from rootline.db import utcnow
 from rootline.errors import StateError
 from rootline.ingest.models import Interaction
@@ -200,19 +201,6 @@ def _follow_people(
     return labels, placed, followed
 
 
-def _theme_groups(
-    parents: Any, clusters: list[int], labels: np.ndarray, placed: np.ndarray
-) -> dict[int, int]:
-    """Parent group of each theme a run's clusters became (``parents`` is per cluster label)."""
-    if not parents:
-        return {}
-    out: dict[int, int] = {}
-    for c in clusters:
-        if 0 <= c < len(parents):
-            out[int(placed[np.argmax(labels == c)])] = int(parents[c])
-    return out
-
-
 def _full_run(
     session: Session,
     run: ClusteringRun,
@@ -262,6 +250,9 @@ def _full_run(
         new_centroids,
     )
     created: list[int] = []
+    # Each theme's parent group, from the clusterer's groups of its clusters (if it has any).
+    parents = result.params.get("parents") or []
+    groups: dict[int, int] = {}
     for c in clusters:
         theme = old_themes.get(mapping[c]) if c in mapping else None
         if theme is None:
@@ -271,7 +262,8 @@ def _full_run(
             created.append(theme.id)
             record_event(session, theme.id, "created", run_id=run.id, size=len(new_members[c]))
         placed[labels == c] = theme.id
-    groups = _theme_groups(result.params.get("parents"), clusters, labels, placed)
+        if c < len(parents):
+            groups[theme.id] = int(parents[c])
 
     session.execute(sa.delete(ThemeMembership).where(ThemeMembership.source == "auto"))
     auto = np.nonzero((placed > 0) & ~is_manual)[0]
@@ -503,11 +495,7 @@ def run_clustering(
     if kind == "full":
         _full_run(session, run, embedder, clusterer, labeler, progress)
     else:
-        last_full = session.scalars(
-            sa.select(ClusteringRun)
-            .where(ClusteringRun.kind == "full", ClusteringRun.status == "succeeded")
-            .order_by(ClusteringRun.id.desc())
-        ).first()
+        last_full = last_full_run(session)
         _incremental_run(session, run, embedder, clusterer, labeler, progress, last_full)
     run.status = "succeeded"
     run.finished_at = utcnow()

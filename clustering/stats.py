@@ -24,6 +24,7 @@ __all__ = [
     "as_date",
     "contact_day",
     "example_previews",
+    "last_full_run",
     "latest_run",
     "overview",
     "recent_runs",
@@ -96,6 +97,16 @@ def recent_runs(session: Session, limit: int = 20) -> list[RunOut]:
     """The newest clustering runs, newest first, whatever their status."""
     query = sa.select(ClusteringRun).order_by(ClusteringRun.id.desc()).limit(limit)
     return [_run_out(run) for run in session.scalars(query)]
+
+
+def last_full_run(session: Session) -> ClusteringRun | None:
+    """The newest full clustering run that succeeded: what later runs and alerts build on."""
+    return session.scalars(
+        sa.select(ClusteringRun)
+        .where(ClusteringRun.kind == "full", ClusteringRun.status == "succeeded")
+        .order_by(ClusteringRun.id.desc())
+        .limit(1)
+    ).first()
 
 
 def latest_run(session: Session) -> RunOut | None:
