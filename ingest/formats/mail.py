@@ -262,6 +262,12 @@ def _threaded(
     yield from thread_messages(good)
 
 
+def _unreadable(exc: OSError | EOFError, where: str) -> InputError:
+    """A file that cannot be read or unpacked (a broken ``.gz`` has no ``strerror``)."""
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return InputError(f"cannot read: {reason}", path=where)
+
+
 def read_eml(paths: Iterable[Path]) -> Iterator[InteractionRecord | Rejected]:
     """Conversations from ``.eml`` files (a folder's files are threaded together)."""
 
@@ -271,8 +277,7 @@ def read_eml(paths: Iterable[Path]) -> Iterator[InteractionRecord | Rejected]:
                 raw = path.read_bytes()
                 yield (gzip.decompress(raw) if path.suffix.lower() == ".gz" else raw), str(path), 0
             except (OSError, EOFError) as exc:
-                reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-                raise InputError(f"cannot read: {reason}", path=str(path)) from None
+                raise _unreadable(exc, str(path)) from None
 
     return _threaded(items())
 
@@ -285,8 +290,7 @@ def read_mbox(path: Path) -> Iterator[InteractionRecord | Rejected]:
         with gzip.open(path, "rb") if packed else path.open("rb") as fh:
             head = fh.read(5)
     except (OSError, EOFError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        raise InputError(f"cannot read: {reason}", path=where) from None
+        raise _unreadable(exc, where) from None
     if head and head != b"From ":
         raise InputError("not an mbox file: it must start with a 'From ' line", path=where, line=1)
 
