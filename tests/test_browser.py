@@ -154,3 +154,32 @@ def test_keyboard_only_sign_in_and_navigation(
         page.wait_for_url(f"{base}/problems")
         assert page.locator("h1").first.inner_text().strip() != ""
         page.close()
+
+
+def test_pages_and_api_docs_run_under_the_content_security_policy(
+    browser,
+    loaded_engine: Engine,  # type: ignore[no-untyped-def]
+    settings: Settings,
+) -> None:
+    """The strict policy refuses nothing the app itself needs: no violation on any page
+    visited, htmx still swaps, and Swagger UI still renders from its hashed inline script."""
+    with serve(settings, loaded_engine) as base:
+        page = browser.new_page()
+        refused: list[str] = []
+        page.on(
+            "console",
+            lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None,
+        )
+        sign_in(page, base, "lead@example.com")
+        for path in ("/themes", "/problems", "/search?q=password", "/tasks"):
+            response = page.goto(f"{base}{path}")
+            assert response is not None and response.headers["content-security-policy"]
+            assert page.evaluate("typeof window.htmx") == "object", path
+        page.goto(f"{base}/themes")
+        page.locator("a[href^='/themes/']").first.click()
+        page.wait_for_url(f"{base}/themes/*")
+        page.goto(f"{base}/docs")
+        page.wait_for_selector("#swagger-ui .info", timeout=15_000)
+        assert page.locator("#swagger-ui .opblock").count() > 10
+        assert not refused, refused
+        page.close()

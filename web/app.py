@@ -31,6 +31,7 @@ from rootline.db import make_session_factory
 from rootline.errors import ConflictError, NotFoundError, RootlineError
 from rootline.ingest.cleaning import redact_pii
 from rootline.web.cache import FigureCache
+from rootline.web.headers import SecurityHeaders, policy_with_script
 from rootline.web.permissions import (
     AuthRequired,
     Forbidden,
@@ -187,7 +188,7 @@ def _install_docs(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False, name="docs")
     def docs() -> HTMLResponse:
         # FastAPI's default page pulls Swagger UI from a CDN; ours is vendored under /static.
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url="/openapi.json",
             title=f"{app.title} API",
             swagger_js_url=f"{_SWAGGER}/swagger-ui-bundle.js",
@@ -195,6 +196,9 @@ def _install_docs(app: FastAPI) -> None:
             swagger_favicon_url="/static/favicon.svg",
             swagger_ui_parameters={"validatorUrl": None},
         )
+        # Swagger UI starts from one inline script: allowed by its hash, on this page only.
+        page.headers["Content-Security-Policy"] = policy_with_script(bytes(page.body).decode())
+        return page
 
 
 def create_app(settings: Settings, engine: Engine, embedder: Any | None = None) -> FastAPI:
@@ -227,6 +231,8 @@ def create_app(settings: Settings, engine: Engine, embedder: Any | None = None) 
         same_site="lax",
         https_only=settings.session_https_only,
     )
+    # Outermost, so error pages and redirects carry the headers too.
+    app.add_middleware(SecurityHeaders)
     app.state.settings = settings
     app.state.embedder = embedder
     app.state.figures = FigureCache(ttl=60.0)
