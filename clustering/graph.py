@@ -8,8 +8,8 @@ The recipe (``GraphClusterer``):
    about the same whatever the data's size, while the number of intents a sample holds
    grows with it. Leiden runs over a grid of resolutions, coarse to fine, and each partition
    is scored by its silhouette (cosine, on at most ``silhouette_size`` texts): how much
-   closer texts are to their own theme than to the nearest other. The themes are the
-   partition at the middle of the near-best plateau of that curve; the best-scoring
+   closer texts are to their own theme than to the nearest other. The themes are cut one
+   grid step finer than the middle of the near-best plateau of that curve; the best-scoring
    partition with at most half as many groups gives the parent groups.
 3. The graph grows with the data (``default_neighbors``): with few texts an intent has only
    a handful of members, and fifteen neighbours would reach into other intents.
@@ -141,7 +141,8 @@ class GraphClusterer:
         n_neighbors: Neighbours per text in the graph (default ``default_neighbors(n)``).
         resolutions: Leiden resolutions tried, coarse to fine.
         silhouette_size: Silhouettes are measured on at most this many texts.
-        tolerance: A finer partition wins when its silhouette is within this share of the best.
+        tolerance: Silhouettes within this share of the best form the near-best plateau.
+        lean: The themes' resolution is the plateau's middle times this (see ``_select``).
         assign_similarity: Floor of similarity to a theme centroid below which a text stays
             unthemed; default derived from the spread of each theme's similarities.
         outlier_width: How many robust standard deviations below the median the floor sits.
@@ -156,7 +157,8 @@ class GraphClusterer:
         n_neighbors: int | None = None,
         resolutions: tuple[float, ...] | None = None,
         silhouette_size: int = 3000,
-        tolerance: float = 0.05,
+        tolerance: float = 0.10,
+        lean: float = 1.5,
         assign_similarity: float | None = None,
         outlier_width: float = 4.0,
         max_fit_size: int = 30_000,
@@ -167,6 +169,7 @@ class GraphClusterer:
         self.resolutions = resolutions or default_resolutions()
         self.silhouette_size = silhouette_size
         self.tolerance = tolerance
+        self.lean = lean
         self.assign_similarity = assign_similarity
         self.outlier_width = outlier_width
         self.max_fit_size = max_fit_size
@@ -277,7 +280,10 @@ class GraphClusterer:
             below = below + 1 if score < best - 2 * self.tolerance * abs(best) else 0
             if below >= 2:
                 break
-        resolution = choose_level(np.asarray(scores), np.asarray(tried), self.tolerance)
+        # Silhouette scores two sibling intents kept as one theme almost as well as apart (each
+        # text's nearest other theme is far either way), so its plateau leans coarse: the themes
+        # are cut one grid step finer than its middle.
+        resolution = self.lean * choose_level(np.asarray(scores), np.asarray(tried), self.tolerance)
         themes = _n_themes(partitions.at(resolution))
         parent_i = parent_level(np.asarray(scores), np.asarray(counts), themes)
         parent = tried[parent_i] if parent_i is not None else None
