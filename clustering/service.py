@@ -17,6 +17,7 @@ from rootline.clustering.metrics import score_themes
 from rootline.clustering.models import Theme, ThemeMembership
 from rootline.clustering.runs import ClusterProgress, record_failed_run, run_clustering
 from rootline.clustering.schemas import ExampleOut, ThemeOut
+from rootline.db import LIKE_ESCAPE, contains_pattern
 from rootline.errors import InputError, NotFoundError
 from rootline.ingest.models import Interaction
 
@@ -106,8 +107,8 @@ def theme_interactions(
         .where(ThemeMembership.theme_id == theme_id)
     )
     if query:
-        like = f"%{query.lower()}%"
-        base = base.where(sa.func.lower(Interaction.body_clean).like(like))
+        like = contains_pattern(query.lower())
+        base = base.where(sa.func.lower(Interaction.body_clean).like(like, escape=LIKE_ESCAPE))
     total = session.scalar(sa.select(sa.func.count()).select_from(base.subquery())) or 0
     rows = session.scalars(
         base.order_by(Interaction.created_at.desc().nulls_last(), Interaction.id.desc())

@@ -21,8 +21,10 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from rootline.errors import ConfigError
 
 __all__ = [
+    "LIKE_ESCAPE",
     "Base",
     "JSONType",
+    "contains_pattern",
     "make_engine",
     "make_session_factory",
     "migrate",
@@ -37,6 +39,16 @@ _NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+#: The escape character of ``contains_pattern``: pass it as ``like(..., escape=LIKE_ESCAPE)``.
+LIKE_ESCAPE = "\\"
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern matching values that contain ``text`` literally (``%`` and ``_`` too)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
 
 #: JSON that is JSONB on PostgreSQL (indexable) and plain JSON elsewhere.
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")

@@ -138,3 +138,59 @@ def test_subjects_carry_no_personal_data_for_viewers(
         assert "Refund for" in text
         shown = [raw for raw in RAW if raw in text]
         assert shown == ([] if role == "viewer" else list(RAW)), shown
+
+
+@pytest.mark.parametrize("user_id", [True, False, 2**70, "1"])
+def test_a_token_for_a_user_id_that_is_no_id_is_refused(
+    client: TestClient, session: Session, user_id: object
+) -> None:
+    """``true`` is not user 1 and a 70-bit number names no one: 422, and no token is made."""
+    from rootline.web.models import ApiToken
+
+    before = session.query(ApiToken).count()
+    response = client.post(
+        "/api/admin/tokens",
+        json={"name": "ci", "user_id": user_id},
+        headers={"X-CSRF-Token": csrf_of(client, "/themes")},
+    )
+    assert response.status_code == 422, response.text[:300]
+    assert session.query(ApiToken).count() == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"target_id": True, "interaction_ids": [1]},
+        {"target_id": 2, "interaction_ids": [2**70]},
+        {"target_id": 2, "interaction_ids": [True]},
+    ],
+)
+def test_ids_in_bodies_are_strict_64_bit_integers(
+    client: TestClient, data: Seeded, body: dict[str, object]
+) -> None:
+    response = client.post(
+        f"/api/themes/{data.card}/move",
+        json=body,
+        headers={"X-CSRF-Token": csrf_of(client, "/themes")},
+    )
+    assert response.status_code == 422, response.text[:300]
+
+
+def test_an_in_theme_search_matches_percent_and_underscore_literally(
+    client: TestClient, data: Seeded
+) -> None:
+    everything = client.get(f"/api/themes/{data.card}/interactions").json()
+    assert everything["total"] > 0
+    for q in ("%", "_", "%%_"):
+        found = client.get(f"/api/themes/{data.card}/interactions", params={"q": q}).json()
+        assert found["total"] == 0, q
+        page = client.get(f"/themes/{data.card}", params={"q": q})
+        assert page.status_code == 200 and "No contacts match" in page.text.replace("&#34;", ""), q
+
+
+def test_a_new_user_is_a_viewer_unless_an_admin_chooses_more(client: TestClient) -> None:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(client.get("/admin").text, "html.parser")
+    chosen = soup.select("#new-role option[selected]")
+    assert [o["value"] for o in chosen] == ["viewer"]

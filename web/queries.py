@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 
 from rootline.clustering.models import Theme, ThemeMembership
 from rootline.clustering.stats import WeekCount
+from rootline.db import LIKE_ESCAPE, contains_pattern
 from rootline.ingest.models import Customer, CustomerIdentity, Interaction
 from rootline.rootcause.impact import Contact, Impact, contact_facts, measure_impact
 from rootline.rootcause.models import Problem, ProblemTheme, Team
@@ -274,7 +275,8 @@ def theme_contacts(
         .where(ThemeMembership.theme_id == theme_id)
     )
     if query:
-        ranked = ranked.where(sa.func.lower(Interaction.body_clean).like(f"%{query.lower()}%"))
+        like = contains_pattern(query.lower())
+        ranked = ranked.where(sa.func.lower(Interaction.body_clean).like(like, escape=LIKE_ESCAPE))
         total = session.scalar(sa.select(sa.func.count()).select_from(ranked.subquery())) or 0
     else:
         total = session.scalar(sa.select(sa.func.count()).select_from(members.subquery())) or 0

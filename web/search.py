@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from rootline.clustering.embedding import text_hash
 from rootline.clustering.models import EmbeddingCache, Theme, ThemeMembership
+from rootline.db import LIKE_ESCAPE, contains_pattern
 from rootline.ingest.models import Interaction
 
 __all__ = ["SemanticIndex", "interactions_by_id", "keyword_ids", "semantic_index"]
@@ -57,11 +58,11 @@ def keyword_ids(session: Session, query: str, limit: int = 50) -> list[int]:
     words = query.lower().split()[:8]
     stmt = sa.select(Interaction.id)
     for word in words:
-        like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        like = contains_pattern(word)
         stmt = stmt.where(
-            Interaction.body_clean.like(like, escape="\\")
+            Interaction.body_clean.like(like, escape=LIKE_ESCAPE)
             if sqlite
-            else Interaction.body_clean.ilike(like, escape="\\")
+            else Interaction.body_clean.ilike(like, escape=LIKE_ESCAPE)
         )
     if sqlite and any(len(w) >= 3 for w in words) and _has_fts(session):
         stmt = stmt.where(

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from rootline.clustering import curation, service, stats
@@ -19,30 +18,13 @@ from rootline.rootcause.service import create_problem
 from rootline.web import queries
 from rootline.web.deps import MAX_ID, RowId, SessionDep, get_figures
 from rootline.web.permissions import CurrentUser, can_see_pii
+from rootline.web.schemas import MoveIn, PromoteIn, RenameIn, TargetIn
 from rootline.web.views import dashboard_filters, ranked_themes
 
 __all__ = ["router"]
 
 router = APIRouter()
 _404: dict[int | str, dict[str, Any]] = {404: {"description": "No theme with this id."}}
-
-
-class RenameIn(BaseModel):
-    title: str = Field(min_length=1, max_length=255)
-
-
-class TargetIn(BaseModel):
-    target_id: int = Field(ge=1, le=MAX_ID)
-
-
-class MoveIn(BaseModel):
-    target_id: int = Field(ge=1, le=MAX_ID)
-    interaction_ids: list[int] = Field(min_length=1, max_length=10_000)
-
-
-class PromoteIn(BaseModel):
-    title: str | None = Field(default=None, max_length=255)
-    tags: list[str] = []
 
 
 @router.get("/api/me", tags=["auth"], name="api_me")
@@ -120,7 +102,7 @@ def theme_interactions(
     session: SessionDep,
     user: CurrentUser,
     theme_id: RowId,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     q: Annotated[str, Query(max_length=200)] = "",
 ) -> dict[str, Any]:

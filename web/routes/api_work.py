@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from rootline.errors import NotFoundError
@@ -30,67 +28,22 @@ from rootline.web.permissions import (
     can_see_pii,
     check_can_work_on,
 )
+from rootline.web.schemas import (
+    AssignIn,
+    CommentIn,
+    FixIn,
+    TaskIn,
+    TaskStateIn,
+    TokenIn,
+    TransitionIn,
+    UpdateIn,
+    UserIn,
+)
 from rootline.web.views import problem_context, search_contacts
 
 __all__ = ["router"]
 
 router = APIRouter()
-
-
-class TransitionIn(BaseModel):
-    target: str = Field(max_length=32)
-    version: int | None = None
-    reason: str | None = Field(default=None, max_length=2000)
-    accept_without_data: bool = Field(
-        default=False,
-        description="With target verified: a lead accepts the fix without data evidence "
-        "(a reason is required and audited).",
-    )
-
-
-class UpdateIn(BaseModel):
-    changes: dict[str, Any]
-    version: int | None = None
-
-
-class FixIn(BaseModel):
-    fixed_on: date
-    description: str | None = Field(default=None, max_length=10_000)
-    version: int | None = None
-
-
-class CommentIn(BaseModel):
-    body: str = Field(min_length=1, max_length=10_000)
-
-
-class TaskIn(BaseModel):
-    title: str = Field(min_length=1, max_length=255)
-    team: str | int | None = None
-    owner_user_id: int | None = Field(default=None, ge=1, le=MAX_ID)
-    due_date: date | None = None
-
-
-class TaskStateIn(BaseModel):
-    state: str = Field(max_length=16)
-
-
-class AssignIn(BaseModel):
-    business: str | int | None = None
-    is_team: str | int | None = None
-    version: int | None = None
-
-
-class UserIn(BaseModel):
-    email: str = Field(max_length=255)
-    role: str = "viewer"
-    name: str = ""
-    password: str = Field(min_length=8, max_length=1024)
-    teams: list[str] = []
-
-
-class TokenIn(BaseModel):
-    name: str = Field(min_length=1, max_length=128)
-    user_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 def _detail(session: SessionDep, problem_id: int) -> dict[str, Any]:
