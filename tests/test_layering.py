@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -85,7 +86,7 @@ def test_imports_flow_one_way() -> None:
 def test_no_route_module_imports_another() -> None:
     """A loader shared by a page and its JSON twin lives in ``web.views``, not in a route."""
     routes = {m: p for m, p in _modules().items() if m.startswith("rootline.web.routes.")}
-    assert "rootline.web.routes.api" in routes
+    assert {m.rsplit(".", 1)[1] for m in routes} == set(RESOURCES)
     wrong = [
         f"{module} imports {name}"
         for module, path in routes.items()
@@ -93,6 +94,24 @@ def test_no_route_module_imports_another() -> None:
         if name.startswith("rootline.web.routes")
     ]
     assert wrong == []
+
+
+#: One route module per resource, each holding its pages and their JSON twins.
+RESOURCES = ("admin", "auth", "ingest", "problems", "search", "themes", "work")
+
+
+def test_a_page_and_its_json_twin_live_in_one_resource_module() -> None:
+    from rootline.web.permissions import app_routes
+
+    owner: dict[str, str] = {}
+    for resource in RESOURCES:
+        module = importlib.import_module(f"rootline.web.routes.{resource}")
+        for _name, path, _methods in app_routes(module.router.routes):
+            owner[path] = resource
+    twins = [(path, "/api" + path) for path in owner if "/api" + path in owner]
+    assert len(twins) >= 15
+    apart = [(p, owner[p], owner[t]) for p, t in twins if owner[p] != owner[t]]
+    assert apart == []
 
 
 def test_importing_the_cli_loads_no_model_or_web_stack() -> None:

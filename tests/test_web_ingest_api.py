@@ -29,7 +29,7 @@ from rootline.rootcause.notify import sign
 from rootline.web.accounts import create_token, ensure_user, revoke_token
 from rootline.web.app import create_app
 from rootline.web.deps import get_session
-from rootline.web.routes import ingest_api
+from rootline.web.routes import ingest as ingest_api
 from tests.test_web_pages import (  # noqa: F401  (fixtures)
     PASSWORD,
     anonymous,

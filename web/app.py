@@ -40,7 +40,7 @@ from rootline.web.permissions import (
     can_see_pii,
     csrf_token,
 )
-from rootline.web.routes import admin, api, api_work, auth, ingest_api, pages, problems, work
+from rootline.web.routes import admin, auth, ingest, problems, search, themes, work
 
 __all__ = ["create_app"]
 
@@ -242,6 +242,6 @@ def create_app(settings: Settings, engine: Engine, embedder: Any | None = None) 
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     _install_error_pages(app)
     _install_docs(app)
-    for module in (auth, pages, problems, work, admin, api, api_work, ingest_api):
+    for module in (auth, themes, problems, work, search, admin, ingest):
         app.include_router(module.router)
     return app

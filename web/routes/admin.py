@@ -1,18 +1,19 @@
-"""Admin pages: users and roles, teams, routing rules (with YAML import and export), API tokens."""
+"""Administration: users, teams, routing rules and API tokens, pages beside their JSON twins."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import PlainTextResponse, RedirectResponse
 from starlette.responses import Response
 
-from rootline.errors import InputError
+from rootline.errors import InputError, NotFoundError
 from rootline.rootcause.audit import record
 from rootline.rootcause.models import User
 from rootline.rootcause.routing import export_rules_yaml, import_rules_yaml, list_rules
+from rootline.rootcause.schemas import TeamOut
 from rootline.rootcause.teams import (
     ROLES,
     TEAM_KINDS,
@@ -25,18 +26,26 @@ from rootline.rootcause.teams import (
 )
 from rootline.web.accounts import create_token, list_tokens, revoke_token, set_password
 from rootline.web.deps import Renderer, RowId, SessionDep, csv_response, flash, wants_csv
-from rootline.web.permissions import CurrentUser
+from rootline.web.permissions import (
+    CurrentUser,
+)
+from rootline.web.schemas import (
+    TokenIn,
+    UserIn,
+)
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+#: HTML pages (not in the API schema) and their JSON twins.
+pages = APIRouter(include_in_schema=False)
+api = APIRouter(tags=["admin"])
 
 
 def _admin(request: Request) -> RedirectResponse:
     return RedirectResponse("/admin", status_code=303)
 
 
-@router.get("/admin", name="admin_page")
+@pages.get("/admin", name="admin_page")
 def admin_page(request: Request, session: SessionDep, render: Renderer) -> Response:
     """Users, teams, routing rules and API tokens on one page."""
     users = list(session.scalars(sa.select(User).order_by(User.email)))
@@ -63,7 +72,7 @@ def admin_page(request: Request, session: SessionDep, render: Renderer) -> Respo
     )
 
 
-@router.post("/admin/users", name="admin_user_create")
+@pages.post("/admin/users", name="admin_user_create")
 def admin_user_create(
     request: Request,
     session: SessionDep,
@@ -83,7 +92,7 @@ def admin_user_create(
     return _admin(request)
 
 
-@router.post("/admin/users/{user_id}", name="admin_user_update")
+@pages.post("/admin/users/{user_id}", name="admin_user_update")
 def admin_user_update(
     request: Request,
     session: SessionDep,
@@ -125,7 +134,7 @@ def admin_user_update(
     return _admin(request)
 
 
-@router.post("/admin/teams", name="admin_team_create")
+@pages.post("/admin/teams", name="admin_team_create")
 def admin_team_create(
     request: Request,
     session: SessionDep,
@@ -148,7 +157,7 @@ def admin_team_create(
     return _admin(request)
 
 
-@router.post("/admin/teams/{team_id}/members", name="admin_team_member")
+@pages.post("/admin/teams/{team_id}/members", name="admin_team_member")
 def admin_team_member(
     request: Request,
     session: SessionDep,
@@ -164,7 +173,7 @@ def admin_team_member(
     return _admin(request)
 
 
-@router.post("/admin/rules", name="admin_rules_import")
+@pages.post("/admin/rules", name="admin_rules_import")
 def admin_rules_import(
     request: Request,
     session: SessionDep,
@@ -177,7 +186,7 @@ def admin_rules_import(
     return _admin(request)
 
 
-@router.get("/admin/rules.yaml", name="admin_rules_export")
+@pages.get("/admin/rules.yaml", name="admin_rules_export")
 def admin_rules_export(session: SessionDep) -> Response:
     """The routing rules and teams as YAML, as ``rootline rules export``."""
     return Response(
@@ -187,7 +196,7 @@ def admin_rules_export(session: SessionDep) -> Response:
     )
 
 
-@router.post("/admin/tokens", name="admin_token_create")
+@pages.post("/admin/tokens", name="admin_token_create")
 def admin_token_create(
     request: Request,
     session: SessionDep,
@@ -202,7 +211,7 @@ def admin_token_create(
     return _admin(request)
 
 
-@router.post("/admin/tokens/{token_id}/revoke", name="admin_token_revoke")
+@pages.post("/admin/tokens/{token_id}/revoke", name="admin_token_revoke")
 def admin_token_revoke(
     request: Request, session: SessionDep, user: CurrentUser, token_id: RowId
 ) -> Response:
@@ -210,3 +219,87 @@ def admin_token_revoke(
     revoke_token(session, token_id, actor=user.email)
     flash(request, "Token revoked.")
     return _admin(request)
+
+
+@api.get("/api/admin/users", name="api_users")
+def users(session: SessionDep) -> list[dict[str, Any]]:
+    """Every user with role and teams."""
+    return [
+        {
+            "id": u.id,
+            "email": u.email,
+            "name": u.name,
+            "role": u.role,
+            "active": u.active,
+            "teams": [t.name for t in u.teams],
+        }
+        for u in session.scalars(sa.select(User).order_by(User.email))
+    ]
+
+
+@api.post("/api/admin/users", status_code=201, name="api_user_create")
+def user_create(session: SessionDep, user: CurrentUser, body: UserIn) -> dict[str, Any]:
+    """Add a user with a role and a password."""
+    created = create_user(
+        session, body.email, body.name, body.role, teams=body.teams, actor=user.email
+    )
+    set_password(session, created, body.password, actor=user.email)
+    return {"id": created.id, "email": created.email, "role": created.role}
+
+
+@api.get("/api/teams", response_model=list[TeamOut], name="api_teams")
+def teams(session: SessionDep) -> list[TeamOut]:
+    """Every team with its lead and members."""
+    return [TeamOut.of(t) for t in list_teams(session)]
+
+
+@api.get("/api/admin/rules", name="api_rules", response_class=PlainTextResponse)
+def rules(session: SessionDep) -> Response:
+    """Routing rules and teams as YAML."""
+    return PlainTextResponse(export_rules_yaml(session), media_type="application/yaml")
+
+
+@api.post("/api/admin/rules", name="api_rules_import")
+async def rules_import(request: Request, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    """Import routing rules (and teams) from a YAML request body."""
+    text = (await request.body()).decode("utf-8", errors="replace")
+    return {"imported": [r.name for r in import_rules_yaml(session, text, actor=user.email)]}
+
+
+@api.get("/api/admin/tokens", name="api_tokens")
+def tokens(session: SessionDep) -> list[dict[str, Any]]:
+    """API tokens (never the tokens themselves)."""
+    return [
+        {
+            "id": t.id,
+            "name": t.name,
+            "user": t.user.email,
+            "prefix": t.prefix,
+            "created_at": t.created_at,
+            "last_used_at": t.last_used_at,
+            "revoked": t.revoked_at is not None,
+        }
+        for t in list_tokens(session)
+    ]
+
+
+@api.post("/api/admin/tokens", status_code=201, name="api_token_create")
+def token_create(session: SessionDep, user: CurrentUser, body: TokenIn) -> dict[str, Any]:
+    """Create a token; the response is the only place it is ever shown."""
+    owner = session.get(User, body.user_id) if body.user_id else user
+    if owner is None:
+        raise NotFoundError(f"no user {body.user_id}")
+    row, token = create_token(session, owner, body.name, actor=user.email)
+    return {"id": row.id, "token": token, "user": owner.email}
+
+
+@api.post("/api/admin/tokens/{token_id}/revoke", name="api_token_revoke")
+def token_revoke(session: SessionDep, user: CurrentUser, token_id: RowId) -> dict[str, Any]:
+    """Stop a token from working."""
+    row = revoke_token(session, token_id, actor=user.email)
+    return {"id": row.id, "revoked": True}
+
+
+router = APIRouter()
+router.include_router(pages)
+router.include_router(api)

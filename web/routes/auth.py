@@ -1,22 +1,25 @@
-"""Sign in and sign out."""
+"""Signing in and out, who the request is made as, and the health check."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.responses import Response
 
 from rootline.web.accounts import sign_in
 from rootline.web.deps import Renderer, SessionDep
-from rootline.web.permissions import session_fingerprint
+from rootline.web.permissions import CurrentUser, session_fingerprint
 from rootline.web.security import new_csrf_token
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+#: HTML pages (not in the API schema) and their JSON twins.
+pages = APIRouter(include_in_schema=False)
+api = APIRouter(tags=["auth"])
 
 
 def _safe_next(target: str) -> str:
@@ -26,7 +29,7 @@ def _safe_next(target: str) -> str:
     return target
 
 
-@router.get("/login", name="login_page")
+@pages.get("/login", name="login_page")
 def login_page(
     request: Request,
     render: Renderer,
@@ -44,7 +47,7 @@ def login_page(
     )
 
 
-@router.post("/login", name="login_submit")
+@pages.post("/login", name="login_submit")
 def login_submit(
     request: Request,
     session: SessionDep,
@@ -86,7 +89,7 @@ def login_submit(
     return RedirectResponse(_safe_next(next_), status_code=303)
 
 
-@router.post("/logout", name="logout")
+@pages.post("/logout", name="logout")
 def logout(request: Request, session: SessionDep) -> Response:
     """End the session: here, and in any copy of its cookie (the user's session generation
     moves on, so every cookie issued before it is refused)."""
@@ -96,3 +99,34 @@ def logout(request: Request, session: SessionDep) -> Response:
         session.flush()
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
+
+
+@api.get(
+    "/healthz",
+    responses={503: {"description": "The database cannot be reached."}},
+    name="healthz",
+)
+def healthz(session: SessionDep) -> Response:
+    """Liveness and database reachability: ``{"status": "ok"}`` or a 503."""
+    try:
+        session.execute(sa.select(1))
+    except sa.exc.DBAPIError:
+        session.rollback()
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+@api.get("/api/me", name="api_me")
+def me(user: CurrentUser) -> dict[str, Any]:
+    """Who the request is made as."""
+    return {
+        "id": user.id,
+        "email": user.email,
+        "role": user.role,
+        "teams": [t.name for t in user.teams],
+    }
+
+
+router = APIRouter()
+router.include_router(pages)
+router.include_router(api)

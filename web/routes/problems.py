@@ -1,32 +1,67 @@
-"""Problem pages: the board (kanban by state) and one problem with its workflow actions."""
+"""Problems: the board and problem pages, the workflow (transition, update, fix, comments, tasks, routing) and verification, pages beside their JSON twins."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from rootline.rootcause import service as problems
-from rootline.rootcause.models import Task
+from rootline.rootcause.schemas import AuditOut, ProblemOut, TaskOut
 from rootline.rootcause.service import PRIORITIES
 from rootline.rootcause.states import STATES
 from rootline.rootcause.teams import list_teams
-from rootline.rootcause.verification import move_problem
+from rootline.rootcause.verification import move_problem, verify_problem
 from rootline.web import queries
 from rootline.web.deps import MAX_ID, Renderer, RowId, SessionDep, csv_response, flash, wants_csv
-from rootline.web.permissions import CurrentUser, WorkableProblem, can_work_on, check_can_work_on
+from rootline.web.permissions import (
+    LEADS,
+    CurrentUser,
+    Forbidden,
+    WorkableProblem,
+    can_work_on,
+    check_can_work_on,
+)
+from rootline.web.schemas import (
+    AssignIn,
+    CommentIn,
+    FixIn,
+    TaskIn,
+    TransitionIn,
+    UpdateIn,
+)
 from rootline.web.views import problem_context
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+#: HTML pages (not in the API schema) and their JSON twins.
+pages = APIRouter(include_in_schema=False)
+api = APIRouter(tags=["problems"])
+
+
+def _detail(session: SessionDep, problem_id: int) -> dict[str, Any]:
+    problem = problems.get_problem(session, problem_id)
+    ctx = problem_context(session, problem)
+    verification = ctx["verification"]
+    return {
+        **ProblemOut.of(problem, detail=True).model_dump(mode="json"),
+        "sla": [
+            {"stage": s, "due_at": due.isoformat(), "done": done} for s, due, done in ctx["clocks"]
+        ],
+        "audit": [AuditOut.of(e).model_dump(mode="json") for e in ctx["audit"]],
+        "verification": asdict(verification) if verification else None,
+        "next_states": ctx["next_states"],
+    }
+
+
 Version = Annotated[int | None, Form(ge=1)]
 
 
-@router.get("/problems", name="board_page")
+@pages.get("/problems", name="board_page")
 def board_page(
     request: Request,
     session: SessionDep,
@@ -80,7 +115,7 @@ def board_page(
     )
 
 
-@router.get("/problems/{problem_id}", name="problem_page")
+@pages.get("/problems/{problem_id}", name="problem_page")
 def problem_page(
     session: SessionDep, render: Renderer, user: CurrentUser, problem_id: RowId
 ) -> Response:
@@ -97,7 +132,7 @@ def problem_page(
     )
 
 
-@router.post("/problems/{problem_id}/transition", name="problem_transition")
+@pages.post("/problems/{problem_id}/transition", name="problem_transition")
 def problem_transition(
     request: Request,
     session: SessionDep,
@@ -121,7 +156,7 @@ def problem_transition(
     return RedirectResponse(f"/problems/{problem_id}", status_code=303)
 
 
-@router.post("/problems/{problem_id}/update", name="problem_update")
+@pages.post("/problems/{problem_id}/update", name="problem_update")
 def problem_update(
     request: Request,
     session: SessionDep,
@@ -148,7 +183,7 @@ def problem_update(
     return RedirectResponse(f"/problems/{problem_id}", status_code=303)
 
 
-@router.post("/problems/{problem_id}/fix", name="problem_fix")
+@pages.post("/problems/{problem_id}/fix", name="problem_fix")
 def problem_fix(
     request: Request,
     session: SessionDep,
@@ -172,7 +207,7 @@ def problem_fix(
     return RedirectResponse(f"/problems/{problem_id}", status_code=303)
 
 
-@router.post("/problems/{problem_id}/comments", name="problem_comment")
+@pages.post("/problems/{problem_id}/comments", name="problem_comment")
 def problem_comment(
     request: Request,
     session: SessionDep,
@@ -187,7 +222,7 @@ def problem_comment(
     return RedirectResponse(f"/problems/{problem_id}#comments", status_code=303)
 
 
-@router.post("/problems/{problem_id}/tasks", name="problem_task_add")
+@pages.post("/problems/{problem_id}/tasks", name="problem_task_add")
 def problem_task_add(
     request: Request,
     session: SessionDep,
@@ -207,28 +242,7 @@ def problem_task_add(
     return RedirectResponse(f"/problems/{problem_id}#tasks", status_code=303)
 
 
-@router.post("/tasks/{task_id}/state", name="task_state")
-def task_state(
-    request: Request,
-    session: SessionDep,
-    user: CurrentUser,
-    task_id: RowId,
-    state: Annotated[str, Form(max_length=16)],
-) -> Response:
-    """Move a task to open, in progress, done or cancelled."""
-    task = session.get(Task, task_id)
-    if task is not None:
-        check_can_work_on(user, task.problem)
-    task = problems.set_task_state(session, task_id, state, actor=user.email)
-    flash(request, f"Task {task.id} is {task.state.replace('_', ' ')}.")
-    back = request.headers.get("referer", "")
-    return RedirectResponse(
-        "/tasks" if back.endswith("/tasks") else f"/problems/{task.problem_id}#tasks",
-        status_code=303,
-    )
-
-
-@router.post("/problems/{problem_id}/assign", name="problem_assign")
+@pages.post("/problems/{problem_id}/assign", name="problem_assign")
 def problem_assign(
     request: Request,
     session: SessionDep,
@@ -250,3 +264,154 @@ def problem_assign(
     )
     flash(request, "Owners changed.")
     return RedirectResponse(f"/problems/{problem_id}", status_code=303)
+
+
+@api.get("/api/problems", response_model=list[ProblemOut], name="api_problems")
+def list_problems(
+    session: SessionDep,
+    team: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    priority: Annotated[str, Query(pattern="^(|P1|P2|P3|P4)$")] = "",
+    state: Annotated[str, Query(max_length=32)] = "",
+) -> list[ProblemOut]:
+    """Problems as on the board, highest priority first."""
+    items = queries.board_problems(session, team_id=team, priority=priority)
+    return [ProblemOut.of(p) for p in items if not state or p.state == state]
+
+
+@api.get("/api/problems/{problem_id}", name="api_problem")
+def get_problem(session: SessionDep, problem_id: RowId) -> dict[str, Any]:
+    """A problem with tasks, comments, SLA clocks, verification and its audit trail."""
+    return _detail(session, problem_id)
+
+
+@api.get("/api/problems/{problem_id}/verification", name="api_problem_verification")
+def verification(session: SessionDep, problem_id: RowId) -> dict[str, Any]:
+    """The verdict on the fix and the figures, as ``rootline problems verify --json``."""
+    return asdict(verify_problem(session, problem_id))
+
+
+@api.post("/api/problems/{problem_id}/transition", name="api_problem_transition")
+def transition(
+    session: SessionDep,
+    user: CurrentUser,
+    problem_id: RowId,
+    _problem: WorkableProblem,
+    body: TransitionIn,
+) -> dict[str, Any]:
+    """Move the problem to another state (409 when someone changed it since ``version``).
+
+    ``verified`` only when the data shows the fix working, or a lead accepts it without."""
+    if body.accept_without_data and user.role not in LEADS:
+        raise Forbidden("only a support lead or an admin may accept a fix without data evidence")
+    move_problem(
+        session,
+        problem_id,
+        body.target,
+        actor=user.email,
+        expected_version=body.version,
+        reason=body.reason,
+        accept_without_data=body.accept_without_data,
+    )
+    return _detail(session, problem_id)
+
+
+@api.post("/api/problems/{problem_id}/update", name="api_problem_update")
+def update(
+    session: SessionDep,
+    user: CurrentUser,
+    problem_id: RowId,
+    _problem: WorkableProblem,
+    body: UpdateIn,
+) -> dict[str, Any]:
+    """Change fields: title, description, root_cause, workaround, fix_description, fixed_at,
+    links, tags, priority."""
+    problems.update_problem(
+        session, problem_id, body.changes, actor=user.email, expected_version=body.version
+    )
+    return _detail(session, problem_id)
+
+
+@api.post("/api/problems/{problem_id}/fix", name="api_problem_fix")
+def fix(
+    session: SessionDep,
+    user: CurrentUser,
+    problem_id: RowId,
+    _problem: WorkableProblem,
+    body: FixIn,
+) -> dict[str, Any]:
+    """Record the fix date (and what changed)."""
+    problems.record_fix(
+        session,
+        problem_id,
+        body.fixed_on,
+        description=body.description,
+        actor=user.email,
+        expected_version=body.version,
+    )
+    return _detail(session, problem_id)
+
+
+@api.post(
+    "/api/problems/{problem_id}/comments",
+    status_code=201,
+    name="api_problem_comment",
+)
+def comment(
+    session: SessionDep,
+    user: CurrentUser,
+    problem_id: RowId,
+    _problem: WorkableProblem,
+    body: CommentIn,
+) -> dict[str, Any]:
+    """Add a comment."""
+    c = problems.add_comment(session, problem_id, body.body, actor=user.email)
+    return {"id": c.id, "author": c.author, "body": c.body, "created_at": c.created_at}
+
+
+@api.post(
+    "/api/problems/{problem_id}/tasks",
+    response_model=TaskOut,
+    status_code=201,
+    name="api_problem_task_add",
+)
+def add_task(
+    session: SessionDep,
+    user: CurrentUser,
+    problem_id: RowId,
+    _problem: WorkableProblem,
+    body: TaskIn,
+) -> TaskOut:
+    """Add a task under the problem."""
+    return TaskOut.of(
+        problems.add_task(
+            session,
+            problem_id,
+            body.title,
+            owner_team=body.team,
+            owner_user_id=body.owner_user_id,
+            due_date=body.due_date,
+            actor=user.email,
+        )
+    )
+
+
+@api.post("/api/problems/{problem_id}/assign", name="api_problem_assign")
+def assign(
+    request: Request, session: SessionDep, user: CurrentUser, problem_id: RowId, body: AssignIn
+) -> dict[str, Any]:
+    """Give the problem to other teams by hand."""
+    problems.assign(
+        session,
+        problem_id,
+        business=body.business,
+        is_team=body.is_team,
+        actor=user.email,
+        expected_version=body.version,
+        webhook_url=request.app.state.settings.webhook_url,
+    )
+    return _detail(session, problem_id)
+
+
+router = APIRouter()
+router.include_router(pages)
+router.include_router(api)

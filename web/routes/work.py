@@ -1,25 +1,37 @@
-"""Daily work pages: my tasks, the UX backlog, a customer's history, and search."""
+"""Daily work: my tasks, the backlog and customers, pages beside their JSON twins."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from rootline.errors import NotFoundError
+from rootline.rootcause import service as problems
+from rootline.rootcause.models import Task
+from rootline.rootcause.schemas import ProblemOut, TaskOut
 from rootline.rootcause.service import my_tasks, ux_backlog
 from rootline.web import queries
-from rootline.web.deps import Renderer, RowId, SessionDep, csv_response, wants_csv
-from rootline.web.permissions import CurrentUser, can_see_pii
-from rootline.web.views import search_contacts
+from rootline.web.deps import Renderer, RowId, SessionDep, csv_response, flash, wants_csv
+from rootline.web.permissions import (
+    CurrentUser,
+    can_see_pii,
+    check_can_work_on,
+)
+from rootline.web.schemas import (
+    TaskStateIn,
+)
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+#: HTML pages (not in the API schema) and their JSON twins.
+pages = APIRouter(include_in_schema=False)
+api = APIRouter(tags=["work"])
 
 
-@router.get("/tasks", name="my_tasks_page")
+@pages.get("/tasks", name="my_tasks_page")
 def my_tasks_page(
     request: Request, session: SessionDep, render: Renderer, user: CurrentUser
 ) -> Response:
@@ -34,7 +46,7 @@ def my_tasks_page(
     return render("tasks.html", nav="tasks", tasks=tasks)
 
 
-@router.get("/backlog", name="backlog_page")
+@pages.get("/backlog", name="backlog_page")
 def backlog_page(request: Request, session: SessionDep, render: Renderer) -> Response:
     """Open problems tagged ux or web, highest impact first, for product owners."""
     items = ux_backlog(session)
@@ -66,7 +78,7 @@ def backlog_page(request: Request, session: SessionDep, render: Renderer) -> Res
     return render("backlog.html", nav="backlog", problems=items)
 
 
-@router.get("/customers/{customer_id}", name="customer_page")
+@pages.get("/customers/{customer_id}", name="customer_page")
 def customer_page(
     request: Request,
     session: SessionDep,
@@ -99,28 +111,91 @@ def customer_page(
     return render("customer.html", view=view)
 
 
-@router.get("/search", name="search_page")
-def search_page(
+@pages.post("/tasks/{task_id}/state", name="task_state")
+def task_state(
     request: Request,
     session: SessionDep,
-    render: Renderer,
-    q: Annotated[str, Query(max_length=200)] = "",
-    mode: Annotated[str, Query(pattern="^(both|keyword|semantic)$")] = "both",
+    user: CurrentUser,
+    task_id: RowId,
+    state: Annotated[str, Form(max_length=16)],
 ) -> Response:
-    """Search contacts by words (every word must appear) and by meaning (nearest vectors)."""
-    query = q.strip()
-    found = (
-        search_contacts(request, session, query, mode) if query else {"keyword": [], "semantic": []}
+    """Move a task to open, in progress, done or cancelled."""
+    task = session.get(Task, task_id)
+    if task is not None:
+        check_can_work_on(user, task.problem)
+    task = problems.set_task_state(session, task_id, state, actor=user.email)
+    flash(request, f"Task {task.id} is {task.state.replace('_', ' ')}.")
+    back = request.headers.get("referer", "")
+    return RedirectResponse(
+        "/tasks" if back.endswith("/tasks") else f"/problems/{task.problem_id}#tasks",
+        status_code=303,
     )
-    if wants_csv(request):
-        rows = [("keyword", i, tid, None) for i, tid, _ in found["keyword"]]
-        rows += [("semantic", i, tid, s) for i, tid, _, s in found["semantic"]]
-        return csv_response(
-            "search",
-            ["match", "source", "external_id", "created_at", "theme_id", "similarity", "text"],
-            (
-                [m, i.source, i.external_id, i.created_at, tid, s, i.body_clean]
-                for m, i, tid, s in rows
-            ),
-        )
-    return render("search.html", nav="search", q=query, mode=mode, **found)
+
+
+@api.post("/api/tasks/{task_id}/state", response_model=TaskOut, name="api_task_state")
+def api_task_state(
+    session: SessionDep, user: CurrentUser, task_id: RowId, body: TaskStateIn
+) -> TaskOut:
+    """Move a task to open, in_progress, done or cancelled."""
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFoundError(f"no task {task_id}")
+    check_can_work_on(user, task.problem)
+    return TaskOut.of(problems.set_task_state(session, task_id, body.state, actor=user.email))
+
+
+@api.get("/api/tasks/mine", response_model=list[TaskOut], name="api_my_tasks")
+def mine(session: SessionDep, user: CurrentUser) -> list[TaskOut]:
+    """My open tasks and my teams' unassigned ones."""
+    return [TaskOut.of(t) for t in problems.my_tasks(session, user.id)]
+
+
+@api.get("/api/backlog", response_model=list[ProblemOut], name="api_backlog")
+def backlog(session: SessionDep) -> list[ProblemOut]:
+    """Open UX/web problems, highest impact first."""
+    return [ProblemOut.of(p) for p in problems.ux_backlog(session)]
+
+
+@api.get("/api/customers/{customer_id}", name="api_customer")
+def customer(session: SessionDep, user: CurrentUser, customer_id: RowId) -> dict[str, Any]:
+    """A unified customer and every interaction across sources with its theme."""
+    view = queries.customer_view(session, customer_id)
+    if view is None:
+        raise NotFoundError(f"no customer {customer_id}")
+    pii = can_see_pii(user)
+    c = view.customer
+    return {
+        "id": c.id,
+        "segment": c.segment,
+        "value": c.value,
+        "sources": view.sources,
+        **(
+            {
+                "name": c.name,
+                "identities": [
+                    {"kind": x.kind, "value": x.value, "source": x.source} for x in view.identities
+                ],
+            }
+            if pii
+            else {}
+        ),
+        "interactions": [
+            {
+                "id": i.id,
+                "source": i.source,
+                "external_id": i.external_id,
+                "channel": i.channel,
+                "created_at": i.created_at,
+                "theme_id": tid,
+                "theme": title,
+                "text": i.body_clean,
+                **({"body_raw": i.body_raw} if pii else {}),
+            }
+            for i, tid, title in view.interactions
+        ],
+    }
+
+
+router = APIRouter()
+router.include_router(pages)
+router.include_router(api)

@@ -1,8 +1,9 @@
-"""Theme pages: the dashboard (themes ranked by impact), one theme, and its review actions."""
+"""Themes: the dashboard and theme pages, review actions (rename, merge, split, move, noise, accept, promote), runs and alerts, each page beside its JSON twin."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import asdict
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
@@ -12,12 +13,16 @@ from starlette.responses import Response
 from rootline.clustering import curation, service, stats
 from rootline.clustering.alerts import theme_alerts
 from rootline.clustering.history import theme_history
+from rootline.clustering.schemas import RunOut, ThemeOut
+from rootline.ingest.cleaning import redact_pii
 from rootline.rootcause.knowledge import known_errors_for_theme
+from rootline.rootcause.schemas import ProblemOut
 from rootline.rootcause.service import create_problem
 from rootline.web import queries
 from rootline.web.cache import FigureCache, data_fingerprint
 from rootline.web.charts import sparkline, weekly_bar_chart
 from rootline.web.deps import (
+    MAX_ID,
     Renderer,
     RowId,
     SessionDep,
@@ -27,27 +32,51 @@ from rootline.web.deps import (
     wants_csv,
 )
 from rootline.web.paging import Pager
-from rootline.web.permissions import CurrentUser
+from rootline.web.permissions import CurrentUser, can_see_pii
+from rootline.web.schemas import MoveIn, PromoteIn, RenameIn, TargetIn
 from rootline.web.views import dashboard_filters, ranked_themes
 
 __all__ = ["router"]
 
+#: HTML pages (not in the API schema) and their JSON twins.
+pages = APIRouter(include_in_schema=False)
+api = APIRouter(tags=["themes"])
+
 PAGE_SIZE = 50
+
+
 THEMES_PER_PAGE = 50
+
+
 EXAMPLES_PER_THEME = 3
+
+
 CHART_WEEKS = 12
 
-router = APIRouter(include_in_schema=False)
+
 Figures = Annotated[FigureCache, Depends(get_figures)]
 
 
-@router.get("/", name="home")
+def _options(choices: list[tuple[int, str]]) -> Markup:
+    # Hundreds of themes fill two selects; one escaped string, built once, renders several
+    # times faster than a template loop over the same (id, title) pairs.
+    return Markup(
+        "".join(
+            f'<option value="{int(i)}">#{int(i)} {escape(title)}</option>' for i, title in choices
+        )
+    )
+
+
+_404: dict[int | str, dict[str, Any]] = {404: {"description": "No theme with this id."}}
+
+
+@pages.get("/", name="home")
 def home() -> RedirectResponse:
     """The theme dashboard is the front page."""
     return RedirectResponse("/themes", status_code=307)
 
 
-@router.get("/themes", name="themes_page")
+@pages.get("/themes", name="themes_page")
 def themes_page(
     request: Request,
     session: SessionDep,
@@ -120,7 +149,7 @@ def themes_page(
     )
 
 
-@router.get("/themes/{theme_id}", name="theme_page")
+@pages.get("/themes/{theme_id}", name="theme_page")
 def theme_page(
     request: Request,
     session: SessionDep,
@@ -174,20 +203,7 @@ def theme_page(
     )
 
 
-def _options(choices: list[tuple[int, str]]) -> Markup:
-    # Hundreds of themes fill two selects; one escaped string, built once, renders several
-    # times faster than a template loop over the same (id, title) pairs.
-    return Markup(
-        "".join(
-            f'<option value="{int(i)}">#{int(i)} {escape(title)}</option>' for i, title in choices
-        )
-    )
-
-
-# --- review actions (support leads) --------------------------------------------------------
-
-
-@router.post("/themes/{theme_id}/rename", name="theme_rename")
+@pages.post("/themes/{theme_id}/rename", name="theme_rename")
 def theme_rename(
     request: Request,
     session: SessionDep,
@@ -201,7 +217,7 @@ def theme_rename(
     return RedirectResponse(f"/themes/{theme_id}", status_code=303)
 
 
-@router.post("/themes/{theme_id}/merge", name="theme_merge")
+@pages.post("/themes/{theme_id}/merge", name="theme_merge")
 def theme_merge(
     request: Request,
     session: SessionDep,
@@ -215,7 +231,7 @@ def theme_merge(
     return RedirectResponse(f"/themes/{target.id}", status_code=303)
 
 
-@router.post("/themes/{theme_id}/split", name="theme_split")
+@pages.post("/themes/{theme_id}/split", name="theme_split")
 def theme_split(
     request: Request, session: SessionDep, user: CurrentUser, theme_id: RowId
 ) -> Response:
@@ -229,7 +245,7 @@ def theme_split(
     return RedirectResponse(f"/themes/{children[0].id}", status_code=303)
 
 
-@router.post("/themes/{theme_id}/move", name="theme_move")
+@pages.post("/themes/{theme_id}/move", name="theme_move")
 def theme_move(
     request: Request,
     session: SessionDep,
@@ -244,7 +260,7 @@ def theme_move(
     return RedirectResponse(f"/themes/{theme_id}", status_code=303)
 
 
-@router.post("/themes/{theme_id}/noise", name="theme_noise")
+@pages.post("/themes/{theme_id}/noise", name="theme_noise")
 def theme_noise(
     request: Request, session: SessionDep, user: CurrentUser, theme_id: RowId
 ) -> Response:
@@ -254,7 +270,7 @@ def theme_noise(
     return RedirectResponse(f"/themes/{theme_id}", status_code=303)
 
 
-@router.post("/themes/{theme_id}/accept", name="theme_accept")
+@pages.post("/themes/{theme_id}/accept", name="theme_accept")
 def theme_accept(
     request: Request, session: SessionDep, user: CurrentUser, theme_id: RowId
 ) -> Response:
@@ -264,7 +280,7 @@ def theme_accept(
     return RedirectResponse(f"/themes/{theme_id}", status_code=303)
 
 
-@router.post("/themes/{theme_id}/promote", name="theme_promote")
+@pages.post("/themes/{theme_id}/promote", name="theme_promote")
 def theme_promote(
     request: Request,
     session: SessionDep,
@@ -284,3 +300,195 @@ def theme_promote(
     )
     flash(request, f"Problem #{problem.id} created and routed: {problem.routing_explanation}")
     return RedirectResponse(f"/problems/{problem.id}", status_code=303)
+
+
+@api.get("/api/dashboard", name="api_dashboard")
+def dashboard(
+    session: SessionDep,
+    figures: Annotated[Any, Depends(get_figures)],
+    filters: Annotated[queries.Filters, Depends(dashboard_filters)],
+) -> dict[str, Any]:
+    """Themes ranked by impact under the dashboard filters, with totals, trend and alerts."""
+    board, alerts = ranked_themes(session, figures, filters)
+    return {
+        "totals": {
+            "contacts": board.contacts,
+            "themed": board.themed,
+            "customers": board.customers,
+            "value_at_risk": board.value_at_risk,
+        },
+        "week_starts": [d.isoformat() for d in board.week_starts],
+        "themes": [
+            {
+                "id": r.id,
+                "title": r.title,
+                "keywords": r.keywords,
+                "status": r.status,
+                "impact": r.impact.as_dict(),
+                "weekly_contacts": r.weeks,
+                "alert": asdict(a) if (a := alerts.get(r.id)) else None,
+            }
+            for r in board.rows
+        ],
+    }
+
+
+@api.get("/api/themes", response_model=list[ThemeOut], name="api_themes")
+def list_themes(
+    session: SessionDep,
+    include_inactive: Annotated[
+        bool, Query(description="Also list merged, noise and retired themes.")
+    ] = False,
+) -> list[ThemeOut]:
+    """Themes, largest first, as ``rootline themes --json`` prints them."""
+    return service.list_themes(session, include_inactive=include_inactive)
+
+
+@api.get(
+    "/api/themes/{theme_id}",
+    response_model=ThemeOut,
+    responses=_404,
+    name="api_theme",
+)
+def get_theme(session: SessionDep, theme_id: RowId) -> ThemeOut:
+    """One theme with its representative examples."""
+    return service.get_theme(session, theme_id)
+
+
+@api.get(
+    "/api/themes/{theme_id}/interactions",
+    responses=_404,
+    name="api_theme_interactions",
+)
+def theme_interactions(
+    session: SessionDep,
+    user: CurrentUser,
+    theme_id: RowId,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    q: Annotated[str, Query(max_length=200)] = "",
+) -> dict[str, Any]:
+    """A page of the theme's contacts, newest first (raw text only for roles that may see it)."""
+    service.get_theme(session, theme_id)
+    total, rows = service.theme_interactions(
+        session, theme_id, offset=offset, limit=limit, query=q.strip() or None
+    )
+    pii = can_see_pii(user)
+    return {
+        "total": total,
+        "items": [
+            {
+                "id": i.id,
+                "source": i.source,
+                "external_id": i.external_id,
+                "channel": i.channel,
+                "created_at": i.created_at,
+                "csat": i.csat,
+                "customer_id": i.customer_id,
+                "subject": i.subject if pii or not i.subject else redact_pii(i.subject),
+                "text": i.body_clean,
+                **({"body_raw": i.body_raw} if pii else {}),
+            }
+            for i in rows
+        ],
+    }
+
+
+@api.post(
+    "/api/themes/{theme_id}/rename",
+    response_model=ThemeOut,
+    name="api_theme_rename",
+)
+def rename(session: SessionDep, user: CurrentUser, theme_id: RowId, body: RenameIn) -> ThemeOut:
+    """Rename a theme (the title is then kept by later runs)."""
+    return curation.rename_theme(session, theme_id, body.title, actor=user.email)
+
+
+@api.post("/api/themes/{theme_id}/merge", response_model=ThemeOut, name="api_theme_merge")
+def merge(session: SessionDep, user: CurrentUser, theme_id: RowId, body: TargetIn) -> ThemeOut:
+    """Merge this theme into ``target_id``; returns the target."""
+    return curation.merge_themes(session, theme_id, body.target_id, actor=user.email)
+
+
+@api.post(
+    "/api/themes/{theme_id}/split",
+    response_model=list[ThemeOut],
+    name="api_theme_split",
+)
+def split(
+    request: Request, session: SessionDep, user: CurrentUser, theme_id: RowId
+) -> list[ThemeOut]:
+    """Re-cluster a theme's contacts into new themes."""
+    from rootline.pipeline import build_clusterer
+
+    return curation.split_theme(
+        session, theme_id, build_clusterer(request.app.state.settings), actor=user.email
+    )
+
+
+@api.post("/api/themes/{theme_id}/move", response_model=ThemeOut, name="api_theme_move")
+def move(session: SessionDep, user: CurrentUser, theme_id: RowId, body: MoveIn) -> ThemeOut:
+    """Move contacts into theme ``target_id`` (``theme_id`` is where they were listed)."""
+    return curation.move_interactions(
+        session, body.interaction_ids, body.target_id, actor=user.email
+    )
+
+
+@api.post("/api/themes/{theme_id}/noise", response_model=ThemeOut, name="api_theme_noise")
+def noise(session: SessionDep, user: CurrentUser, theme_id: RowId) -> ThemeOut:
+    """Mark a theme as "not a theme"."""
+    return curation.mark_noise(session, theme_id, actor=user.email)
+
+
+@api.post(
+    "/api/themes/{theme_id}/accept",
+    response_model=ThemeOut,
+    name="api_theme_accept",
+)
+def accept(session: SessionDep, user: CurrentUser, theme_id: RowId) -> ThemeOut:
+    """Accept a proposed theme."""
+    return curation.accept_proposed(session, theme_id, actor=user.email)
+
+
+@api.post(
+    "/api/themes/{theme_id}/promote",
+    response_model=ProblemOut,
+    status_code=201,
+    name="api_theme_promote",
+)
+def promote(
+    request: Request, session: SessionDep, user: CurrentUser, theme_id: RowId, body: PromoteIn
+) -> ProblemOut:
+    """Promote a theme to a problem, routed to its owners."""
+    problem = create_problem(
+        session,
+        [theme_id],
+        title=body.title,
+        tags=body.tags,
+        actor=user.email,
+        webhook_url=request.app.state.settings.webhook_url,
+    )
+    return ProblemOut.of(problem, detail=True)
+
+
+@api.get("/api/runs", response_model=list[RunOut], name="api_runs")
+def list_runs(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200, description="How many runs.")] = 20,
+) -> list[RunOut]:
+    """The newest clustering runs, newest first."""
+    return stats.recent_runs(session, limit)
+
+
+@api.get("/api/alerts", name="api_alerts")
+def alerts(
+    session: SessionDep, figures: Annotated[Any, Depends(get_figures)]
+) -> list[dict[str, Any]]:
+    """Emerging and spiking themes, strongest first, as ``rootline alerts --json``."""
+    _, found = ranked_themes(session, figures, queries.Filters())
+    return sorted((asdict(a) for a in found.values()), key=lambda a: (-a["score"], a["theme_id"]))
+
+
+router = APIRouter()
+router.include_router(pages)
+router.include_router(api)
