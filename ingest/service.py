@@ -16,7 +16,7 @@ from typing import IO, Any
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from rootline.db import utcnow
 from rootline.errors import InputError
@@ -97,6 +97,9 @@ class IngestReport:
     sources: list[str] = field(default_factory=list)
     #: Records whose id came again later in the same load (the last of each is kept).
     repeated: int = 0
+    #: Other source -> how many of the records this load added hold an id stored there
+    #: already: likely the same records loaded twice under two names.
+    known_elsewhere: dict[str, int] = field(default_factory=dict)
     _ids: list[np.ndarray] = field(default_factory=list, repr=False)
 
     def note_ids(self, ids: list[str]) -> None:
@@ -381,6 +384,7 @@ def ingest_records(
         CustomerRecord: _write_customers,
         CustomerEventRecord: _write_events,
     }
+    before = session.scalar(sa.select(sa.func.max(Interaction.id))) or 0
     bulk = BulkLoad(session)
     try:
         for kind, batch, rejected in _batches(records):
@@ -398,7 +402,28 @@ def ingest_records(
         bulk.abandon()
         raise
     bulk.finish()
+    for other, count in _known_elsewhere(session, source, before).items():
+        report.known_elsewhere[other] = report.known_elsewhere.get(other, 0) + count
     return report
+
+
+def _known_elsewhere(session: Session, source: str, after_id: int) -> dict[str, int]:
+    """Other source -> how many interactions added under ``source`` (ids above ``after_id``)
+    have an external id that source holds already. One query, and none when ``source`` is
+    the only one."""
+    other = session.scalar(sa.select(Interaction.id).where(Interaction.source != source).limit(1))
+    if other is None:
+        return {}
+    new, old = aliased(Interaction), aliased(Interaction)
+    rows = session.execute(
+        sa.select(old.source, sa.func.count())
+        .select_from(new)
+        .join(old, sa.and_(old.external_id == new.external_id, old.source != new.source))
+        .where(new.source == source, new.id > after_id)
+        .group_by(old.source)
+        .order_by(old.source)
+    )
+    return {str(name): int(count) for name, count in rows}
 
 
 def _batches(records: Iterable[Item]) -> Iterator[tuple[type, list[Any], list[Rejected]]]:

@@ -48,6 +48,18 @@ def rootline(
     return proc
 
 
+def test_ingest_names_a_source_that_holds_the_ids_already(db_url: str, tmp_path: Path) -> None:
+    path = themed_csv(tmp_path / "tickets.csv", per_theme=2)
+    first = rootline("ingest", str(path), "--source", "zendesk", db=db_url, tmp_path=tmp_path)
+    assert "note:" not in first.stdout
+    second = rootline("ingest", str(path), "--source", "desk", db=db_url, tmp_path=tmp_path)
+    assert "source desk: read 12, inserted 12" in second.stdout
+    assert "note: 12 of the new contacts have ids already stored under source 'zendesk'" in (
+        second.stdout
+    )
+    assert "--source zendesk" in second.stdout
+
+
 def test_ingest_cluster_eval_themes_assignments(db_url: str, tmp_path: Path) -> None:
     path = themed_csv(tmp_path / "tickets.csv", per_theme=40)
     out = rootline("ingest", str(path), db=db_url, tmp_path=tmp_path)

@@ -73,6 +73,23 @@ def test_one_export_saved_under_two_names_is_stored_once(session: Session, tmp_p
     assert zendesk.sources == ["zendesk"]
 
 
+def test_ids_already_stored_under_another_source_are_reported(
+    session: Session, tmp_path: Path
+) -> None:
+    """The same tickets loaded once as a help-desk export and once under another name: the
+    second load says how many of its new contacts the first source holds already."""
+    path = themed_csv(tmp_path / "tickets.csv", per_theme=3)
+    first = ingest_file(session, path, source="helpdesk")
+    assert first.known_elsewhere == {}
+    again = ingest_file(session, path, source="helpdesk")
+    assert again.known_elsewhere == {}  # the same source: updates in place, nothing new
+    other = ingest_file(session, path, source="crm-export")
+    assert other.inserted == first.inserted
+    assert other.known_elsewhere == {"helpdesk": first.inserted}
+    fresh = write_csv(tmp_path / "fresh.csv", [{"id": "NEW-1", "body": "a parcel never came"}])
+    assert ingest_file(session, fresh, source="third").known_elsewhere == {}
+
+
 def test_changed_record_updates_in_place(session: Session, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "t.csv", [{"id": "1", "body": "card declined at checkout"}])
     ingest_file(session, path)

@@ -90,7 +90,9 @@ def test_a_batch_is_stored_once_and_changed_records_are_updated(
         "updated": 0,
         "unchanged": 0,
         "customers_created": 2,
-        "sources": {"zendesk": {"inserted": 2, "updated": 0, "unchanged": 0}},
+        "sources": {
+            "zendesk": {"inserted": 2, "updated": 0, "unchanged": 0, "known_elsewhere": {}}
+        },
     }
     rows = _rows(session)
     assert set(rows) == {"T1", "T2"}
@@ -116,6 +118,15 @@ def test_a_batch_is_stored_once_and_changed_records_are_updated(
     update = _push(anonymous, auth, changed, source="zendesk")
     assert (update.json()["updated"], update.json()["unchanged"]) == (1, 1)
     assert _rows(session)["T2"].body_raw == "refund arrived, thanks"
+
+    # The same tickets pushed under another name are new there, and said to be known.
+    twice = _push(anonymous, auth, {"source": "zendesk-eu", "interactions": BATCH})
+    assert twice.json()["sources"]["zendesk-eu"] == {
+        "inserted": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "known_elsewhere": {"zendesk": 2},
+    }
 
 
 @pytest.mark.parametrize(
@@ -161,8 +172,8 @@ def test_a_bad_record_in_a_later_source_undoes_the_earlier_ones(
     assert _rows(session) == {} and _rows(session, "freshdesk") == {}
     good = _push(anonymous, auth, {"source": "zendesk", "interactions": records[:2]})
     assert good.json()["sources"] == {
-        "zendesk": {"inserted": 1, "updated": 0, "unchanged": 0},
-        "freshdesk": {"inserted": 1, "updated": 0, "unchanged": 0},
+        "zendesk": {"inserted": 1, "updated": 0, "unchanged": 0, "known_elsewhere": {}},
+        "freshdesk": {"inserted": 1, "updated": 0, "unchanged": 0, "known_elsewhere": {}},
     }
     assert set(_rows(session)) == {"T1"} and set(_rows(session, "freshdesk")) == {"T2"}
 

@@ -141,6 +141,12 @@ def ingest(
             else ""
         )
     )
+    for other, count in report.known_elsewhere.items():
+        out_console.print(
+            f"note: {count} of the new contacts have ids already stored under source "
+            f"{other!r}; if these are the same records, load them with --source {other}, "
+            "or they are counted twice"
+        )
 
 
 def _cluster_progress(bar: Progress) -> ClusterProgress:

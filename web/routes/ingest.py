@@ -336,7 +336,12 @@ async def push_interactions(
             "received": len(records),
             **total,
             "sources": {
-                name: {"inserted": r.inserted, "updated": r.updated, "unchanged": r.unchanged}
+                name: {
+                    "inserted": r.inserted,
+                    "updated": r.updated,
+                    "unchanged": r.unchanged,
+                    "known_elsewhere": r.known_elsewhere,
+                }
                 for name, r in reports.items()
             },
         }
