@@ -100,22 +100,37 @@ def get_theme(session: Session, theme_id: int) -> ThemeOut:
 def theme_interactions(
     session: Session, theme_id: int, *, offset: int = 0, limit: int = 50, query: str | None = None
 ) -> tuple[int, list[Interaction]]:
-    """A page of a theme's interactions, newest first, optionally filtered by a text search."""
-    base = (
-        sa.select(Interaction)
+    """A page of a theme's interactions, newest first, and how many there are (or match
+    ``query``, a case-insensitive literal substring of the clean text).
+
+    Without a query the total comes from the membership index alone, and the page is chosen
+    on ids and dates before the few whole rows shown are loaded.
+    """
+    ranked = (
+        sa.select(Interaction.id)
         .join(ThemeMembership, ThemeMembership.interaction_id == Interaction.id)
         .where(ThemeMembership.theme_id == theme_id)
     )
     if query:
         like = contains_pattern(query.lower())
-        base = base.where(sa.func.lower(Interaction.body_clean).like(like, escape=LIKE_ESCAPE))
-    total = session.scalar(sa.select(sa.func.count()).select_from(base.subquery())) or 0
-    rows = session.scalars(
-        base.order_by(Interaction.created_at.desc().nulls_last(), Interaction.id.desc())
-        .offset(offset)
-        .limit(limit)
-    ).all()
-    return total, list(rows)
+        ranked = ranked.where(sa.func.lower(Interaction.body_clean).like(like, escape=LIKE_ESCAPE))
+        total = session.scalar(sa.select(sa.func.count()).select_from(ranked.subquery())) or 0
+    else:
+        members = sa.select(ThemeMembership.interaction_id).where(
+            ThemeMembership.theme_id == theme_id
+        )
+        total = session.scalar(sa.select(sa.func.count()).select_from(members.subquery())) or 0
+    ids = list(
+        session.scalars(
+            ranked.order_by(Interaction.created_at.desc().nulls_last(), Interaction.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+    )
+    if not ids:
+        return total, []
+    rows = {i.id: i for i in session.scalars(sa.select(Interaction).where(Interaction.id.in_(ids)))}
+    return total, [rows[i] for i in ids if i in rows]
 
 
 def _active_membership() -> Any:

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session, aliased, selectinload
 
 from rootline.clustering.models import Theme, ThemeMembership
 from rootline.clustering.stats import WeekCount
-from rootline.db import LIKE_ESCAPE, contains_pattern
 from rootline.ingest.models import Customer, CustomerIdentity, Interaction
 from rootline.rootcause.impact import Contact, Impact, contact_facts, measure_impact
 from rootline.rootcause.models import Problem, ProblemTheme, Team
@@ -36,7 +35,6 @@ __all__ = [
     "filter_options",
     "problems_by_theme",
     "theme_choices",
-    "theme_contacts",
     "theme_figures",
 ]
 
@@ -257,40 +255,6 @@ def theme_figures(session: Session, theme_id: int, weeks: int = SPARK_WEEKS) -> 
             for w in (first + timedelta(weeks=i) for i in range(weeks))
         ]
     return ThemeFigures(measure_impact(contacts), counts)
-
-
-def theme_contacts(
-    session: Session, theme_id: int, *, offset: int = 0, limit: int = 50, query: str | None = None
-) -> tuple[int, list[Interaction]]:
-    """A page of a theme's contacts, newest first, and how many there are (or match ``query``).
-
-    The same rows as ``rootline.clustering.service.theme_interactions``, read more cheaply:
-    without a query the total comes from the membership index alone, and the page is chosen
-    on ids and dates before the few whole rows shown are loaded.
-    """
-    members = sa.select(ThemeMembership.interaction_id).where(ThemeMembership.theme_id == theme_id)
-    ranked = (
-        sa.select(Interaction.id)
-        .join(ThemeMembership, ThemeMembership.interaction_id == Interaction.id)
-        .where(ThemeMembership.theme_id == theme_id)
-    )
-    if query:
-        like = contains_pattern(query.lower())
-        ranked = ranked.where(sa.func.lower(Interaction.body_clean).like(like, escape=LIKE_ESCAPE))
-        total = session.scalar(sa.select(sa.func.count()).select_from(ranked.subquery())) or 0
-    else:
-        total = session.scalar(sa.select(sa.func.count()).select_from(members.subquery())) or 0
-    ids = list(
-        session.scalars(
-            ranked.order_by(Interaction.created_at.desc().nulls_last(), Interaction.id.desc())
-            .offset(offset)
-            .limit(limit)
-        )
-    )
-    if not ids:
-        return total, []
-    rows = {i.id: i for i in session.scalars(sa.select(Interaction).where(Interaction.id.in_(ids)))}
-    return total, [rows[i] for i in ids if i in rows]
 
 
 def filter_options(session: Session) -> dict[str, list[str]]:

@@ -174,7 +174,7 @@ def theme_page(
                 for i in everything
             ),
         )
-    total, interactions = queries.theme_contacts(
+    total, interactions = service.theme_interactions(
         session, theme_id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, query=query or None
     )
     pager = Pager(
