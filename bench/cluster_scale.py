@@ -155,7 +155,7 @@ def child_db(args: argparse.Namespace, base: np.ndarray) -> dict[str, Any]:
 
     from rootline.clustering.embedding import text_hash
     from rootline.clustering.models import EmbeddingCache, ThemeMembership
-    from rootline.clustering.service import run_clustering
+    from rootline.clustering.runs import run_clustering
     from rootline.db import make_engine, migrate
     from rootline.ingest.models import Interaction
 

@@ -25,7 +25,8 @@ from clinc import insert_interactions, load_clinc
 from sqlalchemy.orm import Session
 
 from rootline.clustering.embedding import SentenceTransformerEmbedder
-from rootline.clustering.service import evaluate, run_clustering
+from rootline.clustering.runs import run_clustering
+from rootline.clustering.service import evaluate
 from rootline.config import Settings
 from rootline.db import make_engine, migrate
 from rootline.pipeline import build_clusterer

@@ -30,7 +30,8 @@ from sqlalchemy.orm import Session
 
 from rootline.clustering.embedding import SentenceTransformerEmbedder, text_hash
 from rootline.clustering.models import EmbeddingCache, Theme, ThemeMembership
-from rootline.clustering.service import evaluate, list_themes, run_clustering
+from rootline.clustering.runs import run_clustering
+from rootline.clustering.service import evaluate, list_themes
 from rootline.config import Settings
 from rootline.db import make_engine, migrate
 from rootline.ingest.models import Interaction

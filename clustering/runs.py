@@ -201,26 +201,51 @@ def _follow_people(
     return labels, placed, followed
 
 
-def _full_run(
-    session: Session,
-    run: ClusteringRun,
-    embedder: Embedder,
-    clusterer: Clusterer,
-    labeler: Labeler,
-    progress: ClusterProgress,
-) -> None:
+@dataclass
+class _Corpus:
+    """Every text a full run clusters, with its vector."""
+
+    ids: np.ndarray
+    texts: list[str]
+    vectors: np.ndarray
+    encoded: int
+
+
+@dataclass
+class _Before:
+    """What the database held before the run: themes that may keep their ids, their members,
+    and people's placements (theme id per corpus row, 0 where none)."""
+
+    themes: dict[int, Theme]
+    members: dict[int, set[int]]
+    centroids: dict[int, np.ndarray]
+    manual: np.ndarray
+
+
+@dataclass
+class _Placement:
+    """The run's answer per corpus row: a theme id (0 = unthemed), and the themes it made."""
+
+    themes: np.ndarray
+    automatic: np.ndarray
+    created: list[int]
+    groups: dict[int, int]
+    followed: int
+
+
+def _read_corpus(session: Session, embedder: Embedder, progress: ClusterProgress) -> _Corpus:
     ids, texts = _load_texts(session, only_unthemed=False)
     if not ids:
         raise StateError("nothing to cluster: ingest some interactions first")
     progress.say(f"embedding {len(ids)} texts")
     vectors, encoded = _embed(session, embedder, texts, progress)
-    progress.say("clustering")
-    result = clusterer.fit(vectors)
-    id_arr = np.asarray(ids)
-    index = {iid: i for i, iid in enumerate(ids)}
+    return _Corpus(np.asarray(ids), texts, vectors, encoded)
 
-    placed = np.zeros(len(ids), dtype=np.int64)
-    old_members: dict[int, set[int]] = defaultdict(set)
+
+def _read_before(session: Session, ids: np.ndarray) -> _Before:
+    index = {int(iid): i for i, iid in enumerate(ids)}
+    manual = np.zeros(len(ids), dtype=np.int64)
+    members: dict[int, set[int]] = defaultdict(set)
     for iid, tid, source, status in session.execute(
         sa.select(
             ThemeMembership.interaction_id,
@@ -230,31 +255,36 @@ def _full_run(
         ).join(Theme, Theme.id == ThemeMembership.theme_id)
     ):
         if source == "manual" and iid in index:
-            placed[index[iid]] = tid
+            manual[index[iid]] = tid
         if status in LIVE_STATUSES:
-            old_members[tid].add(iid)
-    is_manual = placed > 0
-    labels, placed, followed = _follow_people(result.labels, placed, vectors)
-
-    old_themes = {
+            members[tid].add(iid)
+    themes = {
         t.id: t for t in session.scalars(sa.select(Theme).where(Theme.status.in_(LIVE_STATUSES)))
     }
-    old_centroids = {tid: v for tid, t in old_themes.items() if (v := _vec(t.centroid)) is not None}
+    centroids = {tid: v for tid, t in themes.items() if (v := _vec(t.centroid)) is not None}
+    return _Before(themes, members, centroids, manual)
+
+
+def _place(
+    session: Session, run: ClusteringRun, corpus: _Corpus, result: Any, before: _Before
+) -> _Placement:
+    """Clusters become themes: people's placements first, then each remaining cluster keeps
+    the id of the previous theme it matches, or becomes a new theme."""
+    labels, placed, followed = _follow_people(result.labels, before.manual, corpus.vectors)
     clusters = [int(c) for c in np.unique(labels[labels >= 0])]
-    new_members = {c: set(id_arr[labels == c].tolist()) for c in clusters}
-    new_centroids = {c: _unit_mean(vectors[labels == c]) for c in clusters}
+    new_members = {c: set(corpus.ids[labels == c].tolist()) for c in clusters}
     mapping = match_clusters(
-        {t: m for t, m in old_members.items() if t in old_centroids},
+        {t: m for t, m in before.members.items() if t in before.centroids},
         new_members,
-        old_centroids,
-        new_centroids,
+        before.centroids,
+        {c: _unit_mean(corpus.vectors[labels == c]) for c in clusters},
     )
     created: list[int] = []
     # Each theme's parent group, from the clusterer's groups of its clusters (if it has any).
     parents = result.params.get("parents") or []
     groups: dict[int, int] = {}
     for c in clusters:
-        theme = old_themes.get(mapping[c]) if c in mapping else None
+        theme = before.themes.get(mapping[c]) if c in mapping else None
         if theme is None:
             theme = Theme(title="(new theme)", created_run_id=run.id, status="active")
             session.add(theme)
@@ -264,49 +294,103 @@ def _full_run(
         placed[labels == c] = theme.id
         if c < len(parents):
             groups[theme.id] = int(parents[c])
+    automatic = (placed > 0) & (before.manual == 0)
+    return _Placement(placed, automatic, created, groups, followed)
 
+
+def _save_memberships(
+    session: Session, run: ClusteringRun, corpus: _Corpus, result: Any, placement: _Placement
+) -> None:
+    """The run's automatic memberships replace the previous ones; manual ones stay."""
     session.execute(sa.delete(ThemeMembership).where(ThemeMembership.source == "auto"))
-    auto = np.nonzero((placed > 0) & ~is_manual)[0]
-    _insert_memberships(session, id_arr[auto], placed[auto], result.probabilities[auto], run.id)
+    rows = np.nonzero(placement.automatic)[0]
+    _insert_memberships(
+        session,
+        corpus.ids[rows],
+        placement.themes[rows],
+        result.probabilities[rows],
+        run.id,
+    )
 
-    progress.say("labelling themes")
+
+def _describe_themes(
+    session: Session,
+    run: ClusteringRun,
+    corpus: _Corpus,
+    placement: _Placement,
+    labeler: Labeler,
+    before: _Before,
+) -> dict[int, Theme]:
+    """Title, keywords, centroid and examples of every theme with members; previous themes
+    left without any are retired. Returns the themes with members."""
+    placed = placement.themes
     present = [int(t) for t in np.unique(placed[placed > 0])]
     dense = np.searchsorted(present, placed) if present else placed
-    names = labeler.label(texts, np.where(placed > 0, dense, -1))
+    names = labeler.label(corpus.texts, np.where(placed > 0, dense, -1))
     themes = {t.id: t for t in session.scalars(sa.select(Theme).where(Theme.id.in_(present)))}
     for k, tid in enumerate(present):
         theme = themes[tid]
         mask = placed == tid
         old_title = theme.title
-        if _describe(theme, id_arr[mask], vectors[mask], names[k]) and tid not in created:
+        changed = _describe(theme, corpus.ids[mask], corpus.vectors[mask], names[k])
+        if changed and tid not in placement.created:
             record_event(session, tid, "relabelled", run_id=run.id, old=old_title, new=theme.title)
         theme.updated_run_id = run.id
-    for tid, theme in old_themes.items():
+    for tid, theme in before.themes.items():
         if tid not in themes:
             theme.status, theme.size, theme.updated_run_id = "retired", 0, run.id
             record_event(session, tid, "retired", run_id=run.id)
     session.flush()
+    return themes
 
-    live = [t for t in present if themes[t].status == "active"]
-    themed = np.isin(placed, live)
-    run.n_interactions = len(ids)
+
+def _record_run(
+    run: ClusteringRun,
+    corpus: _Corpus,
+    result: Any,
+    placement: _Placement,
+    before: _Before,
+    themes: dict[int, Theme],
+) -> None:
+    live = [t for t, theme in themes.items() if theme.status == "active"]
+    themed = np.isin(placement.themes, live)
+    run.n_interactions = len(corpus.ids)
     run.params = {
         **run.params,
         **result.params,
-        "member_floor": member_floor(vectors, np.where(themed, placed, -1)),
-        "theme_groups": {str(t): g for t, g in groups.items() if t in live},
-        "max_interaction_id": int(max(ids)),
+        "member_floor": member_floor(corpus.vectors, np.where(themed, placement.themes, -1)),
+        "theme_groups": {str(t): g for t, g in placement.groups.items() if t in live},
+        "max_interaction_id": int(corpus.ids.max()),
     }
     run.metrics = {
         "themes": len(live),
         "noise_share": round(1 - float(themed.mean()), 4),
-        "encoded": encoded,
-        "kept_theme_ids": len(set(old_themes) & set(present)),
-        "new_themes": len(created),
-        "retired_themes": len(set(old_themes) - set(present)),
-        "followed_people": followed,
+        "encoded": corpus.encoded,
+        "kept_theme_ids": len(set(before.themes) & set(themes)),
+        "new_themes": len(placement.created),
+        "retired_themes": len(set(before.themes) - set(themes)),
+        "followed_people": placement.followed,
         "cluster_seconds": result.seconds,
     }
+
+
+def _full_run(
+    session: Session,
+    run: ClusteringRun,
+    embedder: Embedder,
+    clusterer: Clusterer,
+    labeler: Labeler,
+    progress: ClusterProgress,
+) -> None:
+    corpus = _read_corpus(session, embedder, progress)
+    progress.say("clustering")
+    result = clusterer.fit(corpus.vectors)
+    before = _read_before(session, corpus.ids)
+    placement = _place(session, run, corpus, result, before)
+    _save_memberships(session, run, corpus, result, placement)
+    progress.say("labelling themes")
+    themes = _describe_themes(session, run, corpus, placement, labeler, before)
+    _record_run(run, corpus, result, placement, before, themes)
 
 
 def _context_texts(session: Session, per_theme: int = 25) -> list[str]:

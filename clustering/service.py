@@ -1,8 +1,7 @@
-"""Clustering use cases: build and update themes (see ``runs``), list them, score them.
+"""Reading themes: list them, one theme with its examples, its contacts, assignments, scores.
 
-Building lives in ``rootline.clustering.runs`` and people's edits in
-``rootline.clustering.curation``; this module re-exports the run entry points so callers
-have one place to import use cases from.
+Runs that build and update themes live in ``rootline.clustering.runs``, people's edits in
+``rootline.clustering.curation``.
 """
 
 from __future__ import annotations
@@ -15,20 +14,16 @@ from sqlalchemy.orm import Session
 
 from rootline.clustering.metrics import score_themes
 from rootline.clustering.models import Theme, ThemeMembership
-from rootline.clustering.runs import ClusterProgress, record_failed_run, run_clustering
 from rootline.clustering.schemas import ExampleOut, ThemeOut
 from rootline.db import LIKE_ESCAPE, contains_pattern
 from rootline.errors import InputError, NotFoundError
 from rootline.ingest.models import Interaction
 
 __all__ = [
-    "ClusterProgress",
     "evaluate",
     "get_theme",
     "iter_assignments",
     "list_themes",
-    "record_failed_run",
-    "run_clustering",
     "theme_interactions",
 ]
 

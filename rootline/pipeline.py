@@ -17,7 +17,7 @@ from rootline.clustering.cluster import Clusterer, DensityClusterer
 from rootline.clustering.embedding import Embedder, HashingEmbedder, SentenceTransformerEmbedder
 from rootline.clustering.graph import GraphClusterer
 from rootline.clustering.models import ClusteringRun
-from rootline.clustering.service import ClusterProgress, record_failed_run, run_clustering
+from rootline.clustering.runs import ClusterProgress, record_failed_run, run_clustering
 from rootline.config import Settings
 from rootline.db import session_scope
 from rootline.ingest.service import IngestOptions, IngestReport, ingest_file

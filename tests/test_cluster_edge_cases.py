@@ -16,7 +16,8 @@ from rootline.clustering.cluster import (
     centroids_of,
 )
 from rootline.clustering.embedding import HashingEmbedder
-from rootline.clustering.service import list_themes, run_clustering
+from rootline.clustering.runs import run_clustering
+from rootline.clustering.service import list_themes
 from rootline.errors import StateError
 from tests.factories import InteractionFactory, themed_texts, write_csv
 from tests.test_cluster_algorithm import blobs

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from rootline.clustering.cluster import ClusterResult, DensityClusterer
 from rootline.clustering.embedding import HashingEmbedder
 from rootline.clustering.models import ClusteringRun, EmbeddingCache, Theme, ThemeMembership
-from rootline.clustering.service import evaluate, iter_assignments, list_themes, run_clustering
+from rootline.clustering.runs import run_clustering
+from rootline.clustering.service import evaluate, iter_assignments, list_themes
 from tests.factories import InteractionFactory, themed_texts
 
 

@@ -20,7 +20,8 @@ from rootline.clustering.curation import (
 from rootline.clustering.embedding import HashingEmbedder
 from rootline.clustering.history import theme_history
 from rootline.clustering.models import ClusteringRun, Theme, ThemeMembership
-from rootline.clustering.service import iter_assignments, list_themes, run_clustering
+from rootline.clustering.runs import run_clustering
+from rootline.clustering.service import iter_assignments, list_themes
 from rootline.errors import InputError, NotFoundError, StateError
 from rootline.ingest.models import Interaction
 from tests.factories import load_themed

@@ -7,7 +7,8 @@ from sqlalchemy.orm import Session
 
 from rootline.clustering.cluster import DensityClusterer
 from rootline.clustering.embedding import HashingEmbedder, embed_with_cache
-from rootline.clustering.service import list_themes, run_clustering
+from rootline.clustering.runs import run_clustering
+from rootline.clustering.service import list_themes
 from tests.factories import InteractionFactory, themed_texts
 
 

@@ -29,7 +29,7 @@ from rootline.errors import ConfigError, InputError, RootlineError
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-    from rootline.clustering.service import ClusterProgress
+    from rootline.clustering.runs import ClusterProgress
 
 __all__ = ["app", "hoist_global_options", "proxy_options", "run"]
 
@@ -150,7 +150,7 @@ def ingest(
 
 
 def _cluster_progress(bar: Progress) -> ClusterProgress:
-    from rootline.clustering.service import ClusterProgress
+    from rootline.clustering.runs import ClusterProgress
 
     embed = bar.add_task("embedding", total=None)
     step = bar.add_task("clustering", total=None)
