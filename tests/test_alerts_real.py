@@ -14,15 +14,14 @@ import csv
 import gzip
 import io
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.cli_runner import run_rootline
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -72,20 +71,8 @@ def _timeline(name: str, intents: int, seed: int) -> tuple[list[dict[str, str]],
 
 
 def _cli(tmp_path: Path, *args: str) -> str:
-    env = {**os.environ, "ROOTLINE_DATA_DIR": str(tmp_path), "NO_COLOR": "1", "COLUMNS": "200"}
-    env["HF_HUB_OFFLINE"] = "1"
-    for key in ("ROOTLINE_DATABASE_URL", "ROOTLINE_EMBEDDER", "ROOTLINE_WEBHOOK_URL"):
-        env.pop(key, None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "rootline", "--db", f"sqlite:///{tmp_path / 'real.db'}", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=900,
-    )
-    assert proc.returncode == 0, f"{args}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout
+    db = f"sqlite:///{tmp_path / 'real.db'}"
+    return run_rootline(*args, db=db, folder=tmp_path, embedder=None, timeout=900).stdout
 
 
 def _majority_themes(tmp_path: Path, rows: list[dict[str, str]], intent: str) -> set[int]:

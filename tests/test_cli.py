@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_runner import run_rootline
 from tests.factories import themed_csv, write_csv
 
 pytestmark = pytest.mark.slow
@@ -27,25 +28,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def rootline(
     *args: str, db: str, tmp_path: Path, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "ROOTLINE_EMBEDDER": "hashing",
-        "ROOTLINE_DATA_DIR": str(tmp_path),
-        "NO_COLOR": "1",
-        "COLUMNS": "200",
-    }
-    env.pop("ROOTLINE_DATABASE_URL", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "rootline", "--db", db, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
+    return run_rootline(*args, db=db, folder=tmp_path, check=check)
 
 
 def test_ingest_names_a_source_that_holds_the_ids_already(db_url: str, tmp_path: Path) -> None:

@@ -4,9 +4,7 @@ call) for the workflow and exit codes, typer's ``CliRunner`` for tasks, SLAs and
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,32 +17,15 @@ from typer.testing import CliRunner
 from rootline.cli.main import app
 from rootline.db import make_engine, make_session_factory, migrate, session_scope
 from rootline.errors import InputError, NotFoundError
+from tests.cli_runner import run_rootline
 from tests.factories import ThemeFactory, add_timeline
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def rootline(tmp_path: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "ROOTLINE_EMBEDDER": "hashing",
-        "ROOTLINE_DATA_DIR": str(tmp_path),
-        "NO_COLOR": "1",
-        "COLUMNS": "200",
-    }
-    env.pop("ROOTLINE_DATABASE_URL", None)
-    env.pop("ROOTLINE_WEBHOOK_URL", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "rootline", "--db", f"sqlite:///{tmp_path / 'cli.db'}", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    return run_rootline(*args, db=db, folder=tmp_path, check=check, timeout=120)
 
 
 @pytest.fixture

@@ -5,24 +5,25 @@ files; the templates are read to prove the policy costs nothing (no inline scrip
 event handler anywhere), and the one inline script of the API docs is allowed by its hash only.
 """
 
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import base64
 import hashlib
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
 
-from rootline.config import Settings
-from rootline.db import make_engine, migrate
-from rootline.web.accounts import ensure_user
-from rootline.web.app import create_app
 from rootline.web.headers import POLICY
-from tests.test_web_sessions import PASSWORD, ROLES, _sign_in
+from tests.test_web_sessions import (  # noqa: F401  (fixtures)
+    ROLES,
+    _sign_in,
+    app_client,
+    database_url,
+)
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
 URLS = (
@@ -41,17 +42,9 @@ URLS = (
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'rootline.db'}")
-    migrate(engine)
-    with Session(engine) as session:
-        for role in ROLES:
-            ensure_user(session, f"{role}@example.com", role, PASSWORD)
-        session.commit()
-    settings = Settings(data_dir=tmp_path, embedder="hashing", _env_file=None)  # type: ignore[call-arg]
-    with TestClient(create_app(settings, engine), raise_server_exceptions=False) as test_client:
-        yield test_client
-    engine.dispose()
+def client(app_client: TestClient) -> TestClient:
+    """The app with its real per-request sessions, on SQLite and PostgreSQL."""
+    return app_client
 
 
 def _assert_headers(response: object, url: str) -> None:

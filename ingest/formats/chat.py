@@ -20,7 +20,7 @@ from typing import Any
 
 from rootline.errors import InputError
 from rootline.ingest.convert import convert_field, normalise_channel
-from rootline.ingest.formats.tabular import iter_json_objects
+from rootline.ingest.formats.tabular import iter_json_objects, json_objects
 from rootline.ingest.schemas import InteractionRecord, Rejected
 
 __all__ = ["CUSTOMER_ROLES", "conversation_record", "read_chat"]
@@ -202,13 +202,11 @@ def read_chat(path: Path, fmt: str = "json") -> Iterator[InteractionRecord | Rej
             )
             conv["turns"].append(turn)
         items = [(conv.pop("_line"), conv) for conv in grouped.values()]
-    for number, conv in items:
-        if isinstance(conv, Rejected):
-            yield conv
+    for item in json_objects(items, where):
+        if isinstance(item, Rejected):
+            yield item
             continue
-        if not isinstance(conv, dict):
-            yield Rejected(InputError("expected a JSON object", path=where, line=number), conv)
-            continue
+        number, conv = item
         try:
             yield conversation_record(conv, where, number)
         except InputError as exc:

@@ -8,13 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from rootline.errors import InputError
 from rootline.ingest.convert import convert_field, parse_number
-from rootline.ingest.formats.tabular import iter_csv_rows, iter_json_objects
+from rootline.ingest.formats.tabular import iter_csv_rows, iter_json_objects, json_objects
 from rootline.ingest.schemas import CustomerEventRecord, CustomerRecord, Rejected
 
 __all__ = [
@@ -105,9 +105,15 @@ def _split(value: Any) -> list[str]:
     return [v.strip() for v in re.split(r"[;,|\n]", str(value)) if v.strip()]
 
 
-def _customer(
-    row: Mapping[str, Any], columns: dict[str, str], where: str, line: int
-) -> CustomerRecord:
+def _fields(
+    row: Mapping[str, Any],
+    columns: dict[str, str],
+    where: str,
+    line: int,
+    convert: Callable[[str, Any], Any],
+) -> dict[str, Any]:
+    """A record's fields from a row: mapped columns through ``convert`` (field, value), the
+    rest kept in ``extra``; a value ``convert`` refuses names its column."""
     data: dict[str, Any] = {"extra": {}, "line": line}
     for col, value in row.items():
         fld = columns.get(col)
@@ -117,16 +123,44 @@ def _customer(
             data["extra"][col] = value
             continue
         try:
-            if fld in {"emails", "phones"}:
-                data[fld] = _split(value)
-            elif fld == "value":
-                data[fld] = parse_number(value)
-            elif isinstance(value, (dict, list)):
-                raise ValueError(f"expected text, found a JSON {type(value).__name__}")
-            else:
-                data[fld] = str(value).strip()
+            data[fld] = convert(fld, value)
         except ValueError as exc:
             raise InputError(str(exc), path=where, line=line, field=col) from None
+    return data
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        raise ValueError(f"expected text, found a JSON {type(value).__name__}")
+    return str(value).strip()
+
+
+def _customer_value(fld: str, value: Any) -> Any:
+    if fld in {"emails", "phones"}:
+        return _split(value)
+    if fld == "value":
+        return parse_number(value)
+    return _text(value)
+
+
+def _event_value(fld: str, value: Any) -> Any:
+    if fld == "occurred_at":
+        return convert_field("created_at", value)
+    if fld == "amount":
+        return parse_number(value)
+    if fld == "kind":
+        kind = EVENT_KIND_ALIASES.get(_norm(str(value)))
+        if kind is None:
+            known = ", ".join(sorted(set(EVENT_KIND_ALIASES.values())))
+            raise ValueError(f"unknown event kind {str(value)[:30]!r} (known: {known})")
+        return kind
+    return _text(value)
+
+
+def _customer(
+    row: Mapping[str, Any], columns: dict[str, str], where: str, line: int
+) -> CustomerRecord:
+    data = _fields(row, columns, where, line, _customer_value)
     if not (data.get("account_id") or data.get("emails") or data.get("phones")):
         raise InputError("no customer id, e-mail or phone", path=where, line=line, field="id")
     return CustomerRecord.model_validate(data)
@@ -135,31 +169,7 @@ def _customer(
 def _event(
     row: Mapping[str, Any], columns: dict[str, str], where: str, line: int
 ) -> CustomerEventRecord:
-    data: dict[str, Any] = {"extra": {}, "line": line}
-    for col, value in row.items():
-        fld = columns.get(col)
-        if value in (None, ""):
-            continue
-        if fld is None:
-            data["extra"][col] = value
-            continue
-        try:
-            if fld == "occurred_at":
-                data[fld] = convert_field("created_at", value)
-            elif fld == "amount":
-                data[fld] = parse_number(value)
-            elif fld == "kind":
-                kind = EVENT_KIND_ALIASES.get(_norm(str(value)))
-                if kind is None:
-                    known = ", ".join(sorted(set(EVENT_KIND_ALIASES.values())))
-                    raise ValueError(f"unknown event kind {str(value)[:30]!r} (known: {known})")
-                data[fld] = kind
-            elif isinstance(value, (dict, list)):
-                raise ValueError(f"expected text, found a JSON {type(value).__name__}")
-            else:
-                data[fld] = str(value).strip()
-        except ValueError as exc:
-            raise InputError(str(exc), path=where, line=line, field=col) from None
+    data = _fields(row, columns, where, line, _event_value)
     for needed in ("kind", "occurred_at"):
         if needed not in data:
             raise InputError(f"missing {needed}", path=where, line=line, field=needed)
@@ -189,13 +199,11 @@ def _read(
 ) -> Iterator[Any]:
     where = str(path)
     columns: dict[str, str] | None = None
-    for line, row in _rows(path, fmt):
-        if isinstance(row, Rejected):
-            yield row
+    for item in json_objects(_rows(path, fmt), where):
+        if isinstance(item, Rejected):
+            yield item
             continue
-        if not isinstance(row, dict):
-            yield Rejected(InputError("expected a JSON object", path=where, line=line), row)
-            continue
+        line, row = item
         if columns is None or any(k not in columns for k in row):
             columns = _columns(list(row), aliases, mapping)
         try:

@@ -14,7 +14,7 @@ from typing import Any
 from rootline.errors import InputError
 from rootline.ingest.cleaning import strip_html
 from rootline.ingest.convert import convert_field, normalise_channel
-from rootline.ingest.formats.tabular import iter_json_objects, open_text
+from rootline.ingest.formats.tabular import iter_json_objects, json_objects, open_text
 from rootline.ingest.schemas import InteractionRecord, Rejected
 
 __all__ = ["freshdesk_record", "intercom_record", "read_helpdesk", "zendesk_record"]
@@ -22,6 +22,11 @@ __all__ = ["freshdesk_record", "intercom_record", "read_helpdesk", "zendesk_reco
 _FRESHDESK_SOURCE = {1: "email", 2: "web", 3: "phone", 7: "chat", 9: "web", 10: "email"}
 _FRESHDESK_STATUS = {2: "open", 3: "pending", 4: "resolved", 5: "closed"}
 _ZENDESK_CSAT = {"good": 5.0, "bad": 1.0}
+
+
+def _kept(record: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """The named fields of ``record`` that hold a value, for ``extra``."""
+    return {k: record[k] for k in keys if record.get(k) is not None}
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -154,16 +159,7 @@ def zendesk_record(
         customer_phone=requester.get("phone"),
         customer_name=requester.get("name"),
         account_id=str(requester["external_id"]) if requester.get("external_id") else None,
-        extra={
-            k: v
-            for k, v in {
-                "priority": ticket.get("priority"),
-                "type": ticket.get("type"),
-                "organization_id": ticket.get("organization_id"),
-                "group_id": ticket.get("group_id"),
-            }.items()
-            if v is not None
-        },
+        extra=_kept(ticket, "priority", "type", "organization_id", "group_id"),
         line=number,
     )
 
@@ -207,15 +203,7 @@ def freshdesk_record(ticket: dict[str, Any], where: str, number: int) -> Interac
         customer_phone=requester.get("phone") or requester.get("mobile") or f.get("phone"),
         customer_name=requester.get("name") or f.get("name"),
         account_id=str(ticket["company_id"]) if ticket.get("company_id") is not None else None,
-        extra={
-            k: v
-            for k, v in {
-                "priority": ticket.get("priority"),
-                "type": ticket.get("type"),
-                "group_id": ticket.get("group_id"),
-            }.items()
-            if v is not None
-        },
+        extra=_kept(ticket, "priority", "type", "group_id"),
         line=number,
     )
 
@@ -305,13 +293,11 @@ def read_helpdesk(path: Path, fmt: str) -> Iterator[InteractionRecord | Rejected
         if isinstance(data, dict) and isinstance(data.get("users"), list):
             users = {_key(u.get("id")): u for u in data["users"] if isinstance(u, dict)}
     jsonl = path.name.lower().removesuffix(".gz").endswith((".jsonl", ".ndjson"))
-    for number, obj in iter_json_objects(path, "jsonl" if jsonl else "json"):
-        if isinstance(obj, Rejected):
-            yield obj
+    for item in json_objects(iter_json_objects(path, "jsonl" if jsonl else "json"), where):
+        if isinstance(item, Rejected):
+            yield item
             continue
-        if not isinstance(obj, dict):
-            yield Rejected(InputError("expected a JSON object", path=where, line=number), obj)
-            continue
+        number, obj = item
         if fmt == "zendesk" and obj.get("status") == "deleted":
             continue  # Zendesk's incremental export lists deleted tickets: no contact
         try:

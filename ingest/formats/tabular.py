@@ -6,7 +6,7 @@ import csv
 import gzip
 import io
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -15,7 +15,14 @@ from rootline.ingest.columns import detect_columns
 from rootline.ingest.convert import build_record
 from rootline.ingest.schemas import InteractionRecord, Rejected
 
-__all__ = ["iter_csv_rows", "iter_json_objects", "open_text", "read_csv", "read_json"]
+__all__ = [
+    "iter_csv_rows",
+    "iter_json_objects",
+    "json_objects",
+    "open_text",
+    "read_csv",
+    "read_json",
+]
 
 # Fields bigger than csv's default 128 KiB limit occur in real exports (long e-mail threads).
 csv.field_size_limit(16 * 1024 * 1024)
@@ -110,6 +117,19 @@ def iter_csv_rows(path: Path, delimiter: str) -> Iterator[tuple[int, dict[str, s
                 yield start, dict(zip(header, values, strict=True))
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=where) from None
+
+
+def json_objects(
+    items: Iterable[tuple[int, Any]], where: str
+) -> Iterator[tuple[int, dict[str, Any]] | Rejected]:
+    """The JSON objects among numbered ``items``; anything else as a rejected record."""
+    for number, obj in items:
+        if isinstance(obj, Rejected):
+            yield obj
+        elif not isinstance(obj, dict):
+            yield Rejected(InputError("expected a JSON object", path=where, line=number), obj)
+        else:
+            yield number, obj
 
 
 def iter_json_objects(path: Path, fmt: str) -> Iterator[tuple[int, Any]]:
@@ -227,13 +247,11 @@ def read_json(
     """Interaction records of a JSON list or a JSON lines file of flat objects."""
     columns: dict[str, str] = {}
     where = str(path)
-    for number, obj in iter_json_objects(path, fmt):
-        if isinstance(obj, Rejected):
-            yield obj
+    for item in json_objects(iter_json_objects(path, fmt), where):
+        if isinstance(item, Rejected):
+            yield item
             continue
-        if not isinstance(obj, dict):
-            yield Rejected(InputError("expected a JSON object", path=where, line=number), obj)
-            continue
+        number, obj = item
         flat = {str(k): (json.dumps(v) if isinstance(v, dict) else v) for k, v in obj.items()}
         if any(k not in columns for k in flat):
             columns = detect_columns(list(dict.fromkeys([*columns, *flat])), mapping)
