@@ -136,3 +136,11 @@ def test_every_package_folder_is_packaged() -> None:
         for init in (ROOT / folder).rglob("__init__.py"):
             parts = init.parent.relative_to(ROOT / folder).parts
             assert ".".join([name, *parts]) in listed, f"{init.parent} is not in [tool.setuptools]"
+
+
+def test_routes_take_settings_derived_objects_as_dependencies() -> None:
+    """The clusterer and the webhook URL come from ``web.deps``, so a test can replace them."""
+    for resource in RESOURCES:
+        source = (ROOT / "web" / "routes" / f"{resource}.py").read_text("utf-8")
+        assert "build_clusterer(" not in source, resource
+        assert "settings.webhook_url" not in source, resource

@@ -19,15 +19,19 @@ from starlette.responses import Response
 from rootline.db import session_scope
 
 __all__ = [
+    "ClustererDep",
     "PageRenderer",
     "Renderer",
     "SessionDep",
+    "WebhookUrl",
     "csv_response",
     "flash",
+    "get_clusterer",
     "get_embedder",
     "get_figures",
     "get_renderer",
     "get_session",
+    "get_webhook_url",
     "wants_csv",
 ]
 
@@ -88,6 +92,25 @@ def get_embedder(request: Request) -> Any:
 
         request.app.state.embedder = build_embedder(request.app.state.settings)
     return request.app.state.embedder
+
+
+def get_clusterer(request: Request) -> Any:
+    """The clusterer the settings ask for (``rootline.pipeline.build_clusterer``)."""
+    from rootline.pipeline import build_clusterer
+
+    return build_clusterer(request.app.state.settings)
+
+
+def get_webhook_url(request: Request) -> str | None:
+    """Where problem events are posted (``Settings.webhook_url``), if anywhere."""
+    url: str | None = request.app.state.settings.webhook_url
+    return url
+
+
+#: The clusterer of the settings, for a split.
+ClustererDep = Annotated[Any, Depends(get_clusterer)]
+#: The webhook URL of the settings.
+WebhookUrl = Annotated[str | None, Depends(get_webhook_url)]
 
 
 def wants_csv(request: Request) -> bool:

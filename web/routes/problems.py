@@ -17,7 +17,16 @@ from rootline.rootcause.states import STATES
 from rootline.rootcause.teams import list_teams
 from rootline.rootcause.verification import move_problem, verify_problem
 from rootline.web import queries
-from rootline.web.deps import MAX_ID, Renderer, RowId, SessionDep, csv_response, flash, wants_csv
+from rootline.web.deps import (
+    MAX_ID,
+    Renderer,
+    RowId,
+    SessionDep,
+    WebhookUrl,
+    csv_response,
+    flash,
+    wants_csv,
+)
 from rootline.web.permissions import (
     LEADS,
     CurrentUser,
@@ -248,6 +257,7 @@ def problem_assign(
     session: SessionDep,
     user: CurrentUser,
     problem_id: RowId,
+    webhook_url: WebhookUrl,
     version: Version = None,
     business_team_id: Annotated[int | None, Form(ge=1)] = None,
     is_team_id: Annotated[int | None, Form(ge=1)] = None,
@@ -260,7 +270,7 @@ def problem_assign(
         is_team=is_team_id,
         actor=user.email,
         expected_version=version,
-        webhook_url=request.app.state.settings.webhook_url,
+        webhook_url=webhook_url,
     )
     flash(request, "Owners changed.")
     return RedirectResponse(f"/problems/{problem_id}", status_code=303)
@@ -397,7 +407,12 @@ def add_task(
 
 @api.post("/api/problems/{problem_id}/assign", name="api_problem_assign")
 def assign(
-    request: Request, session: SessionDep, user: CurrentUser, problem_id: RowId, body: AssignIn
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    problem_id: RowId,
+    body: AssignIn,
+    webhook_url: WebhookUrl,
 ) -> dict[str, Any]:
     """Give the problem to other teams by hand."""
     problems.assign(
@@ -407,7 +422,7 @@ def assign(
         is_team=body.is_team,
         actor=user.email,
         expected_version=body.version,
-        webhook_url=request.app.state.settings.webhook_url,
+        webhook_url=webhook_url,
     )
     return _detail(session, problem_id)
 

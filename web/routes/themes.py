@@ -23,9 +23,11 @@ from rootline.web.cache import FigureCache, data_fingerprint
 from rootline.web.charts import sparkline, weekly_bar_chart
 from rootline.web.deps import (
     MAX_ID,
+    ClustererDep,
     Renderer,
     RowId,
     SessionDep,
+    WebhookUrl,
     csv_response,
     flash,
     get_figures,
@@ -233,14 +235,14 @@ def theme_merge(
 
 @pages.post("/themes/{theme_id}/split", name="theme_split")
 def theme_split(
-    request: Request, session: SessionDep, user: CurrentUser, theme_id: RowId
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    theme_id: RowId,
+    clusterer: ClustererDep,
 ) -> Response:
     """Re-cluster the theme's contacts into two or more new themes."""
-    from rootline.pipeline import build_clusterer
-
-    children = curation.split_theme(
-        session, theme_id, build_clusterer(request.app.state.settings), actor=user.email
-    )
+    children = curation.split_theme(session, theme_id, clusterer, actor=user.email)
     flash(request, f"Theme {theme_id} split into " + ", ".join(f"#{c.id}" for c in children) + ".")
     return RedirectResponse(f"/themes/{children[0].id}", status_code=303)
 
@@ -286,6 +288,7 @@ def theme_promote(
     session: SessionDep,
     user: CurrentUser,
     theme_id: RowId,
+    webhook_url: WebhookUrl,
     title: Annotated[str, Form(max_length=255)] = "",
     tags: Annotated[str, Form(max_length=255)] = "",
 ) -> Response:
@@ -296,7 +299,7 @@ def theme_promote(
         title=title.strip() or None,
         tags=tags.replace(",", " ").split(),
         actor=user.email,
-        webhook_url=request.app.state.settings.webhook_url,
+        webhook_url=webhook_url,
     )
     flash(request, f"Problem #{problem.id} created and routed: {problem.routing_explanation}")
     return RedirectResponse(f"/problems/{problem.id}", status_code=303)
@@ -416,14 +419,14 @@ def merge(session: SessionDep, user: CurrentUser, theme_id: RowId, body: TargetI
     name="api_theme_split",
 )
 def split(
-    request: Request, session: SessionDep, user: CurrentUser, theme_id: RowId
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    theme_id: RowId,
+    clusterer: ClustererDep,
 ) -> list[ThemeOut]:
     """Re-cluster a theme's contacts into new themes."""
-    from rootline.pipeline import build_clusterer
-
-    return curation.split_theme(
-        session, theme_id, build_clusterer(request.app.state.settings), actor=user.email
-    )
+    return curation.split_theme(session, theme_id, clusterer, actor=user.email)
 
 
 @api.post("/api/themes/{theme_id}/move", response_model=ThemeOut, name="api_theme_move")
@@ -457,7 +460,12 @@ def accept(session: SessionDep, user: CurrentUser, theme_id: RowId) -> ThemeOut:
     name="api_theme_promote",
 )
 def promote(
-    request: Request, session: SessionDep, user: CurrentUser, theme_id: RowId, body: PromoteIn
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    theme_id: RowId,
+    body: PromoteIn,
+    webhook_url: WebhookUrl,
 ) -> ProblemOut:
     """Promote a theme to a problem, routed to its owners."""
     problem = create_problem(
@@ -466,7 +474,7 @@ def promote(
         title=body.title,
         tags=body.tags,
         actor=user.email,
-        webhook_url=request.app.state.settings.webhook_url,
+        webhook_url=webhook_url,
     )
     return ProblemOut.of(problem, detail=True)
 
