@@ -48,6 +48,13 @@ class _Fields:
     def error(self, reason: str, fld: str) -> InputError:
         return InputError(reason, path=self.where, line=self.number, field=fld)
 
+    def record_id(self, noun: str) -> Any:
+        """The record's ``id``, which every export carries; its absence names the record."""
+        value = self.get("id")
+        if value is None:
+            raise self.error(f"missing {noun} id", "id")
+        return value
+
     def get(self, dotted: str, kind: str = "text") -> Any:
         value: Any = self.obj
         for key in dotted.split("."):
@@ -105,9 +112,7 @@ def zendesk_record(
         InputError: naming the ticket field that is missing or of the wrong type.
     """
     f = _Fields(ticket, where, number)
-    ticket_id = f.get("id")
-    if ticket_id is None:
-        raise f.error("missing ticket id", "id")
+    ticket_id = f.record_id("ticket")
     requester_id = ticket.get("requester_id")
     requester = users.get(_key(requester_id)) or _obj(ticket.get("requester"))
 
@@ -171,9 +176,7 @@ def freshdesk_record(ticket: dict[str, Any], where: str, number: int) -> Interac
         InputError: naming the ticket field that is missing or of the wrong type.
     """
     f = _Fields(ticket, where, number)
-    ticket_id = f.get("id")
-    if ticket_id is None:
-        raise f.error("missing ticket id", "id")
+    ticket_id = f.record_id("ticket")
 
     def read(c: dict[str, Any]) -> tuple[str, str, str, Any] | None:
         if c.get("private"):
@@ -215,9 +218,7 @@ def intercom_record(conv: dict[str, Any], where: str, number: int) -> Interactio
         InputError: naming the conversation field that is missing or of the wrong type.
     """
     f = _Fields(conv, where, number)
-    conv_id = f.get("id")
-    if conv_id is None:
-        raise f.error("missing conversation id", "id")
+    conv_id = f.record_id("conversation")
     source = _obj(conv.get("source"))
     author = _obj(source.get("author"))
     first = {
