@@ -10,6 +10,8 @@ themes. Either way the run is one transaction: a failure leaves the previous the
 
 from __future__ import annotations
 
+import os
+import socket
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,9 +37,11 @@ __all__ = [
     "PLACEABLE_STATUSES",
     "ClusterProgress",
     "assign_floor",
+    "fail_run",
+    "mark_interrupted_runs",
     "member_floor",
-    "record_failed_run",
     "run_clustering",
+    "start_run",
 ]
 
 #: Themes a full run may match new clusters to (their ids survive).
@@ -552,6 +556,7 @@ def run_clustering(
     full: bool = False,
     labeler: Labeler | None = None,
     progress: ClusterProgress | None = None,
+    run_id: int | None = None,
 ) -> ClusteringRun:
     """Build or update themes.
 
@@ -561,6 +566,7 @@ def run_clustering(
     people's decisions (titles, merges, splits, moves, noise marks) where the clusters match.
 
     The caller commits; on an exception it must roll back, which leaves earlier themes intact.
+    ``run_id`` names a run recorded by ``start_run``, which this one completes.
     """
     progress = progress or ClusterProgress()
     labeler = labeler or CTfidfLabeler()
@@ -573,8 +579,11 @@ def run_clustering(
         or 0
     )
     kind = "full" if full or not has_themes else "incremental"
-    run = ClusteringRun(kind=kind, model_slug=embedder.slug, params={}, status="running")
-    session.add(run)
+    run = session.get(ClusteringRun, run_id) if run_id is not None else None
+    if run is None:
+        run = ClusteringRun(kind=kind, model_slug=embedder.slug, params={}, status="running")
+        session.add(run)
+    run.kind, run.model_slug = kind, embedder.slug
     session.flush()
     if kind == "full":
         _full_run(session, run, embedder, clusterer, labeler, progress)
@@ -587,18 +596,62 @@ def run_clustering(
     return run
 
 
-def record_failed_run(
-    session: Session, *, full: bool, model_slug: str, error: str
-) -> ClusteringRun:
-    """Record a run that failed, in its own transaction, so the failure is visible later."""
+def _process() -> dict[str, Any]:
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def start_run(session: Session, *, full: bool, model_slug: str) -> ClusteringRun:
+    """Record a run as running before its work starts, for the caller to commit on its own.
+
+    The work happens in another transaction; if the process is killed, this row is what is
+    left, and ``mark_interrupted_runs`` later turns it into a failed run.
+    """
     run = ClusteringRun(
         kind="full" if full else "incremental",
         model_slug=model_slug,
-        params={},
-        status="failed",
-        error=error[:2000],
-        finished_at=utcnow(),
+        params={"process": _process()},
+        status="running",
     )
     session.add(run)
     session.flush()
     return run
+
+
+def fail_run(session: Session, run_id: int, error: str) -> None:
+    """Mark a started run as failed, with the error that stopped it."""
+    run = session.get(ClusteringRun, run_id)
+    if run is not None:
+        run.status, run.error, run.finished_at = "failed", error[:2000], utcnow()
+        session.flush()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+def mark_interrupted_runs(session: Session) -> list[int]:
+    """Runs left "running" by a process of this machine that is gone: marked failed.
+
+    Runs of other machines, or of a process still alive, are left as they are.
+
+    Returns:
+        The ids of the runs marked.
+    """
+    here = socket.gethostname()
+    marked = []
+    for run in session.scalars(sa.select(ClusteringRun).where(ClusteringRun.status == "running")):
+        process = (run.params or {}).get("process") or {}
+        pid = process.get("pid")
+        if process.get("host") != here or not isinstance(pid, int) or _alive(pid):
+            continue
+        run.status, run.finished_at = "failed", utcnow()
+        run.error = "interrupted: the process running it stopped before it finished"
+        marked.append(run.id)
+    session.flush()
+    return marked

@@ -17,7 +17,13 @@ from rootline.clustering.cluster import Clusterer, DensityClusterer
 from rootline.clustering.embedding import Embedder, HashingEmbedder, SentenceTransformerEmbedder
 from rootline.clustering.graph import GraphClusterer
 from rootline.clustering.models import ClusteringRun
-from rootline.clustering.runs import ClusterProgress, record_failed_run, run_clustering
+from rootline.clustering.runs import (
+    ClusterProgress,
+    fail_run,
+    mark_interrupted_runs,
+    run_clustering,
+    start_run,
+)
 from rootline.config import Settings
 from rootline.db import session_scope
 from rootline.ingest.service import IngestOptions, IngestReport, ingest_file
@@ -95,6 +101,7 @@ def cluster(
     full: bool = False,
     embedder: Embedder | None = None,
     progress: ClusterProgress | None = None,
+    run_id: int | None = None,
 ) -> ClusteringRun:
     """Run clustering with components built from ``settings`` (or the given embedder)."""
     return run_clustering(
@@ -103,6 +110,7 @@ def cluster(
         build_clusterer(settings),
         full=full,
         progress=progress,
+        run_id=run_id,
     )
 
 
@@ -116,18 +124,24 @@ def cluster_job(
 ) -> ClusteringRun:
     """Run clustering in its own transaction; a failure is recorded and earlier themes stay.
 
+    The run is recorded as running first, in a transaction of its own, so a killed process
+    leaves a trace; runs that such processes left running are marked failed here.
+
     Raises:
         Exception: whatever made the run fail, after it has been recorded as failed.
     """
     embedder = embedder or build_embedder(settings)
+    with session_scope(sessions) as session:
+        mark_interrupted_runs(session)
+        run_id = start_run(session, full=full, model_slug=embedder.slug).id
     try:
         with session_scope(sessions) as session:
-            return cluster(session, settings, full=full, embedder=embedder, progress=progress)
-    except Exception as exc:
-        with session_scope(sessions) as session:
-            record_failed_run(
-                session, full=full, model_slug=embedder.slug, error=f"{type(exc).__name__}: {exc}"
+            return cluster(
+                session, settings, full=full, embedder=embedder, progress=progress, run_id=run_id
             )
+    except BaseException as exc:
+        with session_scope(sessions) as session:
+            fail_run(session, run_id, f"{type(exc).__name__}: {exc}")
         raise
 
 
