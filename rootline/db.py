@@ -24,6 +24,7 @@ __all__ = [
     "LIKE_ESCAPE",
     "Base",
     "JSONType",
+    "begin_writing",
     "contains_pattern",
     "make_engine",
     "make_session_factory",
@@ -99,8 +100,29 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         raise ConfigError(f"cannot use database URL {url!r}: {exc}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+#: Execution option naming how a SQLite transaction begins: ``"IMMEDIATE"`` takes the write
+#: lock at once (see ``begin_writing``); other databases ignore it.
+SQLITE_BEGIN = "sqlite_begin"
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    mode = conn.get_execution_options().get(SQLITE_BEGIN, "")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+
+
+def begin_writing(session: Session) -> None:
+    """Start ``session``'s transaction as one that will write.
+
+    On SQLite a transaction that reads first and writes later cannot wait for another writer
+    (both hold read locks: SQLite refuses one at once, "database is locked"); taking the write
+    lock at the start makes the second writer wait its turn instead, then read what the first
+    wrote. No effect on other databases, whose row locks already do this.
+    """
+    session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -431,7 +431,9 @@ class _FakeSession:
 
 def test_request_session_commits_on_success_and_rolls_back_on_error() -> None:
     fake = _FakeSession()
-    request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(sessions=lambda: fake)))
+    request = SimpleNamespace(
+        method="GET", app=SimpleNamespace(state=SimpleNamespace(sessions=lambda: fake))
+    )
     dep = get_session(request)  # type: ignore[arg-type]
     assert next(dep) is fake
     with pytest.raises(StopIteration):

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import jinja2
+import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -156,6 +157,18 @@ def _install_error_pages(app: FastAPI) -> None:
             request.session["flash"] = {"kind": "error", "text": str(exc)}
             return RedirectResponse(back, status_code=303)
         return _error_page(request, status, str(exc))
+
+    @app.exception_handler(sa.exc.OperationalError)
+    async def database_busy(request: Request, exc: sa.exc.OperationalError) -> Response:
+        # SQLite has one writer at a time: a long load can hold the lock past the busy timeout.
+        if "database is locked" not in str(exc.orig):
+            raise exc
+        message = "The database is busy with another change; nothing was saved. Try again."
+        if _wants_json(request) or request.headers.get("authorization"):
+            return JSONResponse({"detail": message}, status_code=503, headers={"Retry-After": "5"})
+        page = _error_page(request, 503, message)
+        page.headers["Retry-After"] = "5"
+        return page
 
     @app.exception_handler(NotFoundError)
     async def not_found(request: Request, exc: NotFoundError) -> Response:

@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
 
-from rootline.db import session_scope
+from rootline.db import begin_writing, session_scope
 
 __all__ = [
     "ClustererDep",
@@ -36,6 +36,10 @@ __all__ = [
 ]
 
 
+#: Methods that never write: their transactions need no write lock.
+_READ_ONLY = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """A session for one request: committed if the route succeeds, rolled back if it raises.
 
@@ -44,6 +48,8 @@ def get_session(request: Request) -> Iterator[Session]:
     """
     factory: sessionmaker[Session] = request.app.state.sessions
     with session_scope(factory) as session:
+        if request.method not in _READ_ONLY:
+            begin_writing(session)
         yield session
 
 
