@@ -123,6 +123,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "api_my_tasks": WORKERS,
     "api_backlog": ALL,
     "api_customer": ALL,
+    "api_customer_erase": ADMIN,
     "api_search": ALL,
     "api_users": ADMIN,
     "api_user_create": ADMIN,

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from rootline.cli.console import err_console, out_console, progress_bar
 from rootline.cli.context import AppState
+from rootline.cli.customers import register as register_customers
 from rootline.cli.problems import register as register_problems
 from rootline.cli.teams import register as register_teams
 from rootline.cli.themes import register as register_themes
@@ -341,6 +342,7 @@ problems_app = register_problems(app)
 register_teams(app, problems_app)
 register_users(app)
 register_themes(app)
+register_customers(app)
 
 
 def proxy_options(settings: Settings) -> tuple[bool, str | None]:

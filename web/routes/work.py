@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -154,6 +155,15 @@ def mine(session: SessionDep, user: CurrentUser) -> list[TaskOut]:
 def backlog(session: SessionDep) -> list[ProblemOut]:
     """Open UX/web problems, highest impact first."""
     return [ProblemOut.of(p) for p in problems.ux_backlog(session)]
+
+
+@api.post("/api/customers/{customer_id}/erase", name="api_customer_erase")
+def customer_erase(session: SessionDep, user: CurrentUser, customer_id: RowId) -> dict[str, Any]:
+    """Erase a customer's texts and personal data everywhere (right to erasure); their
+    contacts stay counted without their words. Admins only; it cannot be undone."""
+    from rootline.rootcause.erasure import erase_customer
+
+    return asdict(erase_customer(session, customer_id, actor=user.email))
 
 
 @api.get("/api/customers/{customer_id}", name="api_customer")
