@@ -77,6 +77,9 @@ def _detect_json(head: str) -> str:
         r'"type"\s*:\s*"conversation"', head
     ):
         return "intercom"
+    # Zendesk Chat: chats with a visitor and a history of messages, or offline messages.
+    if re.search(r'"visitor"\s*:', head) and re.search(r'"type"\s*:\s*"(chat|offline_msg)"', head):
+        return "chat-json"
     # Freshdesk's own keys first: its tickets have a requester_id and a description too.
     if re.search(r'"(description_text|responder_id|fr_escalated)"\s*:', head):
         return "freshdesk"

@@ -156,3 +156,26 @@ def test_binary_that_is_not_utf8_is_still_refused(session: Session, tmp_path: Pa
     path.write_bytes(b"id,body\n1,\xff\xfe\x00\x01 broken\n")
     with pytest.raises(InputError, match="not UTF-8"):
         ingest_file(session, path, source="sheet")
+
+
+def test_zendesk_chat_export_keeps_the_transcript_and_offline_messages(session: Session) -> None:
+    """The Chat API's ``{"chats": [...]}``: the visitor's messages of ``history`` are the words
+    that count (the post-chat comment among them), agents' turns are kept in the transcript,
+    "bad" is a low CSAT, and an offline message is a contact of its own."""
+    report = ingest_file(session, REAL / "zendesk_chat.json")
+    assert report.sources == ["chat"] and report.inserted == 2
+    found = _contacts(session)
+    chat = found["1701.23456.Q1w2e3R4t5"]
+    assert "spins forever when I press pay" in chat.body_clean
+    assert "also failed on my phone" in chat.body_clean
+    assert "still does not work" in chat.body_clean  # the post-chat comment
+    assert "passed this to our web team" not in chat.body_clean  # agents' words: not the theme's
+    assert "Priya Shah" in chat.body_raw and "web team" in chat.body_raw
+    assert (chat.channel, chat.agent, chat.csat) == ("chat", "Priya Shah", 1.0)
+    assert chat.created_at is not None and chat.created_at.day == 5
+    assert chat.extra.get("department") == "Web shop"
+    assert set(chat.tags) == {"checkout", "payment"}
+    offline = found["1701.23457.Z9x8c7V6b5"]
+    assert offline.body_clean.startswith("My parcel was marked delivered")
+    identities = set(session.scalars(sa.select(CustomerIdentity.value)))
+    assert {"mia.chen@example.net", "tom.baker@example.org"} <= identities

@@ -54,10 +54,18 @@ _AGENT_ROLES = frozenset(
         "teammate",
     }
 )
-_TURN_KEYS = ("turns", "messages", "transcript", "conversation", "parts")
-_ROLE_KEYS = ("role", "author_role", "author", "from", "sender", "speaker", "type")
-_TEXT_KEYS = ("text", "message", "body", "content", "utterance")
+_TURN_KEYS = ("turns", "messages", "transcript", "conversation", "parts", "history")
+_ROLE_KEYS = ("role", "author_role", "author", "from", "sender", "speaker", "nick", "type")
+_TEXT_KEYS = ("text", "message", "body", "content", "utterance", "msg")
 _TIME_KEYS = ("time", "timestamp", "created_at", "sent_at", "date", "ts")
+#: Ratings given in words (Zendesk Chat): good and bad as the ends of the 1-5 scale; a rating
+#: only offered is none.
+_RATING_WORDS: dict[str, float | None] = {
+    "good": 5.0,
+    "bad": 1.0,
+    "offered": None,
+    "unoffered": None,
+}
 
 
 def _first(obj: dict[str, Any], keys: tuple[str, ...]) -> Any:
@@ -75,6 +83,8 @@ def _role(turn: dict[str, Any]) -> tuple[str, str | None]:
         name = name or value.get("name")
         value = value.get("role") or value.get("type")
     role = str(value or "").strip().lower()
+    if ":" in role:  # Zendesk Chat's nick: "visitor:98765", "agent:361030"
+        role = role.split(":", 1)[0]
     if role in CUSTOMER_ROLES:
         return "customer", name
     if role in _AGENT_ROLES:
@@ -95,6 +105,10 @@ def conversation_record(conv: dict[str, Any], where: str, number: int) -> Intera
         return InputError(reason, path=where, line=number, field=fld)
 
     turns = _first(conv, _TURN_KEYS)
+    message = conv.get("message")
+    if turns is None and isinstance(message, str) and message.strip():
+        # A message left while nobody was there (Zendesk Chat's offline_msg): one customer turn.
+        turns = [{"role": "customer", "text": message, "time": conv.get("timestamp")}]
     if not isinstance(turns, list) or not turns:
         raise bad("expected a non-empty list of turns", "turns")
     lines, customer_turns, agents = [], [], []
@@ -122,6 +136,11 @@ def conversation_record(conv: dict[str, Any], where: str, number: int) -> Intera
             customer_turns.append(text)
         elif role == "agent" and name:
             agents.append(str(name))
+    comment = conv.get("comment")
+    if isinstance(comment, str) and comment.strip():
+        # The customer's own words after the chat (Zendesk Chat's post-chat comment).
+        lines.append(f"Customer (comment after the chat): {comment}")
+        customer_turns.append(comment)
     if not customer_turns:
         raise bad("no customer turn: no turn has a customer role", "turns.role")
     customer = conv.get("customer") or conv.get("user") or conv.get("visitor") or {}
@@ -132,9 +151,12 @@ def conversation_record(conv: dict[str, Any], where: str, number: int) -> Intera
         raise bad("missing conversation id", "id")
     try:
         created = convert_field(
-            "created_at", _first(conv, ("created_at", "started_at", "start_time"))
+            "created_at", _first(conv, ("created_at", "started_at", "start_time", "timestamp"))
         )
-        csat = convert_field("csat", _first(conv, ("csat", "rating", "satisfaction")))
+        rating = _first(conv, ("csat", "rating", "satisfaction"))
+        if isinstance(rating, str) and rating.strip().lower() in _RATING_WORDS:
+            rating = _RATING_WORDS[rating.strip().lower()]
+        csat = convert_field("csat", rating)
     except ValueError as exc:
         raise bad(str(exc), "created_at/csat") from None
     return InteractionRecord(
@@ -158,6 +180,16 @@ def conversation_record(conv: dict[str, Any], where: str, number: int) -> Intera
             "turns": len(turns),
             "agent_turns": sum(1 for t in turns if isinstance(t, dict) and _role(t)[0] == "agent"),
             **{k: v for k, v in conv.items() if k in {"intent", "topic", "queue", "language"}},
+            **{
+                name: conv[key]
+                for key, name in (("department_name", "department"), ("department", "department"))
+                if isinstance(conv.get(key), str)
+            },
+            **(
+                {"ticket_id": conv["zendesk_ticket_id"]}
+                if isinstance(conv.get("zendesk_ticket_id"), (int, str))
+                else {}
+            ),
         },
         line=number,
     )
