@@ -106,7 +106,9 @@ _PLEASANTRY = re.compile(
     r"|Please (?:advise|let me know|help)[.!?]+"
     r"|Let me know if you need[^.!?\n]{0,60}[.!?]?"
     r"|Sorry (?:to bother you|for the (?:trouble|inconvenience))[^.!?\n]{0,30}[.!?]?"
-    r")\s*(?=$|\n|[A-Z\[])",
+    # What follows is the end, a new line or a new sentence: a capital, case-sensitively even
+    # under re.I, so "Thanks again for ..." is a sentence of its own, not a pleasantry.
+    r")\s*(?=$|\n|(?-i:[A-Z\[]))",
     re.I | re.M,
 )
 _SIGNOFF_WORDS = (

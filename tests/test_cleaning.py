@@ -110,3 +110,23 @@ def test_quote_headers_in_other_forms_cut_the_history(header: str) -> None:
 def test_a_sentence_quoting_someone_is_not_a_quote_header() -> None:
     text = "The agent wrote: sorry for the delay. Nothing happened since."
     assert clean_text(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # "Thanks" that starts a sentence of the customer's own is kept whole.
+        ("Thanks again :)", "Thanks again :)"),
+        (
+            "Thanks again for the help, the card works now.",
+            "Thanks again for the help, the card works now.",
+        ),
+        ("Hi, thanks again, my parcel came", "thanks again, my parcel came"),
+        # A pleasantry standing alone before or after the message still goes.
+        ("Thanks! My parcel never came.", "My parcel never came."),
+        ("Thanks in advance. The app crashes", "The app crashes"),
+        ("My card was declined. Thanks for your help.", "My card was declined."),
+    ],
+)
+def test_thanks_is_a_pleasantry_only_when_it_stands_alone(text: str, expected: str) -> None:
+    assert clean_text(text) == expected
