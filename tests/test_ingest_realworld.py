@@ -179,3 +179,24 @@ def test_zendesk_chat_export_keeps_the_transcript_and_offline_messages(session: 
     assert offline.body_clean.startswith("My parcel was marked delivered")
     identities = set(session.scalars(sa.select(CustomerIdentity.value)))
     assert {"mia.chen@example.net", "tom.baker@example.org"} <= identities
+
+
+def test_intercom_customers_are_the_people_who_wrote(session: Session) -> None:
+    """An agent-started conversation is the customer's who replied; a conversation only agents
+    wrote has no customer words; the older API's ``conversation_message`` and ``user`` shape
+    keeps its opening message and customer; a reply part of type ``open`` is kept whole."""
+    ingest_file(session, REAL / "intercom_shapes.json", source="intercom")
+    found = _contacts(session)
+    outbound = found["5001"]
+    assert "new card is invalid" in outbound.body_clean
+    assert "Thanks again :)" in outbound.body_clean
+    assert "expires this month" not in outbound.body_clean  # the agent's opening message
+    assert outbound.agent == "Ruth Admin"
+    broadcast = found["5002"]
+    assert "summer sale" not in broadcast.body_clean and "summer sale" in broadcast.body_raw
+    old = found["5003"]
+    assert old.body_clean.startswith("My refund for order 77812")
+    identities = set(session.scalars(sa.select(CustomerIdentity.value)))
+    assert {"lena.park@example.com", "old.api@example.com", "cust-77"} <= identities
+    assert "ruth@brightcart.example" not in identities
+    assert outbound.customer_id != old.customer_id

@@ -22,6 +22,8 @@ __all__ = ["freshdesk_record", "intercom_record", "read_helpdesk", "zendesk_reco
 _FRESHDESK_SOURCE = {1: "email", 2: "web", 3: "phone", 7: "chat", 9: "web", 10: "email"}
 _FRESHDESK_STATUS = {2: "open", 3: "pending", 4: "resolved", 5: "closed"}
 _ZENDESK_CSAT = {"good": 5.0, "bad": 1.0}
+#: Intercom author types that are the customer (the rest are admins, bots and teams).
+_INTERCOM_PEOPLE = frozenset({"user", "lead", "contact"})
 
 
 def _kept(record: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -219,7 +221,9 @@ def intercom_record(conv: dict[str, Any], where: str, number: int) -> Interactio
     """
     f = _Fields(conv, where, number)
     conv_id = f.record_id("conversation")
-    source = _obj(conv.get("source"))
+    # API 2.x puts the opening message in ``source``; the older API in ``conversation_message``,
+    # with the customer as ``user``.
+    source = _obj(conv.get("source")) or _obj(conv.get("conversation_message"))
     author = _obj(source.get("author"))
     first = {
         "author": author,
@@ -238,10 +242,17 @@ def intercom_record(conv: dict[str, Any], where: str, number: int) -> Interactio
         if p.get("part_type") not in (None, "comment", "open") or not p.get("body"):
             return None  # notes, assignments and closes are not part of the conversation
         who = _obj(p.get("author"))
-        role = "customer" if who.get("type") in {"user", "lead", "contact"} else "agent"
+        role = "customer" if who.get("type") in _INTERCOM_PEOPLE else "agent"
         return role, who.get("name") or "", p["body"], p.get("created_at")
 
     lines, customer, agents = _turns([first, *(parts or [])], f, "conversation_parts", read)
+    # The customer: the opening message's author when a person wrote it, else the first person
+    # who replied in a part (a conversation an agent started), else the older API's ``user``.
+    people = [_obj(p.get("author")) for p in parts or [] if isinstance(p, dict)]
+    person = next((a for a in [author, *people] if a.get("type") in _INTERCOM_PEOPLE), {})
+    user = _obj(conv.get("user"))
+    if user.get("type") in _INTERCOM_PEOPLE and person.get("id") in (None, user.get("id")):
+        person = {**user, **{k: v for k, v in person.items() if v}}  # the older API's user
     rating = _obj(conv.get("conversation_rating"))
     tags = conv.get("tags", {}).get("tags", []) if isinstance(conv.get("tags"), dict) else []
     stats = _obj(conv.get("statistics"))
@@ -251,7 +262,8 @@ def intercom_record(conv: dict[str, Any], where: str, number: int) -> Interactio
         if isinstance(source.get("subject"), str) and source["subject"]
         else f.get("title"),
         body="\n".join(lines),
-        customer_turns=customer or None,
+        # Only the customer's words count; when only agents wrote, there are none.
+        customer_turns=customer,
         channel=normalise_channel(
             source.get("type")
             if source.get("type") in {"email", "phone", "twitter", "facebook"}
@@ -263,12 +275,9 @@ def intercom_record(conv: dict[str, Any], where: str, number: int) -> Interactio
         csat=f.get("conversation_rating.rating", "number") if rating else None,
         agent=agents[0] if agents else None,
         tags=[str(t.get("name")) for t in tags if isinstance(t, dict) and t.get("name")],
-        customer_email=author.get("email")
-        if author.get("type") in {"user", "lead", "contact"}
-        else None,
-        customer_name=author.get("name")
-        if author.get("type") in {"user", "lead", "contact"}
-        else None,
+        customer_email=person.get("email") if isinstance(person.get("email"), str) else None,
+        customer_name=person.get("name") if isinstance(person.get("name"), str) else None,
+        account_id=str(person["user_id"]) if person.get("user_id") else None,
         extra={"parts": len(parts or []) + 1},
         line=number,
     )
