@@ -99,16 +99,18 @@ _PLEASANTRY = re.compile(
     r"(?:^|(?<=[.!?]\s))\s*(?:"
     r"I hope (?:this|you)[^.!?\n]{0,60}[.!?]?"
     r"|Hope (?:this|you|all|everything)[^.!?\n]{0,60}[.!?]?"
-    r"|(?:Many )?thanks(?: a lot| so much)?(?: in advance)?(?: for[^.!?\n]{0,60})?[.!?]*"
-    r"|Thank you(?: (?:so|very) much)?(?: in advance)?(?: for[^.!?\n]{0,60})?[.!?]*"
+    # Thanks ends its own sentence ("Thanks!", "Thanks for your help."); "Thanks again :)" is
+    # the customer's sentence and stays.
+    r"|(?:Many )?thanks(?: a lot| so much)?(?: in advance)?(?: for[^.!?\n]{0,60})?"
+    r"(?:[.!?]+|(?=[ \t]*$))"
+    r"|Thank you(?: (?:so|very) much)?(?: in advance)?(?: for[^.!?\n]{0,60})?"
+    r"(?:[.!?]+|(?=[ \t]*$))"
     r"|(?:I )?look(?:ing)? forward to[^.!?\n]{0,60}[.!?]?"
     r"|(?:Any|Your) (?:help|assistance|advice)[^.!?\n]{0,40}(?:appreciated|welcome)[.!?]*"
     r"|Please (?:advise|let me know|help)[.!?]+"
     r"|Let me know if you need[^.!?\n]{0,60}[.!?]?"
     r"|Sorry (?:to bother you|for the (?:trouble|inconvenience))[^.!?\n]{0,30}[.!?]?"
-    # What follows is the end, a new line or a new sentence: a capital, case-sensitively even
-    # under re.I, so "Thanks again for ..." is a sentence of its own, not a pleasantry.
-    r")\s*(?=$|\n|(?-i:[A-Z\[]))",
+    r")\s*(?=$|\n|[A-Z\[])",
     re.I | re.M,
 )
 _SIGNOFF_WORDS = (
