@@ -407,7 +407,6 @@ def add_task(
 
 @api.post("/api/problems/{problem_id}/assign", name="api_problem_assign")
 def assign(
-    request: Request,
     session: SessionDep,
     user: CurrentUser,
     problem_id: RowId,

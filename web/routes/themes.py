@@ -419,7 +419,6 @@ def merge(session: SessionDep, user: CurrentUser, theme_id: RowId, body: TargetI
     name="api_theme_split",
 )
 def split(
-    request: Request,
     session: SessionDep,
     user: CurrentUser,
     theme_id: RowId,
@@ -460,7 +459,6 @@ def accept(session: SessionDep, user: CurrentUser, theme_id: RowId) -> ThemeOut:
     name="api_theme_promote",
 )
 def promote(
-    request: Request,
     session: SessionDep,
     user: CurrentUser,
     theme_id: RowId,
