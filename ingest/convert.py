@@ -20,6 +20,7 @@ from rootline.ingest.schemas import InteractionRecord
 
 __all__ = [
     "CHANNELS",
+    "RATING_WORDS",
     "as_utc",
     "build_record",
     "convert_field",
@@ -27,6 +28,15 @@ __all__ = [
     "parse_datetime",
     "parse_number",
 ]
+
+#: Satisfaction given in words (Zendesk tickets and chats): good and bad as the ends of the 1-5
+#: scale; a rating only offered is none.
+RATING_WORDS: dict[str, float | None] = {
+    "good": 5.0,
+    "bad": 1.0,
+    "offered": None,
+    "unoffered": None,
+}
 
 #: Channel names seen in exports -> the channel Rootline reports.
 CHANNELS = {

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rootline.errors import InputError
-from rootline.ingest.convert import convert_field, normalise_channel
+from rootline.ingest.convert import RATING_WORDS, convert_field, normalise_channel
 from rootline.ingest.formats.tabular import iter_json_objects, json_objects
 from rootline.ingest.schemas import InteractionRecord, Rejected
 
@@ -58,14 +58,6 @@ _TURN_KEYS = ("turns", "messages", "transcript", "conversation", "parts", "histo
 _ROLE_KEYS = ("role", "author_role", "author", "from", "sender", "speaker", "nick", "type")
 _TEXT_KEYS = ("text", "message", "body", "content", "utterance", "msg")
 _TIME_KEYS = ("time", "timestamp", "created_at", "sent_at", "date", "ts")
-#: Ratings given in words (Zendesk Chat): good and bad as the ends of the 1-5 scale; a rating
-#: only offered is none.
-_RATING_WORDS: dict[str, float | None] = {
-    "good": 5.0,
-    "bad": 1.0,
-    "offered": None,
-    "unoffered": None,
-}
 
 
 def _first(obj: dict[str, Any], keys: tuple[str, ...]) -> Any:
@@ -154,8 +146,8 @@ def conversation_record(conv: dict[str, Any], where: str, number: int) -> Intera
             "created_at", _first(conv, ("created_at", "started_at", "start_time", "timestamp"))
         )
         rating = _first(conv, ("csat", "rating", "satisfaction"))
-        if isinstance(rating, str) and rating.strip().lower() in _RATING_WORDS:
-            rating = _RATING_WORDS[rating.strip().lower()]
+        if isinstance(rating, str) and rating.strip().lower() in RATING_WORDS:
+            rating = RATING_WORDS[rating.strip().lower()]
         csat = convert_field("csat", rating)
     except ValueError as exc:
         raise bad(str(exc), "created_at/csat") from None

@@ -13,7 +13,7 @@ from typing import Any
 
 from rootline.errors import InputError
 from rootline.ingest.cleaning import strip_html
-from rootline.ingest.convert import convert_field, normalise_channel
+from rootline.ingest.convert import RATING_WORDS, convert_field, normalise_channel
 from rootline.ingest.formats.tabular import iter_json_objects, json_objects, open_text
 from rootline.ingest.schemas import InteractionRecord, Rejected
 
@@ -21,7 +21,6 @@ __all__ = ["freshdesk_record", "intercom_record", "read_helpdesk", "zendesk_reco
 
 _FRESHDESK_SOURCE = {1: "email", 2: "web", 3: "phone", 7: "chat", 9: "web", 10: "email"}
 _FRESHDESK_STATUS = {2: "open", 3: "pending", 4: "resolved", 5: "closed"}
-_ZENDESK_CSAT = {"good": 5.0, "bad": 1.0}
 #: Intercom author types that are the customer (the rest are admins, bots and teams).
 _INTERCOM_PEOPLE = frozenset({"user", "lead", "contact"})
 
@@ -159,7 +158,7 @@ def zendesk_record(
         created_at=f.get("created_at", "date"),
         resolved_at=solved,
         status=status,
-        csat=_ZENDESK_CSAT.get(str(score)) if score is not None else None,
+        csat=RATING_WORDS.get(str(score)) if score is not None else None,
         agent=assignee or (agents[0] if agents else None),
         tags=[str(t) for t in f.get("tags", "list") or []],
         customer_email=requester.get("email"),
