@@ -9,16 +9,9 @@ import sys
 from pathlib import Path
 
 
-def run_rootline(
-    *args: str,
-    db: str,
-    folder: Path,
-    embedder: str | None = "hashing",
-    check: bool = True,
-    timeout: int = 300,
-) -> subprocess.CompletedProcess[str]:
-    """``python -m rootline --db DB ARGS`` in ``folder``; raises on a non-zero exit when
-    ``check``. ``embedder`` None keeps the default (the real model, offline)."""
+def rootline_env(folder: Path, embedder: str | None = "hashing") -> dict[str, str]:
+    """The environment of a ``rootline`` child: ``folder`` as its data folder, plain output,
+    no model download, and none of the caller's database or webhook settings."""
     env = {
         **os.environ,
         "ROOTLINE_DATA_DIR": str(folder),
@@ -30,6 +23,20 @@ def run_rootline(
         env.pop(key, None)
     if embedder:
         env["ROOTLINE_EMBEDDER"] = embedder
+    return env
+
+
+def run_rootline(
+    *args: str,
+    db: str,
+    folder: Path,
+    embedder: str | None = "hashing",
+    check: bool = True,
+    timeout: int = 300,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m rootline --db DB ARGS`` in ``folder``; raises on a non-zero exit when
+    ``check``. ``embedder`` None keeps the default (the real model, offline)."""
+    env = rootline_env(folder, embedder)
     proc = subprocess.run(
         [sys.executable, "-m", "rootline", "--db", db, *args],
         capture_output=True,

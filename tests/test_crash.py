@@ -8,7 +8,6 @@ the file again stores every record once.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from rootline.clustering.curation import rename_theme
 from rootline.clustering.models import ClusteringRun, Theme, ThemeMembership
 from rootline.db import make_engine, make_session_factory, session_scope
 from rootline.ingest.models import Interaction
-from tests.cli_runner import run_rootline
+from tests.cli_runner import rootline_env, run_rootline
 from tests.factories import themed_csv
 
 pytestmark = [pytest.mark.slow]
@@ -38,14 +37,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def _start(db: str, folder: Path, mark: str, *args: str) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "ROOTLINE_DATA_DIR": str(folder),
-        "ROOTLINE_EMBEDDER": "hashing",
-        "NO_COLOR": "1",
-        "ROOTLINE_TEST_MARK": mark,  # inherited by every child: finds orphans later
-    }
-    env.pop("ROOTLINE_DATABASE_URL", None)
+    env = rootline_env(folder)
+    env["ROOTLINE_TEST_MARK"] = mark  # inherited by every child: finds orphans later
     return subprocess.Popen(
         [sys.executable, "-m", "rootline", "--db", db, *args],
         env=env,
