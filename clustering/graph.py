@@ -99,10 +99,20 @@ def choose_level(scores: np.ndarray, resolutions: np.ndarray, tolerance: float) 
     Silhouettes within ``tolerance`` (a share) of the best are within the noise of their
     estimate, and on real data they form a broad plateau whose ends wander from sample to
     sample; its middle (geometric, as resolutions are) does not.
+
+    When the near-best partitions form two runs with a deep valley between them (below the
+    best by twice the tolerance, where the search also stops), the data holds groups at two
+    scales: themes and, inside them, the few phrasings each is said in, as where customers
+    paste the same sentences. Themes are the coarser run.
     """
     s = np.asarray(scores, dtype=np.float64)
     best = float(s.max())
     near = np.nonzero(s >= best - tolerance * abs(best))[0]
+    deep = best - 2 * tolerance * abs(best)
+    for j in range(1, len(near)):
+        if s[near[j - 1] + 1 : near[j]].min(initial=np.inf) < deep:
+            near = near[:j]
+            break
     return float(np.exp(np.log(np.asarray(resolutions, dtype=np.float64)[near]).mean()))
 
 

@@ -74,9 +74,10 @@ class Settings(BaseSettings):
     )
     random_seed: int = Field(default=42, description="Seed for every random step of clustering.")
     clusterer: Literal["density", "graph"] = Field(
-        default="density",
-        description="How themes are found: the HDBSCAN-seeded recipe (density), or Leiden "
-        "communities of the nearest-neighbour graph at the best-separated resolution (graph).",
+        default="graph",
+        description="How themes are found: Leiden communities of the nearest-neighbour graph "
+        "at the best-separated resolution (graph), or the earlier HDBSCAN-seeded recipe "
+        "(density), which merges intents on small data sets.",
     )
     redact_pii: bool = Field(
         default=True,

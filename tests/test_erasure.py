@@ -19,7 +19,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from rootline.clustering.embedding import text_hash
-from rootline.clustering.models import EmbeddingCache, Theme, ThemeMembership
+from rootline.clustering.history import record_event
+from rootline.clustering.models import EmbeddingCache, Theme, ThemeEvent, ThemeMembership
 from rootline.config import Settings
 from rootline.errors import NotFoundError
 from rootline.ingest.models import Customer, CustomerIdentity, Interaction
@@ -148,6 +149,46 @@ def test_erasure_removes_every_trace_and_keeps_the_counts(
     assert (event.actor, event.action) == ("admin@example.com", "erased")
     with pytest.raises(NotFoundError):
         erase_customer(session, 999_999, actor="admin@example.com")
+
+
+def test_a_theme_titled_by_the_erased_customer_is_labelled_again(
+    session: Session, tmp_path: Path, settings: Settings
+) -> None:
+    ingest_file(session, _desk(tmp_path))
+    cluster(session, settings, full=True)
+    ada = _ada(session)
+    theme = session.scalars(
+        sa.select(Theme)
+        .join(ThemeMembership, ThemeMembership.theme_id == Theme.id)
+        .join(Interaction, Interaction.id == ThemeMembership.interaction_id)
+        .where(Interaction.customer_id == ada)
+    ).first()
+    assert theme is not None
+    # As a run would leave it when the customer's own phrase was the most distinctive.
+    theme.title, theme.keywords = f"{SECRET_WORD} parcel never came", [SECRET_WORD, "parcel"]
+    record_event(session, theme.id, "relabelled", old="parcel", new=theme.title)
+    record_event(session, theme.id, "renamed", actor="lead@example.com", old="a", new="b")
+    session.flush()
+
+    erase_customer(session, ada, actor="admin@example.com")
+
+    session.refresh(theme)
+    assert SECRET_WORD not in theme.title and theme.title
+    assert SECRET_WORD not in theme.keywords
+    members = " ".join(
+        session.scalars(
+            sa.select(Interaction.body_clean)
+            .join(ThemeMembership, ThemeMembership.interaction_id == Interaction.id)
+            .where(ThemeMembership.theme_id == theme.id)
+        )
+    ).lower()
+    assert all(w in members for w in theme.keywords)
+    kinds = {
+        e.kind: e.details
+        for e in session.scalars(sa.select(ThemeEvent).where(ThemeEvent.theme_id == theme.id))
+    }
+    assert kinds["relabelled"] == {"withdrawn": "erasure"}
+    assert kinds["renamed"]["new"] == "b", "what a person wrote stays"
 
 
 def test_only_an_admin_may_erase_through_the_api(
