@@ -279,12 +279,13 @@ def _work(
     redact: bool,
     region: str | None,
     parent: int,
+    encoding: str | None = None,
 ) -> None:
     """The worker: read and prepare ``path``, sending chunks of items, then None."""
     _die_with_parent(parent)
     chunk: list[tuple[str, Any]] = []
     try:
-        for item in read_records(Path(path), fmt, mapping):
+        for item in read_records(Path(path), fmt, mapping, encoding):
             if isinstance(item, InteractionRecord):
                 chunk.append(("i", _pack(prepare_interaction(item, source, redact, region))))
             else:
@@ -307,6 +308,7 @@ def prepared_items(
     source: str,
     redact: bool,
     region: str | None,
+    encoding: str | None = None,
 ) -> Iterator[Item | PreparedInteraction]:
     """The items of ``path`` with interactions prepared in a worker process, in file order.
 
@@ -325,6 +327,7 @@ def prepared_items(
         redact,
         region,
         os.getpid(),
+        encoding,
     )
     worker = ctx.Process(target=_work, args=args, daemon=True)
     worker.start()

@@ -7,6 +7,7 @@ reader cannot use comes as ``Rejected`` so the caller decides whether to stop or
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -51,6 +52,13 @@ _EXTENSIONS = (
     (".eml", "eml"),
     (".mbox", "mbox"),
     (".mbx", "mbox"),
+)
+# The headers a saved e-mail starts with.
+_MAIL_HEADERS = re.compile(
+    r"(Received|Return-Path|Message-ID|From|Date|MIME-Version|Delivered-To|X-[\w-]+|To"
+    r"|Subject|Reply-To|Sender|Content-Type|DKIM-Signature|ARC-[\w-]+|Authentication-Results)"
+    r":",
+    re.I,
 )
 _CUSTOMER_HEADER = re.compile(r"\b(segment|account_owner|owner|revenue|arr|mrr|ltv|emails)\b")
 _EVENT_HEADER = re.compile(r"\b(event|event_type|kind)\b")
@@ -126,11 +134,7 @@ def detect_format(path: Path) -> str:
         stripped = head.lstrip()
         if stripped.startswith("From ") and "\n" in stripped:
             return "mbox"
-        if re.match(
-            r"(Received|Return-Path|Message-ID|From|Date|MIME-Version|Delivered-To):",
-            stripped,
-            re.I,
-        ):
+        if _MAIL_HEADERS.match(stripped):
             return "eml"
         fmt = "json" if stripped.startswith("[") else "jsonl" if stripped.startswith("{") else "csv"
         if (
@@ -190,12 +194,27 @@ def _check_shape(path: Path, fmt: str) -> None:
         )
 
 
+def _is_mail(path: Path) -> bool:
+    """A file of one e-mail: named ``.eml``, or (as in Maildir folders and saved messages with
+    no extension) starting with mail headers."""
+    name = path.name.lower()
+    if name.endswith((".eml", ".eml.gz")):
+        return True
+    if name.startswith(".") or any(name.removesuffix(".gz").endswith(e) for e, _ in _EXTENSIONS):
+        return False
+    try:
+        return _MAIL_HEADERS.match(_head(path, 1024).lstrip()) is not None
+    except InputError:
+        return False
+
+
 def _eml_files(folder: Path) -> list[Path]:
-    files = sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.name.lower().endswith((".eml", ".eml.gz"))
-    )
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and _is_mail(p))
     if not files:
-        raise InputError("folder holds no .eml files", path=str(folder))
+        raise InputError(
+            "folder holds no e-mail files (.eml, or files that start with mail headers)",
+            path=str(folder),
+        )
     return files
 
 
@@ -210,9 +229,15 @@ def _data_format(path: Path) -> str:
 
 
 def read_records(
-    path: Path, fmt: str = "auto", mapping: Mapping[str, str] | None = None
+    path: Path,
+    fmt: str = "auto",
+    mapping: Mapping[str, str] | None = None,
+    encoding: str | None = None,
 ) -> Iterator[Item]:
     """Stream the records of one file (or folder of ``.eml`` files).
+
+    ``encoding`` is the text encoding of a CSV, TSV or JSON file (default: UTF-8, or
+    Windows-1252 where the file plainly is that); e-mail says its own charsets.
 
     Returns:
         An iterator of records; records a reader cannot use come as ``Rejected``.
@@ -222,6 +247,11 @@ def read_records(
     """
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})", path=str(path))
+    if encoding is not None:
+        try:
+            encoding = codecs.lookup(encoding).name
+        except LookupError:
+            raise InputError(f"unknown encoding {encoding!r}", path=str(path)) from None
     if path.is_dir():
         if fmt not in {"auto", "eml"}:
             raise InputError(f"a folder can only be read as eml, not {fmt}", path=str(path))
@@ -233,18 +263,18 @@ def read_records(
     elif fmt in {"json", "jsonl", *_HELPDESKS}:
         _check_shape(path, fmt)
     if fmt in {"csv", "tsv"}:
-        return read_csv(path, "\t" if fmt == "tsv" else ",", mapping)
+        return read_csv(path, "\t" if fmt == "tsv" else ",", mapping, encoding)
     if fmt in {"jsonl", "json"}:
-        return read_json(path, fmt, mapping)
+        return read_json(path, fmt, mapping, encoding)
     if fmt == "eml":
         return read_eml([path])
     if fmt == "mbox":
         return read_mbox(path)
     if fmt == "chat-json":
         data = _data_format(path)
-        return read_chat(path, "jsonl" if data == "jsonl" else "json")
+        return read_chat(path, "jsonl" if data == "jsonl" else "json", encoding)
     if fmt in {"zendesk", "freshdesk", "intercom"}:
-        return read_helpdesk(path, fmt)
+        return read_helpdesk(path, fmt, encoding)
     if fmt == "customers":
-        return read_customers(path, _data_format(path), mapping)
-    return read_events(path, _data_format(path), mapping)
+        return read_customers(path, _data_format(path), mapping, encoding)
+    return read_events(path, _data_format(path), mapping, encoding)

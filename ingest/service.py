@@ -76,6 +76,8 @@ class IngestOptions:
     rejects_path: Path | None = None
     #: Read and clean in a worker process: None decides by file size (``WORKER_MIN_BYTES``).
     worker: bool | None = None
+    #: Text encoding of CSV, TSV and JSON files; None: UTF-8, or plainly Windows-1252.
+    encoding: str | None = None
 
 
 @dataclass
@@ -484,9 +486,17 @@ def ingest_file(
     else:
         use_worker = options.worker
     records: Iterable[Item | PreparedInteraction] = (
-        prepared_items(path, fmt, mapping, name[:64], options.redact_pii, options.phone_region)
+        prepared_items(
+            path,
+            fmt,
+            mapping,
+            name[:64],
+            options.redact_pii,
+            options.phone_region,
+            options.encoding,
+        )
         if use_worker
-        else read_records(path, fmt, mapping)
+        else read_records(path, fmt, mapping, options.encoding)
     )
     try:
         ingest_records(

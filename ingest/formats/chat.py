@@ -195,10 +195,13 @@ def _text(value: Any) -> str | None:
     )
 
 
-def read_chat(path: Path, fmt: str = "json") -> Iterator[InteractionRecord | Rejected]:
+def read_chat(
+    path: Path, fmt: str = "json", encoding: str | None = None
+) -> Iterator[InteractionRecord | Rejected]:
     """Interactions from a chat transcript export."""
     where = str(path)
-    items = list(iter_json_objects(path, fmt)) if fmt == "json" else iter_json_objects(path, fmt)
+    found = iter_json_objects(path, fmt, encoding)
+    items = list(found) if fmt == "json" else found
     if (
         isinstance(items, list)
         and items

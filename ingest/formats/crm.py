@@ -183,11 +183,11 @@ def _event(
     return CustomerEventRecord.model_validate(data)
 
 
-def _rows(path: Path, fmt: str) -> Iterator[tuple[int, Any]]:
+def _rows(path: Path, fmt: str, encoding: str | None) -> Iterator[tuple[int, Any]]:
     if fmt in {"csv", "tsv"}:
-        yield from iter_csv_rows(path, "\t" if fmt == "tsv" else ",")
+        yield from iter_csv_rows(path, "\t" if fmt == "tsv" else ",", encoding)
     else:
-        yield from iter_json_objects(path, fmt)
+        yield from iter_json_objects(path, fmt, encoding)
 
 
 def _read(
@@ -196,10 +196,11 @@ def _read(
     mapping: Mapping[str, str] | None,
     aliases: dict[str, tuple[str, ...]],
     build: Any,
+    encoding: str | None,
 ) -> Iterator[Any]:
     where = str(path)
     columns: dict[str, str] | None = None
-    for item in json_objects(_rows(path, fmt), where):
+    for item in json_objects(_rows(path, fmt, encoding), where):
         if isinstance(item, Rejected):
             yield item
             continue
@@ -213,14 +214,14 @@ def _read(
 
 
 def read_customers(
-    path: Path, fmt: str, mapping: Mapping[str, str] | None = None
+    path: Path, fmt: str, mapping: Mapping[str, str] | None = None, encoding: str | None = None
 ) -> Iterator[CustomerRecord | Rejected]:
     """Customer records of a CRM export (``fmt``: csv, tsv, json or jsonl)."""
-    return _read(path, fmt, mapping, CUSTOMER_COLUMNS, _customer)
+    return _read(path, fmt, mapping, CUSTOMER_COLUMNS, _customer, encoding)
 
 
 def read_events(
-    path: Path, fmt: str, mapping: Mapping[str, str] | None = None
+    path: Path, fmt: str, mapping: Mapping[str, str] | None = None, encoding: str | None = None
 ) -> Iterator[CustomerEventRecord | Rejected]:
     """Customer event records (order, cancellation, upgrade, downgrade, ...)."""
-    return _read(path, fmt, mapping, EVENT_COLUMNS, _event)
+    return _read(path, fmt, mapping, EVENT_COLUMNS, _event, encoding)

@@ -282,7 +282,9 @@ def intercom_record(conv: dict[str, Any], where: str, number: int) -> Interactio
     )
 
 
-def read_helpdesk(path: Path, fmt: str) -> Iterator[InteractionRecord | Rejected]:
+def read_helpdesk(
+    path: Path, fmt: str, encoding: str | None = None
+) -> Iterator[InteractionRecord | Rejected]:
     """Interactions of a Zendesk, Freshdesk or Intercom export (JSON list, object or lines)."""
     where = str(path)
     users: dict[Any, dict[str, Any]] = {}
@@ -291,18 +293,19 @@ def read_helpdesk(path: Path, fmt: str) -> Iterator[InteractionRecord | Rejected
         import json
 
         try:
-            with open_text(path) as fh:
+            with open_text(path, encoding) as fh:
                 first = fh.read(1)
             data = None
             if first == "{":  # a list or JSON lines has no sideloaded users
-                with open_text(path) as fh:
+                with open_text(path, encoding) as fh:
                     data = json.load(fh)
         except (ValueError, UnicodeDecodeError, RecursionError, OSError, EOFError):
             data = None  # iter_json_objects reports what is wrong, with a line number
         if isinstance(data, dict) and isinstance(data.get("users"), list):
             users = {_key(u.get("id")): u for u in data["users"] if isinstance(u, dict)}
     jsonl = path.name.lower().removesuffix(".gz").endswith((".jsonl", ".ndjson"))
-    for item in json_objects(iter_json_objects(path, "jsonl" if jsonl else "json"), where):
+    items = iter_json_objects(path, "jsonl" if jsonl else "json", encoding)
+    for item in json_objects(items, where):
         if isinstance(item, Rejected):
             yield item
             continue

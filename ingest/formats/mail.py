@@ -25,6 +25,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 
 from rootline.errors import InputError
+from rootline.ingest.charsets import decode_bytes, decode_header_bytes
 from rootline.ingest.cleaning import strip_html
 from rootline.ingest.schemas import InteractionRecord, Rejected
 
@@ -53,17 +54,15 @@ class ParsedMessage:
 
 
 def _decode_part(part: Message) -> str:
-    """The text of a MIME part in any declared charset; unknown charsets fall back gracefully."""
+    """The text of a MIME part, read in its declared charset as mail clients read it."""
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return str(part.get_payload() or "")
-    charset = part.get_content_charset() or "utf-8"
-    for candidate in (charset, "utf-8", "cp1252"):
-        try:
-            return payload.decode(candidate)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return payload.decode("latin-1")
+    try:
+        label = part.get_content_charset()
+    except (ValueError, LookupError):  # a malformed charset parameter
+        label = None
+    return decode_bytes(payload, label)
 
 
 def _body(msg: Message) -> tuple[str, list[str]]:
@@ -89,11 +88,12 @@ def _body(msg: Message) -> tuple[str, list[str]]:
 
 
 def _header(msg: Message, name: str) -> str:
-    try:
-        value = msg.get(name)
-    except (ValueError, IndexError, TypeError):  # malformed encoded words
-        return ""
-    return str(value or "").strip()
+    """A header's value as written; raw 8-bit bytes (UTF-8 headers, RFC 6532) read as text."""
+    wanted = name.lower()
+    for key, value in msg.raw_items():
+        if key.lower() == wanted:
+            return decode_header_bytes(str(value or "")).strip()
+    return ""
 
 
 def parse_message(raw: bytes | Message, where: str, number: int = 0) -> ParsedMessage:
@@ -160,13 +160,7 @@ def _decode_words(value: str) -> str:
         return value
     out = []
     for chunk, charset in parts:
-        if isinstance(chunk, bytes):
-            try:
-                out.append(chunk.decode(charset or "utf-8", errors="replace"))
-            except LookupError:
-                out.append(chunk.decode("latin-1"))
-        else:
-            out.append(chunk)
+        out.append(decode_bytes(chunk, charset) if isinstance(chunk, bytes) else chunk)
     return "".join(out)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -28,18 +29,42 @@ __all__ = [
 csv.field_size_limit(16 * 1024 * 1024)
 
 
-def open_text(path: Path) -> IO[str]:
-    """Open a text file (``.gz`` too) as UTF-8, tolerating a byte-order mark.
+def open_text(path: Path, encoding: str | None = None) -> IO[str]:
+    """Open a text file (``.gz`` too) in ``encoding``; by default UTF-8, tolerating a
+    byte-order mark.
 
     A spreadsheet saved as Windows-1252 (Excel's "CSV" on Western Windows) is read as such
     when its start is plainly that: not UTF-8, and every accented letter beside a plain one.
     """
-    with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as raw:
-        head = raw.read(_SNIFF)
-    encoding = "cp1252" if _looks_cp1252(head) else "utf-8-sig"
+    if encoding is None:
+        with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as raw:
+            head = raw.read(_SNIFF)
+        encoding = "cp1252" if _looks_cp1252(head) else "utf-8-sig"
     if path.suffix == ".gz":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, newline="")
     return path.open("r", encoding=encoding, newline="")
+
+
+def _not_text(path: Path, exc: UnicodeDecodeError) -> InputError:
+    """The error for a file that is not text in the encoding it was read in, naming the line
+    of the first byte that does not fit (the decoder reads ahead, so its offset is not it)."""
+    codec = exc.encoding.replace("-sig", "").replace("_", "-").upper()
+    line, byte = None, None
+    with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as raw:
+        decoder = codecs.getincrementaldecoder(exc.encoding)()
+        for number, chunk in enumerate(raw, start=1):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as bad:
+                line, byte = number, bad.object[bad.start]
+                break
+    what = f"byte 0x{byte:02x}" if byte is not None else exc.reason
+    return InputError(
+        f"not {codec} text ({what}): save the file as UTF-8, or give its encoding "
+        "(e.g. --encoding cp1252)",
+        path=str(path),
+        line=line,
+    )
 
 
 _SNIFF = 65_536
@@ -74,7 +99,9 @@ def _looks_cp1252(head: bytes) -> bool:
     return True
 
 
-def iter_csv_rows(path: Path, delimiter: str) -> Iterator[tuple[int, dict[str, str] | Rejected]]:
+def iter_csv_rows(
+    path: Path, delimiter: str, encoding: str | None = None
+) -> Iterator[tuple[int, dict[str, str] | Rejected]]:
     """(line, row) for every non-blank row; a row of the wrong width comes as ``Rejected``.
 
     Raises:
@@ -82,7 +109,7 @@ def iter_csv_rows(path: Path, delimiter: str) -> Iterator[tuple[int, dict[str, s
     """
     where = str(path)
     try:
-        with open_text(path) as fh:
+        with open_text(path, encoding) as fh:
             reader = csv.reader(fh, delimiter=delimiter)
             try:
                 header = next(reader)
@@ -116,7 +143,7 @@ def iter_csv_rows(path: Path, delimiter: str) -> Iterator[tuple[int, dict[str, s
                     continue
                 yield start, dict(zip(header, values, strict=True))
     except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=where) from None
+        raise _not_text(path, exc) from None
 
 
 def json_objects(
@@ -132,7 +159,9 @@ def json_objects(
             yield number, obj
 
 
-def iter_json_objects(path: Path, fmt: str) -> Iterator[tuple[int, Any]]:
+def iter_json_objects(
+    path: Path, fmt: str, encoding: str | None = None
+) -> Iterator[tuple[int, Any]]:
     """(line or item number, value) for each item of a JSON list or line of JSON lines.
 
     What a file holds is judged by its content, not its name: a ``.json`` file of one object
@@ -147,7 +176,7 @@ def iter_json_objects(path: Path, fmt: str) -> Iterator[tuple[int, Any]]:
     where = str(path)
     try:
         if fmt != "jsonl":
-            with open_text(path) as fh:
+            with open_text(path, encoding) as fh:
                 try:
                     data = json.load(fh)
                 except json.JSONDecodeError as exc:
@@ -159,10 +188,10 @@ def iter_json_objects(path: Path, fmt: str) -> Iterator[tuple[int, Any]]:
                 except RecursionError:
                     raise InputError("JSON nested too deeply", path=where) from None
         if fmt == "jsonl":
-            yield from _json_lines(path)
+            yield from _json_lines(path, encoding)
             return
     except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=where) from None
+        raise _not_text(path, exc) from None
     if isinstance(data, dict):
         _refuse_error_document(data, where)
         data = _records_of(data)
@@ -171,9 +200,9 @@ def iter_json_objects(path: Path, fmt: str) -> Iterator[tuple[int, Any]]:
     yield from enumerate(data, start=1)
 
 
-def _json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+def _json_lines(path: Path, encoding: str | None) -> Iterator[tuple[int, Any]]:
     where = str(path)
-    with open_text(path) as fh:
+    with open_text(path, encoding) as fh:
         for number, text in enumerate(fh, start=1):
             if not text.strip():
                 continue
@@ -222,12 +251,12 @@ def _records_of(data: dict[str, Any]) -> list[Any]:
 
 
 def read_csv(
-    path: Path, delimiter: str, mapping: Mapping[str, str] | None
+    path: Path, delimiter: str, mapping: Mapping[str, str] | None, encoding: str | None = None
 ) -> Iterator[InteractionRecord | Rejected]:
     """Interaction records of a CSV or TSV file."""
     columns: dict[str, str] | None = None
     salt = ""
-    for line, row in iter_csv_rows(path, delimiter):
+    for line, row in iter_csv_rows(path, delimiter, encoding):
         if isinstance(row, Rejected):
             yield row
             continue
@@ -242,12 +271,12 @@ def read_csv(
 
 
 def read_json(
-    path: Path, fmt: str, mapping: Mapping[str, str] | None
+    path: Path, fmt: str, mapping: Mapping[str, str] | None, encoding: str | None = None
 ) -> Iterator[InteractionRecord | Rejected]:
     """Interaction records of a JSON list or a JSON lines file of flat objects."""
     columns: dict[str, str] = {}
     where = str(path)
-    for item in json_objects(iter_json_objects(path, fmt), where):
+    for item in json_objects(iter_json_objects(path, fmt, encoding), where):
         if isinstance(item, Rejected):
             yield item
             continue

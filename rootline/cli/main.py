@@ -99,6 +99,14 @@ def ingest(
         Path | None,
         typer.Option("--rejects", help="Reject file (default: <input>.rejects.jsonl)."),
     ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding",
+            help="Text encoding of CSV, TSV and JSON files, e.g. cp1252 (default: UTF-8, or "
+            "Windows-1252 where the file plainly is that).",
+        ),
+    ] = None,
 ) -> None:
     """Load interactions, customers or customer events; re-loading the same file adds nothing."""
     from rootline.ingest.columns import parse_mapping
@@ -107,7 +115,9 @@ def ingest(
 
     state = _state(ctx)
     parsed = parse_mapping(mapping or [])
-    options = build_ingest_options(state.settings, skip_bad=skip_bad, rejects_path=rejects)
+    options = build_ingest_options(
+        state.settings, skip_bad=skip_bad, rejects_path=rejects, encoding=encoding
+    )
     report = IngestReport()
     with progress_bar() as bar, session_scope(state.sessions) as session:
         task = bar.add_task("ingesting", total=None)
