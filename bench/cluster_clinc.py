@@ -28,10 +28,11 @@ from typing import Any
 import numpy as np
 from clinc import load_clinc
 
-from rootline.clustering.cluster import DensityClusterer
 from rootline.clustering.embedding import SentenceTransformerEmbedder
 from rootline.clustering.labels import CTfidfLabeler
 from rootline.clustering.metrics import score_themes
+from rootline.config import Settings
+from rootline.pipeline import build_clusterer
 
 
 def embed(texts: list[str], cache: Path | None) -> tuple[np.ndarray, float, bool]:
@@ -208,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch  # noqa: F401
 
     import_seconds = time.perf_counter() - start
-    clusterer = DensityClusterer(seed=args.seed)
+    clusterer = build_clusterer(Settings(random_seed=args.seed, _env_file=None))  # type: ignore[call-arg]
     start = time.perf_counter()
     result = clusterer.fit(vectors)
     cluster_seconds = time.perf_counter() - start

@@ -47,7 +47,7 @@ import numpy as np
 from clinc import load_clinc
 
 if TYPE_CHECKING:
-    from rootline.clustering.cluster import DensityClusterer
+    from rootline.clustering.graph import GraphClusterer
 
 _CHUNK = 65_536
 
@@ -106,11 +106,14 @@ def child_vectors(args: argparse.Namespace, base: np.ndarray) -> dict[str, Any]:
     return {"build_seconds": round(time.perf_counter() - start, 2), "bytes": vectors.nbytes}
 
 
-def _clusterer() -> DensityClusterer:
+def _clusterer() -> GraphClusterer:
+    from rootline.clustering.graph import GraphClusterer
     from rootline.config import Settings
     from rootline.pipeline import build_clusterer
 
-    return build_clusterer(Settings(_env_file=None))  # type: ignore[call-arg]
+    clusterer = build_clusterer(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert isinstance(clusterer, GraphClusterer), "the default clusterer"
+    return clusterer
 
 
 def child_cluster(args: argparse.Namespace, base: np.ndarray, sample_only: bool) -> dict[str, Any]:

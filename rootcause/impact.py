@@ -43,7 +43,8 @@ WEIGHTS: dict[str, float] = {
 }
 #: Where a count or amount reaches full marks; logarithmic below, so 10x matters, not +10.
 _SATURATION = {"contacts": 500.0, "customers": 300.0, "value_at_risk": 100_000.0}
-REPEAT_WINDOW = timedelta(days=30)
+#: A customer's contact about a theme this soon after an earlier one about it is a repeat.
+REPEAT_WINDOW = timedelta(days=7)
 RECENT_WEEKS, PRIOR_WEEKS = 4, 8
 #: Lowest impact score of each priority, highest first.
 PRIORITY_FLOORS = (("P1", 75.0), ("P2", 50.0), ("P3", 25.0))

@@ -25,11 +25,11 @@ def _day(n: float) -> datetime:
     return T0 + timedelta(days=n)
 
 
-# Customer 1 contacts twice within 30 days (a repeat), customer 2 twice 40 days apart (not a
+# Customer 1 contacts twice within 7 days (a repeat), customer 2 twice 40 days apart (not a
 # repeat), customer 3 once, plus one anonymous contact.
 CONTACTS = [
     Contact(1, _day(0), _day(0) + timedelta(hours=2), 1.0, 1000.0),
-    Contact(1, _day(10), _day(10) + timedelta(hours=4), 2.0, 1000.0),
+    Contact(1, _day(6), _day(6) + timedelta(hours=4), 2.0, 1000.0),
     Contact(2, _day(5), _day(5) + timedelta(hours=6), 4.0, 500.0),
     Contact(2, _day(45), None, 5.0, 500.0),
     Contact(3, _day(80), _day(80) + timedelta(hours=10), None, None),

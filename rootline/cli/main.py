@@ -203,12 +203,19 @@ def themes(
     from rich.table import Table
 
     from rootline.clustering.service import list_themes
+    from rootline.rootcause.figures import theme_figures
 
     with session_scope(_state(ctx).sessions) as session:
         items = list_themes(session, include_inactive=all_)
         proposed = [] if all_ else list_themes(session, statuses=("proposed",))
+        figures = theme_figures(session, [t.id for t in items]) if as_json else {}
     if as_json:
-        out_console.print_json(json.dumps([t.model_dump(exclude={"examples"}) for t in items]))
+        rows = [
+            t.model_dump(exclude={"examples"})
+            | (figures[t.id].as_dict() if t.id in figures else {})
+            for t in items
+        ]
+        out_console.print_json(json.dumps(rows))
         return
     for title, rows in (
         ("themes", items),

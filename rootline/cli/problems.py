@@ -145,6 +145,7 @@ def list_(
 def show(ctx: typer.Context, problem_id: int, as_json: JsonOpt = False) -> None:
     """Show a problem: routing, SLA clocks, tasks, comments (--json adds the audit trail)."""
     from rootline.rootcause.audit import history
+    from rootline.rootcause.figures import theme_figures
     from rootline.rootcause.schemas import AuditOut, ProblemOut
     from rootline.rootcause.service import get_problem
 
@@ -152,6 +153,10 @@ def show(ctx: typer.Context, problem_id: int, as_json: JsonOpt = False) -> None:
         problem = get_problem(session, problem_id)
         if as_json:
             data = ProblemOut.of(problem, detail=True).model_dump(mode="json")
+            # Today's figures of the problem's themes together; impact_score stays the
+            # problem's own (set when it was opened, its priority's basis).
+            for figures in theme_figures(session, problem.theme_ids, together=True).values():
+                data |= {k: v for k, v in figures.as_dict().items() if k != "impact_score"}
             data["sla"] = _sla(session, problem)
             data["audit"] = [
                 AuditOut.of(e).model_dump(mode="json")
