@@ -7,6 +7,8 @@ own graph, by centroid similarity.
 
 from __future__ import annotations
 
+import random
+import threading
 from typing import Any
 
 import numpy as np
@@ -14,6 +16,9 @@ import numpy as np
 from rootline.clustering.knn import knn_graph
 
 __all__ = ["centroid_groups", "igraph_of", "leiden", "renumber_groups"]
+
+# igraph draws from one process-wide generator: a seeded run holds it alone.
+_RNG_LOCK = threading.Lock()
 
 
 def igraph_of(indices: np.ndarray, sims: np.ndarray) -> Any:
@@ -32,16 +37,26 @@ def igraph_of(indices: np.ndarray, sims: np.ndarray) -> Any:
 
 
 def leiden(graph: Any, resolution: float, seed: int) -> np.ndarray:
-    import leidenalg
+    """Leiden communities of ``graph`` by modularity at ``resolution`` (the RB configuration
+    model: ``resolution`` times the expected weight between two nodes is what an edge must
+    beat), two iterations, seeded.
 
-    part = leidenalg.find_partition(
-        graph,
-        leidenalg.RBConfigurationVertexPartition,
-        weights="weight",
-        resolution_parameter=resolution,
-        seed=seed,
-        n_iterations=2,
-    )
+    igraph's own C implementation: the same objective as ``leidenalg``'s
+    ``RBConfigurationVertexPartition``, an order of magnitude faster on text graphs.
+    """
+    import igraph as ig
+
+    with _RNG_LOCK:
+        ig.set_random_number_generator(random.Random(seed))
+        try:
+            part = graph.community_leiden(
+                objective_function="modularity",
+                weights="weight",
+                resolution=resolution,
+                n_iterations=2,
+            )
+        finally:
+            ig.set_random_number_generator(random)
     return np.asarray(part.membership, dtype=np.int64)
 
 
