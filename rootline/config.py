@@ -11,7 +11,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rootline.errors import ConfigError
@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         "the data size.",
     )
     random_seed: int = Field(default=42, description="Seed for every random step of clustering.")
+    timezone: str = Field(
+        default="UTC",
+        description="Time zone the web app shows dates and times in (an IANA name such as "
+        "Europe/London); everything is stored in UTC.",
+    )
     clusterer: Literal["density", "graph"] = Field(
         default="graph",
         description="How themes are found: Leiden communities of the nearest-neighbour graph "
@@ -153,6 +158,19 @@ class Settings(BaseSettings):
         default="rootline-demo",
         description="Password of the demo users `rootline demo` creates in the demo database.",
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name, e.g. Europe/London)"
+            ) from None
+        return value
 
     def resolved_database_url(self) -> str:
         """The database URL, falling back to the SQLite file in ``data_dir``."""

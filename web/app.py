@@ -8,10 +8,11 @@ built on first use, from the settings, unless the caller hands one in.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
 
 import jinja2
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -54,12 +56,33 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC) if value.tzinfo else value
 
 
-def _when(value: datetime | None) -> str:
-    return _utc(value).strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+def _local(value: datetime, zone: tzinfo) -> datetime:
+    utc = _utc(value)
+    return (utc if utc.tzinfo else utc.replace(tzinfo=UTC)).astimezone(zone)
 
 
-def _day(value: datetime | None) -> str:
-    return _utc(value).strftime("%Y-%m-%d") if value else "—"
+def _when_in(zone: tzinfo) -> Any:
+    """The ``when`` filter: a moment in the display time zone, with the zone's name, inside a
+    ``<time>`` element that carries the UTC instant."""
+
+    def when(value: datetime | None) -> Markup | str:
+        if not value:
+            return "—"
+        local = _local(value, zone)
+        instant = _local(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        text = local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "UTC")
+        return Markup('<time datetime="{}">{}</time>').format(instant, text)
+
+    return when
+
+
+def _day_in(zone: tzinfo) -> Any:
+    """The ``day`` filter: the date in the display time zone (plain text, fit for inputs)."""
+
+    def day(value: datetime | None) -> str:
+        return _local(value, zone).strftime("%Y-%m-%d") if value else "—"
+
+    return day
 
 
 def _percent(share: float) -> str:
@@ -91,7 +114,7 @@ def _auth_context(request: Request) -> dict[str, Any]:
     }
 
 
-def _templates() -> Jinja2Templates:
+def _templates(zone: tzinfo = UTC) -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_HERE / "templates"),
         # Every page escapes what it prints; nothing a customer wrote is ever marked safe.
@@ -100,7 +123,9 @@ def _templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=_when, day=_day, percent=_percent, count=_count, subject=_subject)
+    env.filters.update(
+        when=_when_in(zone), day=_day_in(zone), percent=_percent, count=_count, subject=_subject
+    )
     env.globals["version"] = rootline.__version__
     return Jinja2Templates(env=env, context_processors=[_auth_context])
 
@@ -251,7 +276,7 @@ def create_app(settings: Settings, engine: Engine, embedder: Any | None = None) 
     app.state.figures = FigureCache(ttl=60.0)
     app.state.search_index = FigureCache(ttl=600.0, size=2)
     app.state.sessions = make_session_factory(engine)
-    app.state.templates = _templates()
+    app.state.templates = _templates(ZoneInfo(settings.timezone))
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     _install_error_pages(app)
     _install_docs(app)
