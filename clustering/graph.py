@@ -21,7 +21,9 @@ Every stage takes and returns plain arrays so it can be tested without a databas
 
 from __future__ import annotations
 
+import copy
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -44,6 +46,7 @@ __all__ = [
     "choose_level",
     "default_neighbors",
     "default_resolutions",
+    "near_best",
     "parent_level",
 ]
 
@@ -105,15 +108,20 @@ def choose_level(scores: np.ndarray, resolutions: np.ndarray, tolerance: float) 
     scales: themes and, inside them, the few phrasings each is said in, as where customers
     paste the same sentences. Themes are the coarser run.
     """
+    near = near_best(scores, tolerance)
+    return float(np.exp(np.log(np.asarray(resolutions, dtype=np.float64)[near]).mean()))
+
+
+def near_best(scores: np.ndarray, tolerance: float) -> np.ndarray:
+    """Indices of the near-best plateau of a silhouette curve (see ``choose_level``)."""
     s = np.asarray(scores, dtype=np.float64)
     best = float(s.max())
     near = np.nonzero(s >= best - tolerance * abs(best))[0]
     deep = best - 2 * tolerance * abs(best)
     for j in range(1, len(near)):
         if s[near[j - 1] + 1 : near[j]].min(initial=np.inf) < deep:
-            near = near[:j]
-            break
-    return float(np.exp(np.log(np.asarray(resolutions, dtype=np.float64)[near]).mean()))
+            return near[:j]
+    return near
 
 
 def parent_level(scores: np.ndarray, counts: np.ndarray, themes: int) -> int | None:
@@ -159,6 +167,8 @@ class GraphClusterer:
         max_fit_size: Above this many texts, fit on a random sample and place the rest.
         seed: Seed of every random step.
         min_cluster_size: Smallest theme; communities below it stay unthemed (default 2).
+        prefer_resolution: The resolution of the previous run, kept while it stays on the
+            near-best plateau of this data (see ``continuing``).
     """
 
     def __init__(
@@ -174,6 +184,7 @@ class GraphClusterer:
         max_fit_size: int = 30_000,
         seed: int = 42,
         min_cluster_size: int | None = None,
+        prefer_resolution: float | None = None,
     ) -> None:
         self.n_neighbors = n_neighbors
         self.resolutions = resolutions or default_resolutions()
@@ -185,6 +196,20 @@ class GraphClusterer:
         self.max_fit_size = max_fit_size
         self.seed = seed
         self.min_cluster_size = min_cluster_size
+        self.prefer_resolution = prefer_resolution
+
+    def continuing(self, params: Mapping[str, Any]) -> GraphClusterer:
+        """This clusterer for a re-run after a run whose parameters were ``params``.
+
+        A silhouette plateau is broad and its middle moves a grid step when a tenth more data
+        arrives, which would re-cut every theme; the previous run's resolution is kept while
+        it is still on the plateau, so themes change when the data says so, not by chance.
+        """
+        if params.get("algorithm") != ALGORITHM or params.get("resolution") is None:
+            return self
+        again = copy.copy(self)
+        again.prefer_resolution = float(params["resolution"])
+        return again
 
     def fit(self, vectors: np.ndarray) -> ClusterResult:
         """Cluster (n, d) unit vectors into themes.
@@ -220,6 +245,8 @@ class GraphClusterer:
             resolutions=tried,
             resolution=round(float(resolution), 4),
         )
+        if self.prefer_resolution is not None:
+            params["resolution_kept"] = bool(resolution == self.prefer_resolution)
         labels = partitions.at(resolution)
         sizes = np.bincount(labels)
         labels = _relabel(np.where(sizes[labels] >= mcs, labels, -1))
@@ -294,6 +321,10 @@ class GraphClusterer:
         # text's nearest other theme is far either way), so its plateau leans coarse: the themes
         # are cut one grid step finer than its middle.
         resolution = self.lean * choose_level(np.asarray(scores), np.asarray(tried), self.tolerance)
+        if self.prefer_resolution is not None:
+            near = near_best(np.asarray(scores), self.tolerance)
+            if tried[near[0]] <= self.prefer_resolution / self.lean <= tried[near[-1]]:
+                resolution = self.prefer_resolution
         themes = _n_themes(partitions.at(resolution))
         parent_i = parent_level(np.asarray(scores), np.asarray(counts), themes)
         parent = tried[parent_i] if parent_i is not None else None

@@ -388,6 +388,10 @@ def _full_run(
 ) -> None:
     corpus = _read_corpus(session, embedder, progress)
     progress.say("clustering")
+    previous = last_full_run(session)
+    continuing = getattr(clusterer, "continuing", None)
+    if previous is not None and continuing is not None:
+        clusterer = continuing(previous.params or {})
     result = clusterer.fit(corpus.vectors)
     before = _read_before(session, corpus.ids)
     placement = _place(session, run, corpus, result, before)

@@ -137,3 +137,24 @@ def test_neighbours_grow_smoothly_with_the_data() -> None:
     ks = [default_neighbors(n) for n in range(1, 5000, 7)]
     assert ks[0] == 4 and default_neighbors(100_000) == 15
     assert all(b - a in (0, 1) for a, b in itertools.pairwise(ks))
+
+
+def test_a_rerun_keeps_the_resolution_while_it_is_on_the_plateau() -> None:
+    vectors, _gold, _family = nested_blobs(groups=4, per_group=4, size=60)
+    first = GraphClusterer().fit(vectors)
+    plateau = first.params["resolutions"]
+    kept_at = float(first.params["resolution"])
+    # A previous run at a resolution the plateau still holds: kept, whatever its middle says.
+    scores = np.asarray(first.params["resolution_silhouette"])
+    best = scores.max()
+    on = [r for r, s in zip(plateau, scores, strict=True) if s >= best - 0.10 * abs(best)]
+    previous = {"algorithm": first.params["algorithm"], "resolution": 1.5 * min(on)}
+    again = GraphClusterer().continuing(previous).fit(vectors)
+    assert again.params["resolution"] == pytest.approx(1.5 * min(on))
+    assert again.params["resolution_kept"] is True
+    # One far off the plateau (or of another algorithm) is not.
+    far = GraphClusterer().continuing({**previous, "resolution": 1.5 * 400.0}).fit(vectors)
+    assert far.params["resolution_kept"] is False
+    assert far.params["resolution"] == pytest.approx(kept_at)
+    other = GraphClusterer().continuing({"algorithm": "density", "resolution": 1.0})
+    assert other.prefer_resolution is None

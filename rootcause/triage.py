@@ -1,0 +1,209 @@
+"""Triage at the moment of contact: which known theme a new contact belongs to, and what to do.
+
+``triage`` takes the text of a contact that has just arrived (and, optionally, who sent it)
+and answers in one call what an agent needs: the theme it belongs to with a confidence, or
+none ("new": no theme yet); that theme's open problem with its state and owner teams; the
+published workaround of its known error; the three most similar resolved contacts of the
+theme; and the customer's recent contacts and the open problems of their themes.
+
+The theme is chosen by the very rule the next incremental ``rootline cluster`` applies to the
+text once it is ingested: cleaned as ingest cleans it, embedded with the model of the last
+full run, placed on the nearest centroid of a placeable theme when at least as similar as
+that run's floor (``clustering.runs.assign_floor``), a "not a theme" group counting as none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from rootline.clustering.embedding import Embedder, embed_with_cache
+from rootline.clustering.models import Theme, ThemeMembership
+from rootline.clustering.runs import PLACEABLE_STATUSES, assign_floor
+from rootline.clustering.stats import last_full_run
+from rootline.errors import InputError, StateError
+from rootline.ingest.cleaning import clean_text
+from rootline.ingest.identity import normalise_email
+from rootline.ingest.models import CustomerIdentity, Interaction
+from rootline.rootcause.knowledge import known_errors_for_theme
+from rootline.rootcause.service import open_problem_for_theme, team_name
+from rootline.rootcause.states import CLOSED_STATES
+
+__all__ = ["Triage", "triage"]
+
+#: Resolved contacts of the theme compared with the new one (the most recent).
+_SIMILAR_POOL = 500
+_SIMILAR = 3
+_RECENT = 5
+
+
+@dataclass
+class Triage:
+    """What an agent needs to know about a contact that has just arrived."""
+
+    theme_id: int | None
+    theme_title: str | None
+    confidence: float
+    floor: float
+    problem: dict[str, Any] | None
+    workaround: dict[str, Any] | None
+    similar: list[dict[str, Any]] = field(default_factory=list)
+    customer: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _problem(session: Session, theme_id: int) -> dict[str, Any] | None:
+    problem = open_problem_for_theme(session, theme_id)
+    if problem is None:
+        return None
+    return {
+        "id": problem.id,
+        "title": problem.title,
+        "state": problem.state,
+        "business_team": team_name(problem.business_team),
+        "is_team": team_name(problem.is_team),
+        "open": problem.state not in CLOSED_STATES,
+    }
+
+
+def _workaround(session: Session, theme_id: int) -> dict[str, Any] | None:
+    for article in known_errors_for_theme(session, theme_id):
+        if article.workaround.strip():
+            return {"id": article.id, "title": article.title, "workaround": article.workaround}
+    return None
+
+
+def _similar(
+    session: Session, embedder: Embedder, theme_id: int, vector: np.ndarray
+) -> list[dict[str, Any]]:
+    """The theme's most similar resolved contacts (among its most recent resolved ones)."""
+    rows = session.execute(
+        sa.select(Interaction.id, Interaction.subject, Interaction.body_clean, Interaction.status)
+        .join(ThemeMembership, ThemeMembership.interaction_id == Interaction.id)
+        .where(
+            ThemeMembership.theme_id == theme_id,
+            Interaction.resolved_at.is_not(None),
+            Interaction.body_clean != "",
+        )
+        .order_by(Interaction.resolved_at.desc(), Interaction.id.desc())
+        .limit(_SIMILAR_POOL)
+    ).all()
+    if not rows:
+        return []
+    vectors, _ = embed_with_cache(session, embedder, [r.body_clean for r in rows])
+    sims = vectors @ vector
+    best = np.argsort(-sims, kind="stable")[:_SIMILAR]
+    return [
+        {
+            "interaction_id": int(rows[i].id),
+            "similarity": round(float(sims[i]), 4),
+            "text": rows[i].body_clean[:500],
+            "status": rows[i].status,
+        }
+        for i in best
+    ]
+
+
+def _customer(session: Session, email: str) -> dict[str, Any] | None:
+    """The customer's recent contacts and the open problems of the themes they were in."""
+    key = normalise_email(email)
+    if key is None:
+        raise InputError(f"not an e-mail address: {email[:80]!r}", field="customer_email")
+    customer_id = session.scalar(
+        sa.select(CustomerIdentity.customer_id).where(
+            CustomerIdentity.kind == "email", CustomerIdentity.value == key
+        )
+    )
+    if customer_id is None:
+        return None
+    recent = session.execute(
+        sa.select(Interaction.id, Interaction.created_at, Interaction.channel, Theme.id, Theme.title)
+        .outerjoin(ThemeMembership, ThemeMembership.interaction_id == Interaction.id)
+        .outerjoin(Theme, (Theme.id == ThemeMembership.theme_id) & (Theme.status == "active"))
+        .where(Interaction.customer_id == customer_id)
+        .order_by(Interaction.created_at.desc(), Interaction.id.desc())
+        .limit(_RECENT)
+    ).all()
+    problems: dict[int, dict[str, Any]] = {}
+    for row in recent:
+        if row[3] is not None and (found := _problem(session, int(row[3]))) and found["open"]:
+            problems.setdefault(found["id"], found)
+    return {
+        "id": int(customer_id),
+        "recent": [
+            {
+                "interaction_id": int(r[0]),
+                "created_at": r[1].isoformat() if r[1] else None,
+                "channel": r[2],
+                "theme_id": r[3],
+                "theme_title": r[4],
+            }
+            for r in recent
+        ],
+        "open_problems": list(problems.values()),
+    }
+
+
+def triage(
+    session: Session,
+    embedder: Embedder,
+    text: str,
+    *,
+    customer_email: str | None = None,
+    redact: bool = True,
+) -> Triage:
+    """Triage one new contact's text (see the module's docstring).
+
+    Raises:
+        InputError: the text has nothing of an issue left once cleaned, or the e-mail is not
+            an address.
+        StateError: there are no themes yet, or they were built with another model.
+    """
+    cleaned = clean_text(text, redact=redact)
+    if not cleaned:
+        raise InputError("nothing to triage: the text is empty once cleaned", field="text")
+    run = last_full_run(session)
+    if run is None:
+        raise StateError("no themes yet: run rootline cluster first")
+    if run.model_slug != embedder.slug:
+        raise StateError(
+            f"the themes were built with {run.model_slug}, not {embedder.slug}: "
+            "triage with the same model"
+        )
+    floor = assign_floor(dict(run.params or {}))
+    themes = list(
+        session.scalars(
+            sa.select(Theme)
+            .where(Theme.status.in_(PLACEABLE_STATUSES), Theme.centroid.is_not(None))
+            .order_by(Theme.id)
+        )
+    )
+    vector = np.asarray(embedder.encode([cleaned])[0], dtype=np.float32)
+    vector /= max(float(np.linalg.norm(vector)), 1e-12)
+    chosen: Theme | None = None
+    confidence = 0.0
+    if themes:
+        centroids = np.stack([np.frombuffer(t.centroid or b"", dtype=np.float32) for t in themes])
+        sims = centroids @ vector
+        best = int(np.argmax(sims))
+        confidence = float(sims[best])
+        if confidence >= floor and themes[best].status != "noise":
+            chosen = themes[best]
+    out = Triage(
+        theme_id=chosen.id if chosen else None,
+        theme_title=chosen.title if chosen else None,
+        confidence=round(max(confidence, 0.0), 4),
+        floor=round(floor, 4),
+        problem=_problem(session, chosen.id) if chosen else None,
+        workaround=_workaround(session, chosen.id) if chosen else None,
+        similar=_similar(session, embedder, chosen.id, vector) if chosen else [],
+    )
+    if customer_email:
+        out.customer = _customer(session, customer_email)
+    return out
