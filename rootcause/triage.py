@@ -123,7 +123,9 @@ def _customer(session: Session, email: str) -> dict[str, Any] | None:
     if customer_id is None:
         return None
     recent = session.execute(
-        sa.select(Interaction.id, Interaction.created_at, Interaction.channel, Theme.id, Theme.title)
+        sa.select(
+            Interaction.id, Interaction.created_at, Interaction.channel, Theme.id, Theme.title
+        )
         .outerjoin(ThemeMembership, ThemeMembership.interaction_id == Interaction.id)
         .outerjoin(Theme, (Theme.id == ThemeMembership.theme_id) & (Theme.status == "active"))
         .where(Interaction.customer_id == customer_id)

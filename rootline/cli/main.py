@@ -22,6 +22,7 @@ from rootline.cli.customers import register as register_customers
 from rootline.cli.problems import register as register_problems
 from rootline.cli.teams import register as register_teams
 from rootline.cli.themes import register as register_themes
+from rootline.cli.triage import register as register_triage
 from rootline.cli.users import register as register_users
 from rootline.config import Settings, get_settings
 from rootline.db import session_scope
@@ -360,6 +361,7 @@ register_teams(app, problems_app)
 register_users(app)
 register_themes(app)
 register_customers(app)
+register_triage(app)
 
 
 def proxy_options(settings: Settings) -> tuple[bool, str | None]:
