@@ -161,3 +161,40 @@ def test_the_command_line_prints_the_json_answer(tmp_path: Path) -> None:
     assert out["theme_id"] is not None
     words = run_rootline("triage", text, db=db, folder=tmp_path).stdout
     assert f"theme #{out['theme_id']}" in words
+
+
+def test_a_triage_token_can_triage_and_do_nothing_else(
+    anonymous: TestClient,  # noqa: F811
+    session: Session,
+    tmp_path: Path,
+    settings: Settings,
+) -> None:
+    ingest_file(session, _desk(tmp_path))
+    cluster(session, settings, full=True)
+    login(anonymous, session, "admin")
+    csrf = {"X-CSRF-Token": csrf_of(anonymous, "/themes")}
+    made = anonymous.post(
+        "/api/admin/tokens", json={"name": "agent desk", "scope": "triage"}, headers=csrf
+    )
+    assert made.status_code == 201 and made.json()["scope"] == "triage"
+    full = anonymous.post("/api/admin/tokens", json={"name": "etl"}, headers=csrf).json()
+    assert full["scope"] == "all"
+    bad = anonymous.post("/api/admin/tokens", json={"name": "x", "scope": "root"}, headers=csrf)
+    assert bad.status_code == 422
+    anonymous.cookies.clear()
+    agent = {"Authorization": f"Bearer {made.json()['token']}"}
+    text = themed_texts(1, seed=7)[0][0]
+    assert anonymous.post("/api/triage", json={"text": text}, headers=agent).status_code == 200
+    for method, url in [
+        ("GET", "/api/themes"),
+        ("GET", "/api/me"),
+        ("GET", "/api/search?q=parcel"),
+        ("POST", "/api/admin/tokens"),
+    ]:
+        refused = anonymous.request(method, url, headers=agent, json={"name": "more"})
+        assert refused.status_code == 403, (url, refused.text)
+        assert "may only triage" in refused.text
+    etl = {"Authorization": f"Bearer {full['token']}"}
+    assert anonymous.get("/api/themes", headers=etl).status_code == 200
+    listed = anonymous.get("/api/admin/tokens", headers=etl).json()
+    assert {t["name"]: t["scope"] for t in listed} == {"agent desk": "triage", "etl": "all"}

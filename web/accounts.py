@@ -28,7 +28,9 @@ from rootline.web.security import (
 )
 
 __all__ = [
+    "TOKEN_SCOPES",
     "LoginResult",
+    "active_token",
     "create_token",
     "ensure_user",
     "list_tokens",
@@ -134,22 +136,44 @@ def ensure_user(
     return user
 
 
-def create_token(session: Session, user: User, name: str, *, actor: str) -> tuple[ApiToken, str]:
+#: What an API token may be limited to.
+TOKEN_SCOPES = ("all", "triage")
+
+
+def create_token(
+    session: Session, user: User, name: str, *, actor: str, scope: str = "all"
+) -> tuple[ApiToken, str]:
     """A new API token for ``user``. Returns the row and the token, which is not kept.
 
+    ``scope`` is ``all`` (what the user's role may do) or ``triage`` (only triage, for an
+    agent desk or a help-desk integration).
+
     Raises:
-        InputError: if the name is empty.
+        InputError: if the name is empty or the scope unknown.
     """
     name = name.strip()
     if not name:
         raise InputError("an API token needs a name", field="name")
+    if scope not in TOKEN_SCOPES:
+        raise InputError(f"unknown token scope {scope!r} (known: all, triage)", field="scope")
     token = new_api_token()
     row = ApiToken(
-        user_id=user.id, name=name[:128], token_hash=hash_token(token), prefix=token[:10]
+        user_id=user.id,
+        name=name[:128],
+        token_hash=hash_token(token),
+        prefix=token[:10],
+        scope=scope,
     )
     session.add(row)
     session.flush()
-    record(session, actor, "api_token", row.id, "create", new={"user": user.email, "name": name})
+    record(
+        session,
+        actor,
+        "api_token",
+        row.id,
+        "create",
+        new={"user": user.email, "name": name, "scope": scope},
+    )
     return row, token
 
 
@@ -176,6 +200,12 @@ def revoke_token(session: Session, token_id: int, *, actor: str) -> ApiToken:
 
 def user_for_token(session: Session, token: str) -> User | None:
     """The active user a bearer token belongs to, or None for an unknown or revoked token."""
+    row = active_token(session, token)
+    return row.user if row is not None else None
+
+
+def active_token(session: Session, token: str) -> ApiToken | None:
+    """The row of a bearer token that works (known, not revoked, its user active)."""
     row = session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
@@ -186,4 +216,4 @@ def user_for_token(session: Session, token: str) -> User | None:
         minutes=1
     ):
         row.last_used_at = now
-    return row.user
+    return row

@@ -32,6 +32,12 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(_TS, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(_TS)
     revoked_at: Mapped[datetime | None] = mapped_column(_TS)
+    scope: Mapped[str] = mapped_column(
+        sa.String(16),
+        default="all",
+        server_default="all",
+        doc="all: what the user's role may do; triage: only POST /api/triage.",
+    )
 
     user: Mapped[User] = relationship()
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from rootline.rootcause.models import Problem, User
 from rootline.rootcause.service import get_problem
 from rootline.rootcause.teams import ROLES
-from rootline.web.accounts import user_for_token
+from rootline.web.accounts import active_token
 from rootline.web.deps import RowId, SessionDep
 from rootline.web.security import check_csrf, new_csrf_token
 
@@ -52,6 +52,8 @@ STAFF = WORKERS
 
 #: Routes anyone may use, signed in or not.
 PUBLIC = frozenset({"login_page", "login_submit", "healthz"})
+#: The routes a token of a narrower scope than ``all`` may call.
+TOKEN_SCOPE_ROUTES = {"triage": frozenset({"api_triage"})}
 
 #: Route name -> roles allowed. Every route of the app must be here or in PUBLIC
 #: (tests/test_web_auth.py checks it, and unknown routes are refused at run time).
@@ -242,8 +244,11 @@ async def authorize(request: Request, session: SessionDep) -> None:
     name = getattr(route, "name", "")
     header = request.headers.get("authorization", "")
     by_token = header[:7].lower() == "bearer "
+    token = active_token(session, header[7:].strip()) if by_token else None
     user = (
-        user_for_token(session, header[7:].strip())
+        token.user
+        if token is not None
+        else None
         if by_token
         else _user_from_cookie(request, session)
     )
@@ -263,6 +268,8 @@ async def authorize(request: Request, session: SessionDep) -> None:
         )
     if name in PUBLIC:
         return
+    if token is not None and token.scope != "all" and name not in TOKEN_SCOPE_ROUTES[token.scope]:
+        raise Forbidden(f"this API token may only {token.scope}")
     if user is None or user.role not in PERMISSIONS.get(name, frozenset()):
         raise Forbidden(f"your role ({getattr(user, 'role', 'none')}) may not do this")
 

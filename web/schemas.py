@@ -9,7 +9,7 @@ Response bodies are the resources' own schemas (``rootline.clustering.schemas``,
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, Strict
 
@@ -112,3 +112,5 @@ class UserIn(BaseModel):
 class TokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=128)
     user_id: BodyId | None = None
+    #: all: what the user's role may do; triage: only ``POST /api/triage``.
+    scope: Literal["all", "triage"] = "all"

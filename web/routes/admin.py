@@ -203,10 +203,11 @@ def admin_token_create(
     user: CurrentUser,
     name: Annotated[str, Form(max_length=128)],
     user_id: Annotated[int | None, Form(ge=1)] = None,
+    scope: Annotated[str, Form(pattern="^(all|triage)$")] = "all",
 ) -> Response:
     """Create an API token for a user; it is shown once, on the next page."""
     owner = get_user(session, user_id) if user_id else user
-    _, token = create_token(session, owner, name, actor=user.email)
+    _, token = create_token(session, owner, name, actor=user.email, scope=scope)
     request.session["new_token"] = token
     return _admin(request)
 
@@ -278,6 +279,7 @@ def tokens(session: SessionDep) -> list[dict[str, Any]]:
             "created_at": t.created_at,
             "last_used_at": t.last_used_at,
             "revoked": t.revoked_at is not None,
+            "scope": t.scope,
         }
         for t in list_tokens(session)
     ]
@@ -289,8 +291,8 @@ def token_create(session: SessionDep, user: CurrentUser, body: TokenIn) -> dict[
     owner = session.get(User, body.user_id) if body.user_id else user
     if owner is None:
         raise NotFoundError(f"no user {body.user_id}")
-    row, token = create_token(session, owner, body.name, actor=user.email)
-    return {"id": row.id, "token": token, "user": owner.email}
+    row, token = create_token(session, owner, body.name, actor=user.email, scope=body.scope)
+    return {"id": row.id, "token": token, "user": owner.email, "scope": row.scope}
 
 
 @api.post("/api/admin/tokens/{token_id}/revoke", name="api_token_revoke")
