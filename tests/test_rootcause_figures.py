@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from bs4 import BeautifulSoup
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from rootline.clustering.models import Theme, ThemeMembership
@@ -28,6 +30,11 @@ from rootline.rootcause.figures import theme_figures
 from rootline.rootcause.impact import theme_impact
 from tests.cli_runner import run_rootline
 from tests.factories import CustomerFactory, InteractionFactory, ThemeFactory
+from tests.test_web_pages import (  # noqa: F401  (fixtures)
+    anonymous,
+    app,
+    login,
+)
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -165,3 +172,19 @@ def test_themes_and_problems_json_carry_the_figures(tmp_path: Path) -> None:
     assert (shown["contacts"], shown["unique_customers"], shown["value_at_risk"]) == (8, 4, 1700.0)
     assert (shown["churned_customers"], shown["value_lost"]) == (1, 1000.0)
     assert shown["repeat_contact_rate"] == 0.25
+
+
+def test_the_theme_page_and_api_show_the_figures(
+    anonymous: TestClient,  # noqa: F811
+    session: Session,
+) -> None:
+    x, _y = _desk(session)
+    login(anonymous, session, "viewer")
+    got = anonymous.get(f"/api/themes/{x}/figures")
+    assert got.status_code == 200
+    assert got.json() == theme_figures(session, [x])[x].as_dict()
+    assert got.json()["value_lost"] == 1000.0
+    assert anonymous.get("/api/themes/999999/figures").status_code == 404
+    page = BeautifulSoup(anonymous.get(f"/themes/{x}").text, "html.parser")
+    assert page.select_one("#figure-churn").get_text() == "1 customer, 1,000 value lost"
+    assert page.select_one("#figure-share").get_text() == "60.0%"

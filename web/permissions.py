@@ -127,6 +127,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "api_customer": ALL,
     "api_customer_erase": ADMIN,
     "api_search": ALL,
+    "api_theme_figures": ALL,
     "api_triage": ALL,
     "api_users": ADMIN,
     "api_user_create": ADMIN,

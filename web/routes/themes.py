@@ -15,6 +15,7 @@ from rootline.clustering.alerts import theme_alerts
 from rootline.clustering.history import theme_history
 from rootline.clustering.schemas import RunOut, ThemeOut
 from rootline.ingest.cleaning import redact_pii
+from rootline.rootcause.figures import theme_figures
 from rootline.rootcause.knowledge import known_errors_for_theme
 from rootline.rootcause.schemas import ProblemOut
 from rootline.rootcause.service import create_problem
@@ -187,9 +188,11 @@ def theme_page(
     measured = figures.get(
         ("theme", fp, theme_id), lambda: queries.theme_figures(session, theme_id, CHART_WEEKS)
     )
+    cost = figures.get(("cost", fp, theme_id), lambda: theme_figures(session, [theme_id])[theme_id])
     choices = queries.theme_choices(session, exclude=theme_id)
     return render(
         "theme.html",
+        cost=cost,
         theme=theme,
         interactions=interactions,
         pager=pager,
@@ -356,6 +359,14 @@ def list_themes(
 def get_theme(session: SessionDep, theme_id: RowId) -> ThemeOut:
     """One theme with its representative examples."""
     return service.get_theme(session, theme_id)
+
+
+@api.get("/api/themes/{theme_id}/figures", responses=_404, name="api_theme_figures")
+def theme_figures_api(session: SessionDep, theme_id: RowId) -> dict[str, Any]:
+    """What the theme costs: contacts, share, unique customers, 7-day repeat-contact rate,
+    CSAT, value at risk, churned customers and value lost, impact score (README, Figures)."""
+    service.get_theme(session, theme_id)
+    return theme_figures(session, [theme_id])[theme_id].as_dict()
 
 
 @api.get(
