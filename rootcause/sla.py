@@ -21,7 +21,16 @@ from rootline.rootcause.models import Problem, SlaBreach, SlaPolicy
 from rootline.rootcause.notify import notify_owners
 from rootline.rootcause.states import CLOSED_STATES
 
-__all__ = ["DEFAULT_POLICIES", "Policy", "check_slas", "policies", "set_policy", "sla_status"]
+__all__ = [
+    "DEFAULT_POLICIES",
+    "Clock",
+    "Policy",
+    "check_slas",
+    "clocks",
+    "policies",
+    "set_policy",
+    "sla_status",
+]
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,62 @@ def sla_status(problem: Problem, policy: Policy) -> list[tuple[str, datetime, bo
         due = start + timedelta(hours=getattr(policy, stage))
         done = getattr(problem, _STAGE_DONE[stage]) is not None
         out.append((stage, due, done))
+    return out
+
+
+@dataclass(frozen=True)
+class Clock:
+    """One stage's SLA clock as a person reads it.
+
+    ``status`` is ``met`` (done by its due time), ``late`` (done after it), ``breached`` (not
+    done and past due) or ``running``; ``hours`` is the time left while running, how far past
+    due for ``breached``, how late for ``late``, and how early for ``met``.
+    """
+
+    stage: str
+    due_at: datetime
+    done_at: datetime | None
+    status: str
+    hours: float
+
+    @property
+    def done(self) -> bool:
+        return self.done_at is not None
+
+    @property
+    def words(self) -> str:
+        """The status in words: "met", "done 3 h late", "overdue by 2 d 4 h", "5 h left"."""
+        span = _span(self.hours)
+        return {
+            "met": "met",
+            "late": f"done {span} late",
+            "breached": f"overdue by {span}",
+            "running": f"{span} left",
+        }[self.status]
+
+
+def _span(hours: float) -> str:
+    whole = max(0, round(hours))
+    days, rest = divmod(whole, 24)
+    if days and rest:
+        return f"{days} d {rest} h"
+    return f"{days} d" if days else f"{rest} h"
+
+
+def clocks(problem: Problem, policy: Policy, now: datetime | None = None) -> list[Clock]:
+    """Each stage's clock (see ``Clock``) at ``now`` (default: the current time)."""
+    now = _aware(now or datetime.now(UTC))
+    out = []
+    for stage, due, _ in sla_status(problem, policy):
+        done = getattr(problem, _STAGE_DONE[stage])
+        done_at = _aware(done) if done is not None else None
+        if done_at is not None:
+            late = (done_at - due).total_seconds() / 3600
+            status, hours = ("late", late) if late > 0 else ("met", -late)
+        else:
+            left = (due - now).total_seconds() / 3600
+            status, hours = ("running", left) if left >= 0 else ("breached", -left)
+        out.append(Clock(stage, due, done_at, status, round(hours, 2)))
     return out
 
 

@@ -15,7 +15,8 @@ from rootline.clustering.alerts import theme_alerts
 from rootline.errors import InputError, StateError
 from rootline.rootcause.audit import history
 from rootline.rootcause.models import Problem
-from rootline.rootcause.sla import policies, sla_status
+from rootline.rootcause.sla import clocks as sla_clocks
+from rootline.rootcause.sla import policies
 from rootline.rootcause.states import STATES, TRANSITIONS
 from rootline.rootcause.verification import verify_problem
 from rootline.web import queries
@@ -81,7 +82,7 @@ def problem_context(session: SessionDep, problem: Problem) -> dict[str, object]:
             verification = verify_problem(session, problem.id)
         except StateError:
             verification = None
-    clocks = sla_status(problem, policies(session)[problem.priority])
+    clocks = sla_clocks(problem, policies(session)[problem.priority])
     return {
         "problem": problem,
         "themes": problem.themes,

@@ -37,12 +37,20 @@ VersionOpt = Annotated[
 
 
 def _sla(session: Any, problem: Any) -> list[dict[str, Any]]:
-    from rootline.rootcause.sla import policies, sla_status
+    from rootline.rootcause.sla import clocks, policies
 
     policy = policies(session)[problem.priority]
     return [
-        {"stage": stage, "due_at": due.isoformat(), "done": done}
-        for stage, due, done in sla_status(problem, policy)
+        {
+            "stage": c.stage,
+            "due_at": c.due_at.isoformat(),
+            "done": c.done,
+            "done_at": c.done_at.isoformat() if c.done_at else None,
+            "status": c.status,
+            "hours": c.hours,
+            "in_words": c.words,
+        }
+        for c in clocks(problem, policy)
     ]
 
 
@@ -67,8 +75,8 @@ def _show(problem: Any, sla: list[dict[str, Any]]) -> None:
         if value:
             lines.append(f"{label}: {value}")
     lines += [
-        f"SLA {c['stage'].replace('_', ' ')} due {c['due_at'][:16].replace('T', ' ')} UTC"
-        f"{' (done)' if c['done'] else ''}"
+        f"SLA {c['stage'].replace('_', ' ')} due {c['due_at'][:16].replace('T', ' ')} UTC: "
+        f"{c['in_words']}"
         for c in sla
     ]
     lines += [f"task {t.id} [{t.state}] {t.title} due {t.due_date or '-'}" for t in out.tasks]

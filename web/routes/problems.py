@@ -59,7 +59,16 @@ def _detail(session: SessionDep, problem_id: int) -> dict[str, Any]:
     return {
         **ProblemOut.of(problem, detail=True).model_dump(mode="json"),
         "sla": [
-            {"stage": s, "due_at": due.isoformat(), "done": done} for s, due, done in ctx["clocks"]
+            {
+                "stage": c.stage,
+                "due_at": c.due_at.isoformat(),
+                "done": c.done,
+                "done_at": c.done_at.isoformat() if c.done_at else None,
+                "status": c.status,
+                "hours": c.hours,
+                "in_words": c.words,
+            }
+            for c in ctx["clocks"]
         ],
         "audit": [AuditOut.of(e).model_dump(mode="json") for e in ctx["audit"]],
         "verification": asdict(verification) if verification else None,

@@ -1,0 +1,64 @@
+"""SLA clocks as people read them: met, done late, overdue, time left; on the problem page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bs4 import BeautifulSoup
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from rootline.rootcause.models import Problem
+from rootline.rootcause.service import create_problem
+from rootline.rootcause.sla import Policy, clocks
+from tests.factories import ThemeFactory
+from tests.test_web_pages import (  # noqa: F401  (fixtures)
+    anonymous,
+    app,
+    login,
+)
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+POLICY = Policy(assess=4, root_cause=48, fix=7 * 24)
+
+
+def _problem(**stamps: datetime | None) -> Problem:
+    return Problem(created_at=T0, reopen_count=0, **stamps)
+
+
+def test_each_status_by_hand() -> None:
+    # Assessed 1 h early, root cause found 10 h late, the fix not shipped 8 d 3 h after creation.
+    p = _problem(assessed_at=T0 + timedelta(hours=3), root_caused_at=T0 + timedelta(hours=58))
+    now = T0 + timedelta(days=8, hours=3)
+    got = {c.stage: (c.status, c.hours, c.words) for c in clocks(p, POLICY, now)}
+    assert got == {
+        "assess": ("met", 1.0, "met"),
+        "root_cause": ("late", 10.0, "done 10 h late"),
+        "fix": ("breached", 27.0, "overdue by 1 d 3 h"),
+    }
+    early = {c.stage: c.words for c in clocks(_problem(), POLICY, T0 + timedelta(hours=1))}
+    assert early == {"assess": "3 h left", "root_cause": "1 d 23 h left", "fix": "6 d 23 h left"}
+
+
+def test_the_problem_page_says_which_stage_is_late(
+    anonymous: TestClient,  # noqa: F811
+    session: Session,
+) -> None:
+    ThemeFactory._meta.sqlalchemy_session = session
+    theme = ThemeFactory()
+    problem = create_problem(session, [theme.id], actor="lead@example.com")
+    problem.created_at = datetime.now(UTC) - timedelta(days=400)  # every stage long past due
+    problem.assessed_at = problem.created_at + timedelta(hours=1)
+    session.flush()
+    login(anonymous, session, "viewer")
+    page = BeautifulSoup(anonymous.get(f"/problems/{problem.id}").text, "html.parser")
+    rows = {
+        r.find_all("td")[0].get_text(): (r["class"][0], r.find_all("td")[3].get_text())
+        for r in page.select("table.sla tbody tr")
+    }
+    assert rows["assess"] == ("sla-met", "met")
+    assert rows["root cause"][0] == "sla-breached"
+    assert rows["root cause"][1].startswith("overdue by ")
+    detail = anonymous.get(f"/api/problems/{problem.id}").json()
+    fix = next(c for c in detail["sla"] if c["stage"] == "fix")
+    assert fix["status"] == "breached" and fix["hours"] > 24 * 300
