@@ -8,7 +8,8 @@ from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from rootline.rootcause.models import Problem
+from rootline.rootcause.audit import in_words
+from rootline.rootcause.models import AuditEvent, Problem
 from rootline.rootcause.service import create_problem
 from rootline.rootcause.sla import Policy, clocks
 from tests.factories import ThemeFactory
@@ -62,3 +63,36 @@ def test_the_problem_page_says_which_stage_is_late(
     detail = anonymous.get(f"/api/problems/{problem.id}").json()
     fix = next(c for c in detail["sla"] if c["stage"] == "fix")
     assert fix["status"] == "breached" and fix["hours"] > 24 * 300
+
+
+def test_the_audit_trail_in_words() -> None:
+    teams = {3: "Payments", 7: "Web shop"}
+
+    def said(
+        action: str, field: str | None, old: object, new: object, actor: str = "lead@x"
+    ) -> str:
+        event = AuditEvent(
+            actor=actor, object_type="problem", object_id=1, action=action, field=field,
+            old_value=old, new_value=new,
+        )  # fmt: skip
+        return in_words(event, teams)
+
+    assert said("assign", "business_team_id", 3, 7) == (
+        "lead@x changed the business team from Payments to Web shop"
+    )
+    assert (
+        said("assign", "is_team_id", None, 3)
+        == "lead@x changed the IS team from no team to Payments"
+    )
+    assert (
+        said("transition", "state", "new", "assessed") == 'lead@x moved it from "new" to "assessed"'
+    )
+    assert said("update", "root_cause", None, "Gateway timeout") == (
+        'lead@x set the root cause to "Gateway timeout"'
+    )
+    assert said("update", "priority", "P3", "P1") == 'lead@x changed the priority from "P3" to "P1"'
+    breach = said(
+        "sla_breach", "root_cause", None, {"due": "2026-11-04", "escalated_to": ["a@x", "b@x"]},
+        actor="worker",
+    )  # fmt: skip
+    assert breach == "the worker escalated the overdue root cause stage to a@x, b@x"

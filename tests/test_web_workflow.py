@@ -110,8 +110,13 @@ def test_review_promote_and_work_a_problem(
     assert page.select_one("#verdict") is not None
     assert "Deployed to staging <b>today</b>" in page.select_one("ol.comments").get_text()
     assert len(page.select("table.tasks tbody tr")) == 1
-    actions = {td.get_text(strip=True) for td in page.select("table.audit td:nth-of-type(3)")}
-    assert {"create", "transition", "update", "comment"} <= actions
+    trail = [td.get_text(strip=True) for td in page.select("table.audit td:nth-of-type(2)")]
+    who = user.email
+    assert any(line.endswith("created it") for line in trail), trail
+    assert f'{who} moved it from "root cause analysis" to "fix in progress"' in trail
+    assert f'{who} set the root cause to "Gateway timeout at 3 s"' in trail
+    assert f'{who} commented: "Deployed to staging <b>today</b>"' in trail
+    assert not any("{" in line for line in trail), "no raw dicts"
     tasks = _soup(owner, "/tasks")
     assert "Raise the gateway timeout" in tasks.get_text()
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import Query, Request
 
 from rootline.clustering.alerts import theme_alerts
 from rootline.errors import InputError, StateError
-from rootline.rootcause.audit import history
-from rootline.rootcause.models import Problem
+from rootline.rootcause.audit import history, in_words
+from rootline.rootcause.models import Problem, Team
 from rootline.rootcause.sla import clocks as sla_clocks
 from rootline.rootcause.sla import policies
 from rootline.rootcause.states import STATES, TRANSITIONS
@@ -83,12 +84,14 @@ def problem_context(session: SessionDep, problem: Problem) -> dict[str, object]:
         except StateError:
             verification = None
     clocks = sla_clocks(problem, policies(session)[problem.priority])
+    team_names = {int(i): str(n) for i, n in session.execute(sa.select(Team.id, Team.name))}
     return {
         "problem": problem,
         "themes": problem.themes,
         "tasks": problem.tasks,
         "comments": problem.comments,
-        "audit": history(session, "problem", problem.id),
+        "audit": (audit := history(session, "problem", problem.id)),
+        "audit_words": [in_words(e, team_names) for e in audit],
         "clocks": clocks,
         "verification": verification,
         "bars": before_after_chart(

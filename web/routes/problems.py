@@ -70,7 +70,10 @@ def _detail(session: SessionDep, problem_id: int) -> dict[str, Any]:
             }
             for c in ctx["clocks"]
         ],
-        "audit": [AuditOut.of(e).model_dump(mode="json") for e in ctx["audit"]],
+        "audit": [
+            AuditOut.of(e).model_dump(mode="json") | {"in_words": words}
+            for e, words in zip(ctx["audit"], ctx["audit_words"], strict=True)
+        ],
         "verification": asdict(verification) if verification else None,
         "next_states": ctx["next_states"],
     }
