@@ -74,11 +74,23 @@ def test_gzipped_mbox_and_eml(session: Session, tmp_path: Path) -> None:
 def test_every_realworld_fixture_loads_twice_adding_nothing(
     session: Session, tmp_path: Path
 ) -> None:
-    for name in ("zendesk_incremental.json", "freshdesk_ticket.json", "parcel.mbox"):
-        shutil.copy(REAL / name, tmp_path / name)
-        first = ingest_file(session, tmp_path / name, source=name.split("_")[0])
-        again = ingest_file(session, tmp_path / name, source=name.split("_")[0])
-        assert first.inserted >= 1 and again.inserted == 0, name
+    shapes = sorted(
+        p.name
+        for p in REAL.iterdir()
+        if (p.is_dir() or p.suffix in {".json", ".mbox", ".eml"})
+        and p.name != "intercom_error.json"
+    )
+    assert len(shapes) >= 12, shapes
+    for name in shapes:
+        target = tmp_path / name
+        if (REAL / name).is_dir():
+            shutil.copytree(REAL / name, target)
+        else:
+            shutil.copy(REAL / name, target)
+        first = ingest_file(session, target)
+        again = ingest_file(session, target)
+        assert first.inserted >= 1, name
+        assert (again.inserted, again.updated) == (0, 0), name
 
 
 def test_a_mailman_archive_reads_its_hidden_addresses(session: Session, tmp_path: Path) -> None:
