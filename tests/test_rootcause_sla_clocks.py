@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from rootline.rootcause.audit import in_words
-from rootline.rootcause.models import AuditEvent, Problem
+from rootline.rootcause.models import AuditEvent, Problem, SlaBreach
 from rootline.rootcause.service import create_problem
 from rootline.rootcause.sla import Policy, clocks
 from tests.factories import ThemeFactory
@@ -96,3 +96,24 @@ def test_the_audit_trail_in_words() -> None:
         actor="worker",
     )  # fmt: skip
     assert breach == "the worker escalated the overdue root cause stage to a@x, b@x"
+
+
+def test_board_cards_flag_overdue_and_escalated_problems(
+    anonymous: TestClient,  # noqa: F811
+    session: Session,
+) -> None:
+    ThemeFactory._meta.sqlalchemy_session = session
+    late = create_problem(session, [ThemeFactory().id], title="Late one", actor="lead@x")
+    fresh = create_problem(session, [ThemeFactory().id], title="Fresh one", actor="lead@x")
+    late.created_at = datetime.now(UTC) - timedelta(days=10)
+    session.add(
+        SlaBreach(problem_id=late.id, stage="assess", due_at=late.created_at, escalated_to=[])
+    )
+    session.flush()
+    login(anonymous, session, "viewer")
+    page = BeautifulSoup(anonymous.get("/problems").text, "html.parser")
+    card = page.select_one(f"#problem-{late.id}")
+    assert card.select_one(".flag.breach").get_text().startswith("SLA: assess overdue by ")
+    assert card.select_one(".flag.escalated").get_text() == "escalated 1×"
+    calm = page.select_one(f"#problem-{fresh.id}")
+    assert calm.select_one(".flag") is None

@@ -19,7 +19,10 @@ from rootline.clustering.models import Theme, ThemeMembership
 from rootline.clustering.stats import WeekCount
 from rootline.ingest.models import Customer, CustomerIdentity, Interaction
 from rootline.rootcause.impact import Contact, Impact, contact_facts, measure_impact
-from rootline.rootcause.models import Problem, ProblemTheme, Team
+from rootline.rootcause.models import Problem, ProblemTheme, SlaBreach, Team
+from rootline.rootcause.sla import clocks as sla_clocks
+from rootline.rootcause.sla import policies
+from rootline.rootcause.states import CLOSED_STATES
 
 __all__ = [
     "BoardCard",
@@ -335,6 +338,10 @@ class BoardCard:
     is_team: str | None
     created_at: datetime
     fixed_at: datetime | None
+    #: Times the worker escalated a missed SLA stage to the team leads.
+    escalations: int = 0
+    #: The first stage past due and not done, in words ("root cause overdue by 2 d"), if any.
+    overdue: str | None = None
 
 
 def board_cards(
@@ -358,6 +365,14 @@ def board_cards(
             it.name,
             Problem.created_at,
             Problem.fixed_at,
+            sa.select(sa.func.count(SlaBreach.id))
+            .where(SlaBreach.problem_id == Problem.id)
+            .scalar_subquery(),
+            Problem.reopened_at,
+            Problem.reopen_count,
+            Problem.assessed_at,
+            Problem.root_caused_at,
+            Problem.resolved_at,
         )
         .outerjoin(business, business.id == Problem.business_team_id)
         .outerjoin(it, it.id == Problem.is_team_id)
@@ -371,7 +386,27 @@ def board_cards(
     rows = session.execute(
         stmt.order_by(Problem.priority, Problem.impact_score.desc(), Problem.id.desc())
     )
-    return [BoardCard(*row) for row in rows]
+    table = policies(session)
+    now = datetime.now(UTC)
+    cards = []
+    for row in rows:
+        overdue = None
+        if row.state not in CLOSED_STATES:
+            stamps = Problem(
+                created_at=row.created_at,
+                reopened_at=row.reopened_at,
+                reopen_count=row.reopen_count or 0,
+                assessed_at=row.assessed_at,
+                root_caused_at=row.root_caused_at,
+                resolved_at=row.resolved_at,
+            )
+            late = [
+                c for c in sla_clocks(stamps, table[row.priority], now) if c.status == "breached"
+            ]
+            if late:
+                overdue = f"{late[0].stage.replace('_', ' ')} {late[0].words}"
+        cards.append(BoardCard(*row[:10], overdue=overdue))
+    return cards
 
 
 @dataclass
