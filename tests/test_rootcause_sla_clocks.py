@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from rootline.rootcause.audit import in_words
 from rootline.rootcause.models import AuditEvent, Problem, SlaBreach
-from rootline.rootcause.service import create_problem
+from rootline.rootcause.service import add_task, create_problem
 from rootline.rootcause.sla import Policy, clocks
 from tests.factories import ThemeFactory
 from tests.test_web_pages import (  # noqa: F401  (fixtures)
@@ -117,3 +117,22 @@ def test_board_cards_flag_overdue_and_escalated_problems(
     assert card.select_one(".flag.escalated").get_text() == "escalated 1×"
     calm = page.select_one(f"#problem-{fresh.id}")
     assert calm.select_one(".flag") is None
+
+
+def test_my_tasks_flags_overdue_tasks(
+    anonymous: TestClient,  # noqa: F811
+    session: Session,
+) -> None:
+    ThemeFactory._meta.sqlalchemy_session = session
+    problem = create_problem(session, [ThemeFactory().id], title="Tasks", actor="lead@x")
+    user = login(anonymous, session, "is_owner")
+    today = datetime.now(UTC).date()
+    add_task(session, problem.id, "Late task", owner_user_id=user.id,
+             due_date=today - timedelta(days=3), actor="lead@x")  # fmt: skip
+    add_task(session, problem.id, "Future task", owner_user_id=user.id,
+             due_date=today + timedelta(days=3), actor="lead@x")  # fmt: skip
+    session.flush()
+    page = BeautifulSoup(anonymous.get("/tasks").text, "html.parser")
+    rows = {r.find("td").get_text(): r for r in page.select("table.tasks tbody tr")}
+    assert rows["Late task"].select_one(".flag").get_text() == "overdue by 3 days"
+    assert rows["Future task"].select_one(".flag") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -44,7 +45,7 @@ def my_tasks_page(
             ["task_id", "problem_id", "title", "state", "due_date"],
             ([t.id, t.problem_id, t.title, t.state, t.due_date] for t in tasks),
         )
-    return render("tasks.html", nav="tasks", tasks=tasks)
+    return render("tasks.html", nav="tasks", tasks=tasks, today=date.today())
 
 
 @pages.get("/backlog", name="backlog_page")
