@@ -188,3 +188,23 @@ def test_the_theme_page_and_api_show_the_figures(
     page = BeautifulSoup(anonymous.get(f"/themes/{x}").text, "html.parser")
     assert page.select_one("#figure-churn").get_text() == "1 customer, 1,000 value lost"
     assert page.select_one("#figure-share").get_text() == "60.0%"
+
+
+def test_the_problem_page_shows_its_themes_figures(
+    anonymous: TestClient,  # noqa: F811
+    session: Session,
+) -> None:
+    from rootline.rootcause.service import create_problem
+
+    x, y = _desk(session)
+    problem = create_problem(session, [x, y], actor="lead@example.com")
+    login(anonymous, session, "viewer")
+    page = BeautifulSoup(anonymous.get(f"/problems/{problem.id}").text, "html.parser")
+    shown = {
+        d.find("dt").get_text(): d.find("dd").get_text()
+        for d in page.select("#problem-figures > div")
+    }
+    assert shown["Contacts"] == "8" and shown["Customers affected"] == "4"
+    assert shown["Repeat contacts (7 days)"] == "25.0%"
+    assert shown["Value at risk"] == "1,700" and shown["Churned after contact"] == "1 customer"
+    assert "version" not in page.select_one("p.meta").get_text()

@@ -15,6 +15,7 @@ from fastapi import Query, Request
 from rootline.clustering.alerts import theme_alerts
 from rootline.errors import InputError, StateError
 from rootline.rootcause.audit import history, in_words
+from rootline.rootcause.figures import theme_figures
 from rootline.rootcause.models import Problem, Team
 from rootline.rootcause.sla import clocks as sla_clocks
 from rootline.rootcause.sla import policies
@@ -92,6 +93,9 @@ def problem_context(session: SessionDep, problem: Problem) -> dict[str, object]:
         "comments": problem.comments,
         "audit": (audit := history(session, "problem", problem.id)),
         "audit_words": [in_words(e, team_names) for e in audit],
+        "figures": next(
+            iter(theme_figures(session, problem.theme_ids, together=True).values()), None
+        ),
         "clocks": clocks,
         "verification": verification,
         "bars": before_after_chart(
