@@ -80,20 +80,21 @@ def _members(
         .join(Interaction, Interaction.id == ThemeMembership.interaction_id)
         .where(ThemeMembership.theme_id.in_(theme_ids))
     )
-    if since is not None:
-        query = query.where(Interaction.created_at >= since)
-    if until is not None:
-        query = query.where(Interaction.created_at < until)
-    return query.distinct().subquery()
+    return _in_window(query, since, until).distinct().subquery()
 
 
 def _all_contacts(session: Session, since: datetime | None, until: datetime | None) -> int:
     query = sa.select(sa.func.count()).select_from(Interaction)
+    return int(session.scalar(_in_window(query, since, until)) or 0)
+
+
+def _in_window(query: Any, since: datetime | None, until: datetime | None) -> Any:
+    """``query`` limited to contacts made on or after ``since`` and before ``until``."""
     if since is not None:
         query = query.where(Interaction.created_at >= since)
     if until is not None:
         query = query.where(Interaction.created_at < until)
-    return int(session.scalar(query) or 0)
+    return query
 
 
 def theme_figures(

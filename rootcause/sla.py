@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -128,6 +129,18 @@ class Clock:
             "breached": f"overdue by {span}",
             "running": f"{span} left",
         }[self.status]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The clock as JSON (``rootline problems show --json`` and ``GET /api/problems/ID``)."""
+        return {
+            "stage": self.stage,
+            "due_at": self.due_at.isoformat(),
+            "done": self.done,
+            "done_at": self.done_at.isoformat() if self.done_at else None,
+            "status": self.status,
+            "hours": self.hours,
+            "in_words": self.words,
+        }
 
 
 def _span(hours: float) -> str:

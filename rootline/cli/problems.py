@@ -40,18 +40,7 @@ def _sla(session: Any, problem: Any) -> list[dict[str, Any]]:
     from rootline.rootcause.sla import clocks, policies
 
     policy = policies(session)[problem.priority]
-    return [
-        {
-            "stage": c.stage,
-            "due_at": c.due_at.isoformat(),
-            "done": c.done,
-            "done_at": c.done_at.isoformat() if c.done_at else None,
-            "status": c.status,
-            "hours": c.hours,
-            "in_words": c.words,
-        }
-        for c in clocks(problem, policy)
-    ]
+    return [c.as_dict() for c in clocks(problem, policy)]
 
 
 def _show(problem: Any, sla: list[dict[str, Any]]) -> None:

@@ -58,18 +58,7 @@ def _detail(session: SessionDep, problem_id: int) -> dict[str, Any]:
     verification = ctx["verification"]
     return {
         **ProblemOut.of(problem, detail=True).model_dump(mode="json"),
-        "sla": [
-            {
-                "stage": c.stage,
-                "due_at": c.due_at.isoformat(),
-                "done": c.done,
-                "done_at": c.done_at.isoformat() if c.done_at else None,
-                "status": c.status,
-                "hours": c.hours,
-                "in_words": c.words,
-            }
-            for c in ctx["clocks"]
-        ],
+        "sla": [c.as_dict() for c in ctx["clocks"]],
         "audit": [
             AuditOut.of(e).model_dump(mode="json") | {"in_words": words}
             for e, words in zip(ctx["audit"], ctx["audit_words"], strict=True)
