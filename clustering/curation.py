@@ -22,6 +22,7 @@ from rootline.clustering.labels import CTfidfLabeler, Labeler, representative_ex
 from rootline.clustering.models import ClusteringRun, EmbeddingCache, Theme, ThemeMembership
 from rootline.clustering.schemas import ThemeOut
 from rootline.clustering.service import get_theme
+from rootline.clustering.stats import corpus_boilerplate
 from rootline.errors import InputError, NotFoundError, StateError
 from rootline.ingest.models import Interaction
 
@@ -138,7 +139,8 @@ def _member_vectors(session: Session, theme_id: int) -> tuple[list[int], list[st
         .order_by(ClusteringRun.id.desc())
         .limit(1)
     )
-    hashes = [text_hash(text) for _, text in rows]
+    boilerplate = corpus_boilerplate(session)
+    hashes = [text_hash(boilerplate.remove(text)) for _, text in rows]
     found: dict[str, np.ndarray] = {}
     for start in range(0, len(hashes), 500):
         chunk = list(set(hashes[start : start + 500]))

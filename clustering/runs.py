@@ -27,9 +27,10 @@ from rootline.clustering.history import record_event
 from rootline.clustering.labels import CTfidfLabeler, Label, Labeler, representative_examples
 from rootline.clustering.matching import match_clusters
 from rootline.clustering.models import ClusteringRun, Theme, ThemeMembership
-from rootline.clustering.stats import last_full_run
+from rootline.clustering.stats import corpus_boilerplate, last_full_run
 from rootline.db import utcnow
 from rootline.errors import StateError
+from rootline.ingest.boilerplate import Boilerplate, learn
 from rootline.ingest.models import Interaction
 
 __all__ = [
@@ -213,6 +214,7 @@ class _Corpus:
     texts: list[str]
     vectors: np.ndarray
     encoded: int
+    boilerplate: Boilerplate
 
 
 @dataclass
@@ -241,9 +243,13 @@ def _read_corpus(session: Session, embedder: Embedder, progress: ClusterProgress
     ids, texts = _load_texts(session, only_unthemed=False)
     if not ids:
         raise StateError("nothing to cluster: ingest some interactions first")
+    progress.say("finding boilerplate")
+    boilerplate = learn(texts)
+    if boilerplate:
+        texts = [boilerplate.remove(t) for t in texts]
     progress.say(f"embedding {len(ids)} texts")
     vectors, encoded = _embed(session, embedder, texts, progress)
-    return _Corpus(np.asarray(ids), texts, vectors, encoded)
+    return _Corpus(np.asarray(ids), texts, vectors, encoded, boilerplate)
 
 
 def _read_before(session: Session, ids: np.ndarray) -> _Before:
@@ -365,6 +371,7 @@ def _record_run(
         "member_floor": member_floor(corpus.vectors, np.where(themed, placement.themes, -1)),
         "theme_groups": {str(t): g for t, g in placement.groups.items() if t in live},
         "max_interaction_id": int(corpus.ids.max()),
+        "boilerplate": corpus.boilerplate.as_list(),
     }
     run.metrics = {
         "themes": len(live),
@@ -452,7 +459,9 @@ def _propose_from_pool(
     ids, texts = _load_texts(session, only_unthemed=True, after_id=after_id)
     if len(ids) < MIN_PROPOSED_SIZE:
         return len(ids), 0
-    context = _context_texts(session)
+    boilerplate = corpus_boilerplate(session)
+    texts = [boilerplate.remove(t) for t in texts]
+    context = [boilerplate.remove(t) for t in _context_texts(session)]
     vectors, _ = embed_with_cache(session, embedder, [*texts, *context])  # cached by now
     labels = clusterer.fit(vectors).labels
     in_pool = np.arange(len(vectors)) < len(ids)
@@ -512,6 +521,8 @@ def _incremental_run(
     # Only what arrived since the last full run: what that run left unthemed, it judged.
     after_id = int(params.get("max_interaction_id") or 0)
     ids, texts = _load_texts(session, only_unthemed=True, after_id=after_id)
+    boilerplate = corpus_boilerplate(session)
+    texts = [boilerplate.remove(t) for t in texts]
     run.n_interactions = len(ids)
     themes = list(
         session.scalars(

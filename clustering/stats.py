@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from rootline.clustering.models import ClusteringRun, Theme, ThemeMembership
 from rootline.clustering.schemas import ExampleOut, RunOut
+from rootline.ingest.boilerplate import Boilerplate
 from rootline.ingest.models import Interaction
 
 __all__ = [
@@ -107,6 +108,13 @@ def last_full_run(session: Session) -> ClusteringRun | None:
         .order_by(ClusteringRun.id.desc())
         .limit(1)
     ).first()
+
+
+def corpus_boilerplate(session: Session) -> Boilerplate:
+    """The boilerplate the last full run found in the corpus: what every text the themes are
+    compared with loses before it is embedded (empty before the first run)."""
+    run = last_full_run(session)
+    return Boilerplate.from_list((run.params or {}).get("boilerplate") if run else None)
 
 
 def latest_run(session: Session) -> RunOut | None:

@@ -22,6 +22,7 @@ __all__ = [
     "PLACEHOLDERS",
     "clean_subject",
     "clean_text",
+    "drop_signature",
     "form_message",
     "form_subject_topic",
     "iban_ok",
@@ -228,6 +229,8 @@ _DATE_LIKE = re.compile(
     r"\d{1,2}[/.\-]\d{1,2}[/.\-](?:\d{4}|\d{2})|\d{4}[/.\-]\d{1,2}[/.\-]\d{1,2}"
 )
 _SPACES = re.compile(r"\s+")
+_LINE_SPACES = re.compile(r"[^\S\n]+")
+_BLANK_LINES = re.compile(r"\s*\n\s*")
 _UPPER_PAIR = re.compile(r"[A-Z]{2}\d{2}")
 _NEEDS_PII_SCAN = re.compile(r"[@\d]|www\.|https?:", re.I)
 
@@ -328,7 +331,7 @@ def clean_subject(subject: str) -> str:
     return subject.strip()
 
 
-def _drop_signature(lines: list[str]) -> list[str]:
+def drop_signature(lines: list[str]) -> list[str]:
     """Drop a sign-off and what follows it, or a trailing block of contact lines."""
     # A sign-off line ends the message; keep looking only in the later part so a "Thanks"
     # opening the message does not erase it.
@@ -362,7 +365,9 @@ def clean_text(text: str, *, redact: bool = True) -> str:
         redact: replace personal data with placeholders such as ``[EMAIL]``.
 
     Returns:
-        One line of text, whitespace collapsed; empty when nothing of the issue is left.
+        The text's lines, each with its whitespace collapsed, blank lines dropped (a line break
+        still ends a sentence the customer did not punctuate); empty when nothing of the issue
+        is left.
     """
     text = strip_html(text)
     if "\r" in text:
@@ -382,7 +387,7 @@ def clean_text(text: str, *, redact: bool = True) -> str:
             text = form
     if "\n" in text:
         lines = [ln for ln in text.split("\n") if not ln.lstrip().startswith(">")]
-        lines = _drop_signature(lines)
+        lines = drop_signature(lines)
         text = "\n".join(lines)
     issue = text
     text = _GREETING.sub("", text, count=1)
@@ -400,4 +405,6 @@ def clean_text(text: str, *, redact: bool = True) -> str:
         text = issue
     if redact:
         text = redact_pii(text)
-    return _SPACES.sub(" ", text).strip()
+    if "\n" not in text:
+        return _SPACES.sub(" ", text).strip()
+    return _BLANK_LINES.sub("\n", _LINE_SPACES.sub(" ", text)).strip()

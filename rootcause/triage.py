@@ -7,9 +7,9 @@ published workaround of its known error; the three most similar resolved contact
 theme; and the customer's recent contacts and the open problems of their themes.
 
 The theme is chosen by the very rule the next incremental ``rootline cluster`` applies to the
-text once it is ingested: cleaned as ingest cleans it, embedded with the model of the last
-full run, placed on the nearest centroid of a placeable theme when at least as similar as
-that run's floor (``clustering.runs.assign_floor``), a "not a theme" group counting as none.
+text once it is ingested: cleaned as ingest cleans it, less the boilerplate the last full run
+found in the corpus, embedded with the model of that run, placed on the nearest centroid of a
+placeable theme when at least as similar as that run's floor (``clustering.runs.assign_floor``), a "not a theme" group counting as none.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from rootline.clustering.embedding import Embedder, embed_with_cache
 from rootline.clustering.models import Theme, ThemeMembership
 from rootline.clustering.runs import PLACEABLE_STATUSES, assign_floor
-from rootline.clustering.stats import last_full_run
+from rootline.clustering.stats import corpus_boilerplate, last_full_run
 from rootline.errors import InputError, StateError
 from rootline.ingest.cleaning import clean_text
 from rootline.ingest.identity import normalise_email
@@ -96,7 +96,10 @@ def _similar(
     ).all()
     if not rows:
         return []
-    vectors, _ = embed_with_cache(session, embedder, [r.body_clean for r in rows])
+    boilerplate = corpus_boilerplate(session)
+    vectors, _ = embed_with_cache(
+        session, embedder, [boilerplate.remove(r.body_clean) for r in rows]
+    )
     sims = vectors @ vector
     best = np.argsort(-sims, kind="stable")[:_SIMILAR]
     return [
@@ -186,7 +189,9 @@ def triage(
             .order_by(Theme.id)
         )
     )
-    vector = np.asarray(embedder.encode([cleaned])[0], dtype=np.float32)
+    vector = np.asarray(
+        embedder.encode([corpus_boilerplate(session).remove(cleaned)])[0], dtype=np.float32
+    )
     vector /= max(float(np.linalg.norm(vector)), 1e-12)
     chosen: Theme | None = None
     confidence = 0.0

@@ -35,7 +35,7 @@ def test_outlook_quote_and_disclaimer_are_cut() -> None:
 
 def test_html_is_turned_into_text_and_scripts_dropped() -> None:
     raw = "<html><body><p>App crashes on login</p><script>alert(1)</script><br>please help</body></html>"
-    assert clean_text(raw) == "App crashes on login please help"
+    assert clean_text(raw) == "App crashes on login\nplease help"
     assert "alert" not in strip_html(raw)
 
 
