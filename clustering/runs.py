@@ -27,7 +27,7 @@ from rootline.clustering.history import record_event
 from rootline.clustering.labels import CTfidfLabeler, Label, Labeler, representative_examples
 from rootline.clustering.matching import match_clusters
 from rootline.clustering.models import ClusteringRun, Theme, ThemeMembership
-from rootline.clustering.stats import corpus_boilerplate, last_full_run
+from rootline.clustering.stats import last_full_run
 from rootline.db import utcnow
 from rootline.errors import StateError
 from rootline.ingest.boilerplate import Boilerplate, learn
@@ -442,6 +442,7 @@ def _propose_from_pool(
     labeler: Labeler,
     floor: float,
     after_id: int,
+    boilerplate: Boilerplate,
 ) -> tuple[int, int]:
     """Turn dense groups of the novelty pool into proposed themes.
 
@@ -459,7 +460,6 @@ def _propose_from_pool(
     ids, texts = _load_texts(session, only_unthemed=True, after_id=after_id)
     if len(ids) < MIN_PROPOSED_SIZE:
         return len(ids), 0
-    boilerplate = corpus_boilerplate(session)
     texts = [boilerplate.remove(t) for t in texts]
     context = [boilerplate.remove(t) for t in _context_texts(session)]
     vectors, _ = embed_with_cache(session, embedder, [*texts, *context])  # cached by now
@@ -521,7 +521,7 @@ def _incremental_run(
     # Only what arrived since the last full run: what that run left unthemed, it judged.
     after_id = int(params.get("max_interaction_id") or 0)
     ids, texts = _load_texts(session, only_unthemed=True, after_id=after_id)
-    boilerplate = corpus_boilerplate(session)
+    boilerplate = Boilerplate.from_list(params.get("boilerplate"))
     texts = [boilerplate.remove(t) for t in texts]
     run.n_interactions = len(ids)
     themes = list(
@@ -551,7 +551,9 @@ def _incremental_run(
                     kept_out += int(extra)
         assigned = int(placed.sum()) - kept_out
     progress.say("looking for new themes in the novelty pool")
-    pool, proposed = _propose_from_pool(session, run, embedder, clusterer, labeler, floor, after_id)
+    pool, proposed = _propose_from_pool(
+        session, run, embedder, clusterer, labeler, floor, after_id, boilerplate
+    )
     run.params = {**run.params, "min_similarity": floor, "full_run_id": last_full and last_full.id}
     run.metrics = {
         "assigned": assigned,

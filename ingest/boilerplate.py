@@ -5,9 +5,9 @@ and digits are folded) is either what customers add to every message (account de
 sign-offs, signatures, disclaimers, a mail client's footer) or a real, common complaint. The two
 differ in what the rest of those contacts says: beside boilerplate it is a random draw from the
 corpus; beside a complaint it is about the same thing. ``learn`` keeps a recurring segment as
-boilerplate only when the words of the rest of its contacts are no further from the corpus's
-words than those of random contacts as many (a permutation null drawn from the same corpus), so
-a phrase that carries a theme stays.
+boilerplate only when what the rest of its contacts says (each one's longest segment that does
+not recur) is no more alike than in as many random contacts (a null drawn from the same corpus),
+so a phrase that carries a theme stays.
 
 ``Boilerplate.remove`` drops those segments from a text, and also a leading or trailing run of
 words that spells one of them where a line has no punctuation to end its sentence ("set an alarm
@@ -72,13 +72,9 @@ def segment_key(segment: str) -> tuple[str, ...]:
     return _key(_TOKEN.findall(segment))
 
 
-def _segments(text: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences and lines of ``text``, empty ones left out."""
-    spans = []
-    for m in _SEGMENT.finditer(text):
-        if m.group().strip():
-            spans.append((m.start(), m.end()))
-    return spans
+def _segments(text: str) -> list[str]:
+    """The sentences and lines of ``text``, empty ones left out."""
+    return [m.group() for m in _SEGMENT.finditer(text) if m.group().strip()]
 
 
 @dataclass
@@ -108,10 +104,10 @@ class Boilerplate:
     def from_list(cls, keys: Iterable[Sequence[str]] | None) -> Boilerplate:
         return cls(frozenset(tuple(k) for k in keys or ()))
 
-    def _edge(self, segment: str) -> tuple[int, int]:
+    def _edge(self, segment: str, words: list[re.Match[str]]) -> tuple[int, int]:
         """How much of ``segment`` (characters from the start, from the end) spells boilerplate:
-        the longest leading and trailing runs of two words or more, leaving at least one word."""
-        words = list(_TOKEN.finditer(segment))
+        the longest leading and trailing runs of two words or more, leaving at least one word.
+        ``words`` are the segment's tokens."""
         n = len(words)
         if n < 3:
             return 0, 0
@@ -144,13 +140,12 @@ class Boilerplate:
         changed = False
         for line in text.split("\n"):
             kept: list[str] = []
-            for start, end in _segments(line):
-                segment = line[start:end]
-                key = segment_key(segment)
-                if key in self.keys:
+            for segment in _segments(line):
+                words = list(_TOKEN.finditer(segment))
+                if _key([w.group() for w in words]) in self.keys:
                     changed = True
                     continue
-                head, tail = self._edge(segment)
+                head, tail = self._edge(segment, words)
                 if head or tail:
                     segment = segment[head : len(segment) - tail]
                     changed = True
@@ -181,7 +176,7 @@ def learn(texts: Sequence[str], *, seed: int = 0) -> Boilerplate:
     doc_keys: list[list[tuple[str, ...]]] = []
     df: Counter[tuple[str, ...]] = Counter()
     for text in texts:
-        keys = [segment_key(text[a:b]) for a, b in _segments(text)]
+        keys = [segment_key(segment) for segment in _segments(text)]
         keys = [k for k in keys if k and len(k) <= _MAX_WORDS]
         doc_keys.append(keys)
         df.update(set(keys))
@@ -199,14 +194,14 @@ def learn(texts: Sequence[str], *, seed: int = 0) -> Boilerplate:
     for keys in doc_keys:
         # The longest segment that does not recur is what the contact is about; shorter ones
         # (a name, a job title) would make contacts that share a layout look alike.
-        said = max((k for k in keys if k not in postings), key=len, default=())
-        indices.extend(vocab.setdefault(w, len(vocab)) for w in said)
+        about = max((k for k in keys if k not in postings), key=len, default=())
+        indices.extend(vocab.setdefault(w, len(vocab)) for w in about)
         indptr.append(len(indices))
     data = np.ones(len(indices), dtype=np.float32)
     counts = sparse.csr_matrix((data, indices, indptr), shape=(n, len(vocab)))
     counts.sum_duplicates()
-    said = np.diff(counts.indptr) > 0
-    pool = np.nonzero(said)[0]
+    says_more = np.diff(counts.indptr) > 0
+    pool = np.nonzero(says_more)[0]
     # Each contact's words, present or not, weighted by rarity, as a unit vector.
     counts.data[:] = 1.0
     idf = np.log((1 + len(pool)) / (1 + np.bincount(counts.indices, minlength=len(vocab)))) + 1
@@ -222,7 +217,7 @@ def learn(texts: Sequence[str], *, seed: int = 0) -> Boilerplate:
 
     found = set()
     for key, docs in postings.items():
-        rest = np.array([i for i in docs if said[i]], dtype=np.int64)
+        rest = np.array([i for i in docs if says_more[i]], dtype=np.int64)
         if len(rest) < min_docs or len(rest) < (1 - _MAX_ALONE) * len(docs):
             continue
         observed = alike(rest)

@@ -9,7 +9,8 @@ theme; and the customer's recent contacts and the open problems of their themes.
 The theme is chosen by the very rule the next incremental ``rootline cluster`` applies to the
 text once it is ingested: cleaned as ingest cleans it, less the boilerplate the last full run
 found in the corpus, embedded with the model of that run, placed on the nearest centroid of a
-placeable theme when at least as similar as that run's floor (``clustering.runs.assign_floor``), a "not a theme" group counting as none.
+placeable theme when at least as similar as that run's floor (``clustering.runs.assign_floor``),
+a "not a theme" group counting as none.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from sqlalchemy.orm import Session
 from rootline.clustering.embedding import Embedder, embed_with_cache
 from rootline.clustering.models import Theme, ThemeMembership
 from rootline.clustering.runs import PLACEABLE_STATUSES, assign_floor
-from rootline.clustering.stats import corpus_boilerplate, last_full_run
+from rootline.clustering.stats import last_full_run
 from rootline.errors import InputError, StateError
+from rootline.ingest.boilerplate import Boilerplate
 from rootline.ingest.cleaning import clean_text
 from rootline.ingest.identity import normalise_email
 from rootline.ingest.models import CustomerIdentity, Interaction
@@ -80,7 +82,11 @@ def _workaround(session: Session, theme_id: int) -> dict[str, Any] | None:
 
 
 def _similar(
-    session: Session, embedder: Embedder, theme_id: int, vector: np.ndarray
+    session: Session,
+    embedder: Embedder,
+    boilerplate: Boilerplate,
+    theme_id: int,
+    vector: np.ndarray,
 ) -> list[dict[str, Any]]:
     """The theme's most similar resolved contacts (among its most recent resolved ones)."""
     rows = session.execute(
@@ -96,7 +102,6 @@ def _similar(
     ).all()
     if not rows:
         return []
-    boilerplate = corpus_boilerplate(session)
     vectors, _ = embed_with_cache(
         session, embedder, [boilerplate.remove(r.body_clean) for r in rows]
     )
@@ -189,9 +194,8 @@ def triage(
             .order_by(Theme.id)
         )
     )
-    vector = np.asarray(
-        embedder.encode([corpus_boilerplate(session).remove(cleaned)])[0], dtype=np.float32
-    )
+    boilerplate = Boilerplate.from_list((run.params or {}).get("boilerplate"))
+    vector = np.asarray(embedder.encode([boilerplate.remove(cleaned)])[0], dtype=np.float32)
     vector /= max(float(np.linalg.norm(vector)), 1e-12)
     chosen: Theme | None = None
     confidence = 0.0
@@ -209,7 +213,7 @@ def triage(
         floor=round(floor, 4),
         problem=_problem(session, chosen.id) if chosen else None,
         workaround=_workaround(session, chosen.id) if chosen else None,
-        similar=_similar(session, embedder, chosen.id, vector) if chosen else [],
+        similar=_similar(session, embedder, boilerplate, chosen.id, vector) if chosen else [],
     )
     if customer_email:
         out.customer = _customer(session, customer_email)
