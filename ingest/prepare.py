@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 #: Bumped when cleaning changes, so re-ingesting refreshes ``body_clean``.
-CLEANING_VERSION = "6"
+CLEANING_VERSION = "7"
 #: Items per message from the worker, and messages in flight: bounds the memory of both sides.
 _CHUNK = 1000
 _IN_FLIGHT = 8
