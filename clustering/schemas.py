@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel
+
+from rootline.db import UtcDateTime
 
 __all__ = ["ExampleOut", "RunOut", "ThemeEventOut", "ThemeOut"]
 
@@ -37,8 +37,8 @@ class RunOut(BaseModel):
     status: str
     model_slug: str
     n_interactions: int
-    started_at: datetime
-    finished_at: datetime | None
+    started_at: UtcDateTime
+    finished_at: UtcDateTime | None
     params: dict[str, object]
     metrics: dict[str, object]
 
@@ -51,4 +51,4 @@ class ThemeEventOut(BaseModel):
     run_id: int | None
     actor: str
     details: dict[str, object]
-    at: datetime
+    at: UtcDateTime

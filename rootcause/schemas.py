@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
 
+from rootline.db import UtcDateTime
 from rootline.rootcause.models import AuditEvent, Comment, KnownError, Problem, Task, Team
 
 __all__ = ["AuditOut", "CommentOut", "KnownErrorOut", "ProblemOut", "TaskOut", "TeamOut"]
@@ -60,7 +61,7 @@ class CommentOut(BaseModel):
     id: int
     author: str
     body: str
-    created_at: datetime
+    created_at: UtcDateTime
 
     @classmethod
     def of(cls, comment: Comment) -> CommentOut:
@@ -71,7 +72,7 @@ class CommentOut(BaseModel):
 
 
 class AuditOut(BaseModel):
-    at: datetime
+    at: UtcDateTime
     actor: str
     action: str
     field: str | None
@@ -131,12 +132,12 @@ class ProblemOut(BaseModel):
     root_cause: str | None
     workaround: str | None
     fix_description: str | None
-    fixed_at: datetime | None
+    fixed_at: UtcDateTime | None
     links: list[dict[str, Any]]
     tags: list[str]
     version: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
     reopen_count: int
     tasks: list[TaskOut] = []
     comments: list[CommentOut] = []

@@ -10,9 +10,10 @@ import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
+from pydantic import AfterValidator
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
@@ -24,6 +25,7 @@ __all__ = [
     "LIKE_ESCAPE",
     "Base",
     "JSONType",
+    "UtcDateTime",
     "begin_writing",
     "contains_pattern",
     "make_engine",
@@ -64,6 +66,15 @@ class Base(DeclarativeBase):
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: A stored moment in a pydantic model, in UTC with its offset. SQLite hands timezone-aware
+#: columns back naive (they hold UTC), PostgreSQL in the connection's zone: both read the same.
+UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -1,9 +1,11 @@
-"""Request bodies of the JSON API, in one place.
+"""Request bodies of the JSON API, and the response bodies that are the API's own.
 
 Ids and versions are strict integers within the databases' 64-bit range: ``true`` is not the
 id 1 and ``99999999999999999999`` is refused with 422, never an overflow in the database.
-Response bodies are the resources' own schemas (``rootline.clustering.schemas``,
-``rootline.rootcause.schemas``).
+Resources are answered in their own schemas (``rootline.clustering.schemas``,
+``rootline.rootcause.schemas``); the ``...Out`` models here are the web layer's own answers
+(who is signed in, users and tokens, search hits, a customer), so ``/openapi.json`` documents
+every body. Error bodies are in ``rootline.web.refusals``.
 """
 
 from __future__ import annotations
@@ -13,23 +15,42 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, Strict
 
+from rootline.db import UtcDateTime
 from rootline.web.deps import MAX_ID
 
 __all__ = [
     "AssignIn",
     "BodyId",
     "CommentIn",
+    "ContactOut",
+    "CustomerContactOut",
+    "CustomerOut",
+    "ErasureOut",
     "FixIn",
+    "HealthOut",
+    "IdentityOut",
+    "IngestOut",
+    "MeOut",
     "MoveIn",
     "PromoteIn",
     "RenameIn",
+    "RulesImportOut",
+    "SearchHitOut",
+    "SearchOut",
+    "SemanticHitOut",
     "TargetIn",
     "TaskIn",
     "TaskStateIn",
+    "ThemeContactsOut",
+    "TokenCreatedOut",
     "TokenIn",
+    "TokenOut",
+    "TokenRevokedOut",
     "TransitionIn",
     "UpdateIn",
+    "UserCreatedOut",
     "UserIn",
+    "UserOut",
 ]
 
 #: A row id in a JSON body.
@@ -114,3 +135,157 @@ class TokenIn(BaseModel):
     user_id: BodyId | None = None
     #: all: what the user's role may do; triage: only ``POST /api/triage``.
     scope: Literal["all", "triage"] = "all"
+
+
+class HealthOut(BaseModel):
+    """``ok``, or ``unavailable`` with ``database: unreachable``."""
+
+    status: str
+    database: str
+
+
+class MeOut(BaseModel):
+    id: int
+    email: str
+    role: str
+    teams: list[str]
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    name: str
+    role: str
+    active: bool
+    teams: list[str]
+
+
+class UserCreatedOut(BaseModel):
+    id: int
+    email: str
+    role: str
+
+
+class TokenOut(BaseModel):
+    """An API token as listed: never the token itself, only its first characters."""
+
+    id: int
+    name: str
+    user: str
+    prefix: str
+    created_at: UtcDateTime
+    last_used_at: UtcDateTime | None
+    revoked: bool
+    scope: str
+
+
+class TokenCreatedOut(BaseModel):
+    """A new token: the only answer that ever shows ``token``."""
+
+    id: int
+    token: str
+    user: str
+    scope: str
+
+
+class TokenRevokedOut(BaseModel):
+    id: int
+    revoked: bool
+
+
+class RulesImportOut(BaseModel):
+    """The names of the routing rules imported."""
+
+    imported: list[str]
+
+
+class SearchHitOut(BaseModel):
+    id: int
+    source: str
+    external_id: str
+    created_at: UtcDateTime | None
+    theme_id: int | None
+    theme: str | None
+    text: str | None
+
+
+class SemanticHitOut(SearchHitOut):
+    similarity: float
+
+
+class SearchOut(BaseModel):
+    keyword: list[SearchHitOut]
+    semantic: list[SemanticHitOut]
+
+
+class ContactOut(BaseModel):
+    """A contact of a theme; ``body_raw`` (the raw text) only for roles that see personal data."""
+
+    id: int
+    source: str
+    external_id: str
+    channel: str | None
+    created_at: UtcDateTime | None
+    csat: float | None
+    customer_id: int | None
+    subject: str | None
+    text: str | None
+    body_raw: str | None = None
+
+
+class ThemeContactsOut(BaseModel):
+    """One page of a theme's contacts, and how many it has in all."""
+
+    total: int
+    items: list[ContactOut]
+
+
+class IdentityOut(BaseModel):
+    kind: str
+    value: str
+    source: str | None
+
+
+class CustomerContactOut(SearchHitOut):
+    channel: str | None
+    body_raw: str | None = None
+
+
+class CustomerOut(BaseModel):
+    """A unified customer; ``name`` and ``identities`` only for roles that see personal data."""
+
+    id: int
+    segment: str | None
+    value: float | None
+    sources: list[str]
+    name: str | None = None
+    identities: list[IdentityOut] | None = None
+    interactions: list[CustomerContactOut]
+
+
+class ErasureOut(BaseModel):
+    """What one erasure removed."""
+
+    customer_ids: list[int]
+    contacts: int
+    identities: int
+    vectors: int
+    events: int
+
+
+class SourceCountsOut(BaseModel):
+    inserted: int
+    updated: int
+    unchanged: int
+    known_elsewhere: int
+
+
+class IngestOut(BaseModel):
+    """What a pushed batch did, in all and by source."""
+
+    received: int
+    inserted: int
+    updated: int
+    unchanged: int
+    customers_created: int
+    sources: dict[str, SourceCountsOut]

@@ -29,16 +29,40 @@ from rootline.web.deps import Renderer, RowId, SessionDep, csv_response, flash, 
 from rootline.web.permissions import (
     CurrentUser,
 )
+from rootline.web.refusals import COMMON, as_json, refusals
 from rootline.web.schemas import (
+    RulesImportOut,
+    TokenCreatedOut,
     TokenIn,
+    TokenOut,
+    TokenRevokedOut,
+    UserCreatedOut,
     UserIn,
+    UserOut,
 )
 
 __all__ = ["router"]
 
 #: HTML pages (not in the API schema) and their JSON twins.
 pages = APIRouter(include_in_schema=False)
-api = APIRouter(tags=["admin"])
+api = APIRouter(tags=["admin"], responses=COMMON)
+
+
+class YamlResponse(PlainTextResponse):
+    """A YAML document (routing rules and teams)."""
+
+    media_type = "application/yaml"
+
+
+#: What the YAML of ``rootline rules export`` holds.
+_RULES_YAML = {
+    "type": "object",
+    "required": ["rules", "teams"],
+    "properties": {
+        "rules": {"type": "array", "items": {"type": "object"}},
+        "teams": {"type": "array", "items": {"type": "object"}},
+    },
+}
 
 
 def _admin(request: Request) -> RedirectResponse:
@@ -222,7 +246,7 @@ def admin_token_revoke(
     return _admin(request)
 
 
-@api.get("/api/admin/users", name="api_users")
+@api.get("/api/admin/users", response_model=list[UserOut], name="api_users")
 def users(session: SessionDep) -> list[dict[str, Any]]:
     """Every user with role and teams."""
     return [
@@ -238,7 +262,19 @@ def users(session: SessionDep) -> list[dict[str, Any]]:
     ]
 
 
-@api.post("/api/admin/users", status_code=201, name="api_user_create")
+@api.post(
+    "/api/admin/users",
+    status_code=201,
+    response_model=UserCreatedOut,
+    responses=refusals(
+        400,
+        404,
+        s400="The e-mail is taken, the role unknown, the password too weak, or the body "
+        "could not be read.",
+        s404="No team of a name in `teams`.",
+    ),
+    name="api_user_create",
+)
 def user_create(session: SessionDep, user: CurrentUser, body: UserIn) -> dict[str, Any]:
     """Add a user with a role and a password."""
     created = create_user(
@@ -254,20 +290,36 @@ def teams(session: SessionDep) -> list[TeamOut]:
     return [TeamOut.of(t) for t in list_teams(session)]
 
 
-@api.get("/api/admin/rules", name="api_rules", response_class=PlainTextResponse)
+@api.get(
+    "/api/admin/rules",
+    response_class=YamlResponse,
+    responses={
+        200: {
+            "description": "The YAML document `rootline rules import` reads.",
+            "content": {"application/yaml": {"schema": _RULES_YAML}},
+        },
+        **as_json(COMMON),
+    },
+    name="api_rules",
+)
 def rules(session: SessionDep) -> Response:
     """Routing rules and teams as YAML."""
-    return PlainTextResponse(export_rules_yaml(session), media_type="application/yaml")
+    return YamlResponse(export_rules_yaml(session))
 
 
-@api.post("/api/admin/rules", name="api_rules_import")
+@api.post(
+    "/api/admin/rules",
+    response_model=RulesImportOut,
+    responses=refusals(400, s400="The YAML is not valid, or names what does not exist."),
+    name="api_rules_import",
+)
 async def rules_import(request: Request, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """Import routing rules (and teams) from a YAML request body."""
     text = (await request.body()).decode("utf-8", errors="replace")
     return {"imported": [r.name for r in import_rules_yaml(session, text, actor=user.email)]}
 
 
-@api.get("/api/admin/tokens", name="api_tokens")
+@api.get("/api/admin/tokens", response_model=list[TokenOut], name="api_tokens")
 def tokens(session: SessionDep) -> list[dict[str, Any]]:
     """API tokens (never the tokens themselves)."""
     return [
@@ -285,7 +337,13 @@ def tokens(session: SessionDep) -> list[dict[str, Any]]:
     ]
 
 
-@api.post("/api/admin/tokens", status_code=201, name="api_token_create")
+@api.post(
+    "/api/admin/tokens",
+    status_code=201,
+    response_model=TokenCreatedOut,
+    responses=refusals(400, 404, s404="No user with the id `user_id`."),
+    name="api_token_create",
+)
 def token_create(session: SessionDep, user: CurrentUser, body: TokenIn) -> dict[str, Any]:
     """Create a token; the response is the only place it is ever shown."""
     owner = session.get(User, body.user_id) if body.user_id else user
@@ -295,7 +353,12 @@ def token_create(session: SessionDep, user: CurrentUser, body: TokenIn) -> dict[
     return {"id": row.id, "token": token, "user": owner.email, "scope": row.scope}
 
 
-@api.post("/api/admin/tokens/{token_id}/revoke", name="api_token_revoke")
+@api.post(
+    "/api/admin/tokens/{token_id}/revoke",
+    response_model=TokenRevokedOut,
+    responses=refusals(404, s404="No token with this id."),
+    name="api_token_revoke",
+)
 def token_revoke(session: SessionDep, user: CurrentUser, token_id: RowId) -> dict[str, Any]:
     """Stop a token from working."""
     row = revoke_token(session, token_id, actor=user.email)

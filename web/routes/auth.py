@@ -13,6 +13,8 @@ from starlette.responses import Response
 from rootline.web.accounts import sign_in
 from rootline.web.deps import Renderer, SessionDep
 from rootline.web.permissions import CurrentUser, session_fingerprint
+from rootline.web.refusals import COMMON, Refusal, refusals
+from rootline.web.schemas import HealthOut, MeOut
 from rootline.web.security import new_csrf_token
 
 __all__ = ["router"]
@@ -103,7 +105,14 @@ def logout(request: Request, session: SessionDep) -> Response:
 
 @api.get(
     "/healthz",
-    responses={503: {"description": "The database cannot be reached."}},
+    response_model=HealthOut,
+    responses={
+        **refusals(401, s401="An `Authorization: Bearer` header with no valid token."),
+        503: {
+            "model": HealthOut | Refusal,
+            "description": "The database cannot be reached (or is busy with another change).",
+        },
+    },
     name="healthz",
 )
 def healthz(session: SessionDep) -> Response:
@@ -116,7 +125,7 @@ def healthz(session: SessionDep) -> Response:
     return JSONResponse({"status": "ok", "database": "ok"})
 
 
-@api.get("/api/me", name="api_me")
+@api.get("/api/me", response_model=MeOut, responses=COMMON, name="api_me")
 def me(user: CurrentUser) -> dict[str, Any]:
     """Who the request is made as."""
     return {

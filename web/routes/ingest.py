@@ -32,6 +32,8 @@ from rootline.ingest.service import IngestOptions, IngestReport, ingest_batch
 from rootline.pipeline import build_ingest_options
 from rootline.rootcause.notify import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from rootline.web.deps import SessionDep
+from rootline.web.refusals import COMMON, FieldRefusal, Refusal, refusals
+from rootline.web.schemas import IngestOut
 
 __all__ = ["MAX_BODY_BYTES", "MAX_RECORDS", "SIGNATURE_TOLERANCE", "router"]
 
@@ -84,9 +86,20 @@ _OPENAPI_BODY: dict[str, Any] = {
     },
 }
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No valid API token, or (with an ingest secret) no valid signature."},
-    413: {"description": f"More than {MAX_RECORDS} records or {MAX_BODY_BYTES} bytes."},
-    422: {"description": "A record (by index, from 0) or field is invalid; nothing was written."},
+    200: {"model": IngestOut, "description": "The counts, in all and by source."},
+    **COMMON,
+    401: {
+        **COMMON[401],
+        # A missing token is one line; a missing or stale signature names its header.
+        "model": Refusal | FieldRefusal,
+        "description": "No valid API token, or (with an ingest secret) no valid signature.",
+    },
+    **refusals(
+        413,
+        422,
+        s413=f"More than {MAX_RECORDS} records or {MAX_BODY_BYTES} bytes.",
+        s422="A record (by index, from 0) or field is invalid; nothing was written.",
+    ),
 }
 
 
@@ -205,14 +218,40 @@ def _parse(raw: bytes, query_source: str | None) -> tuple[str | None, list[Any]]
     return source, data
 
 
+#: The fields a record names its own source in: ``source`` here, as in the body, and
+#: ``source_system``, as in a file.
+_RECORD_SOURCE_FIELDS = ("source", "source_system")
+
+
+def _record_source(record: dict[str, Any], index: int) -> tuple[str | None, dict[str, Any]]:
+    """The source a record names (``source`` or ``source_system``, which must agree) and the
+    record without them."""
+    named = [k for k in _RECORD_SOURCE_FIELDS if k in record]
+    if not named:
+        return None, record
+    record = dict(record)
+    values = [_check_source(record.pop(k), index) for k in named]
+    if len(set(values)) > 1:
+        raise _Refused(
+            422,
+            f"record {index}: 'source' {values[0]!r} and 'source_system' {values[1]!r} differ",
+            ["interactions", index, "source_system"],
+            "invalid_source",
+            field="source_system",
+            index=index,
+        )
+    return values[0], record
+
+
 def _by_source(batch_source: str | None, records: list[Any]) -> dict[str, list[tuple[int, Any]]]:
-    """Records grouped by source (a record's own ``source`` wins), in order of appearance."""
+    """Records grouped by source (a record's own ``source`` or ``source_system`` wins), in
+    order of appearance."""
     groups: dict[str, list[tuple[int, Any]]] = {}
     for index, record in enumerate(records):
         source = batch_source
-        if isinstance(record, dict) and "source" in record:
-            record = dict(record)
-            source = _check_source(record.pop("source"), index)
+        if isinstance(record, dict):
+            named, record = _record_source(record, index)
+            source = named or source
         if source is None:
             raise _Refused(
                 422,
@@ -302,7 +341,8 @@ async def push_interactions(
         str | None,
         Query(
             max_length=_MAX_SOURCE,
-            description="Source name of the batch (a body or record `source` overrides it).",
+            description="Source name of the batch (a body `source`, or a record's `source` or "
+            "`source_system`, overrides it).",
         ),
     ] = None,
 ) -> Response:

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from rootline.rootcause import service as problems
-from rootline.rootcause.schemas import AuditOut, ProblemOut, TaskOut
+from rootline.rootcause.schemas import AuditOut, CommentOut, ProblemOut, TaskOut
 from rootline.rootcause.service import PRIORITIES
 from rootline.rootcause.states import STATES
 from rootline.rootcause.teams import list_teams
@@ -35,6 +35,7 @@ from rootline.web.permissions import (
     can_work_on,
     check_can_work_on,
 )
+from rootline.web.refusals import COMMON, refusals
 from rootline.web.schemas import (
     AssignIn,
     CommentIn,
@@ -49,7 +50,17 @@ __all__ = ["router"]
 
 #: HTML pages (not in the API schema) and their JSON twins.
 pages = APIRouter(include_in_schema=False)
-api = APIRouter(tags=["problems"])
+api = APIRouter(tags=["problems"], responses=COMMON)
+
+_404 = refusals(404, s404="No problem with this id.")
+#: A change to a problem: no such problem, a change its state or the teams do not allow, or
+#: one made over someone else's (``version``).
+_CHANGE = refusals(
+    400,
+    404,
+    409,
+    s404="No problem with this id (or no team, user or task the body names).",
+)
 
 
 def _detail(session: SessionDep, problem_id: int) -> dict[str, Any]:
@@ -289,19 +300,25 @@ def list_problems(
     return [ProblemOut.of(p) for p in items if not state or p.state == state]
 
 
-@api.get("/api/problems/{problem_id}", name="api_problem")
+@api.get("/api/problems/{problem_id}", responses=_404, name="api_problem")
 def get_problem(session: SessionDep, problem_id: RowId) -> dict[str, Any]:
     """A problem with tasks, comments, SLA clocks, verification and its audit trail."""
     return _detail(session, problem_id)
 
 
-@api.get("/api/problems/{problem_id}/verification", name="api_problem_verification")
+@api.get(
+    "/api/problems/{problem_id}/verification",
+    responses=refusals(
+        400, 404, s400="Nothing to verify yet (no fix date).", s404="No problem with this id."
+    ),
+    name="api_problem_verification",
+)
 def verification(session: SessionDep, problem_id: RowId) -> dict[str, Any]:
     """The verdict on the fix and the figures, as ``rootline problems verify --json``."""
     return asdict(verify_problem(session, problem_id))
 
 
-@api.post("/api/problems/{problem_id}/transition", name="api_problem_transition")
+@api.post("/api/problems/{problem_id}/transition", responses=_CHANGE, name="api_problem_transition")
 def transition(
     session: SessionDep,
     user: CurrentUser,
@@ -326,7 +343,7 @@ def transition(
     return _detail(session, problem_id)
 
 
-@api.post("/api/problems/{problem_id}/update", name="api_problem_update")
+@api.post("/api/problems/{problem_id}/update", responses=_CHANGE, name="api_problem_update")
 def update(
     session: SessionDep,
     user: CurrentUser,
@@ -342,7 +359,7 @@ def update(
     return _detail(session, problem_id)
 
 
-@api.post("/api/problems/{problem_id}/fix", name="api_problem_fix")
+@api.post("/api/problems/{problem_id}/fix", responses=_CHANGE, name="api_problem_fix")
 def fix(
     session: SessionDep,
     user: CurrentUser,
@@ -365,6 +382,8 @@ def fix(
 @api.post(
     "/api/problems/{problem_id}/comments",
     status_code=201,
+    response_model=CommentOut,
+    responses=_CHANGE,
     name="api_problem_comment",
 )
 def comment(
@@ -383,6 +402,7 @@ def comment(
     "/api/problems/{problem_id}/tasks",
     response_model=TaskOut,
     status_code=201,
+    responses=_CHANGE,
     name="api_problem_task_add",
 )
 def add_task(
@@ -406,7 +426,7 @@ def add_task(
     )
 
 
-@api.post("/api/problems/{problem_id}/assign", name="api_problem_assign")
+@api.post("/api/problems/{problem_id}/assign", responses=_CHANGE, name="api_problem_assign")
 def assign(
     session: SessionDep,
     user: CurrentUser,

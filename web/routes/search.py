@@ -8,13 +8,15 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from rootline.web.deps import Renderer, SessionDep, csv_response, wants_csv
+from rootline.web.refusals import COMMON
+from rootline.web.schemas import SearchOut
 from rootline.web.views import search_contacts
 
 __all__ = ["router"]
 
 #: HTML pages (not in the API schema) and their JSON twins.
 pages = APIRouter(include_in_schema=False)
-api = APIRouter(tags=["search"])
+api = APIRouter(tags=["search"], responses=COMMON)
 
 
 @pages.get("/search", name="search_page")
@@ -44,7 +46,7 @@ def search_page(
     return render("search.html", nav="search", q=query, mode=mode, **found)
 
 
-@api.get("/api/search", name="api_search")
+@api.get("/api/search", response_model=SearchOut, name="api_search")
 def search_api(
     request: Request,
     session: SessionDep,

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from rootline.web.deps import SessionDep, get_embedder
+from rootline.web.refusals import COMMON, refusals
 
 __all__ = ["router"]
 
-api = APIRouter(tags=["triage"])
+api = APIRouter(tags=["triage"], responses=COMMON)
 
 
 class TriageIn(BaseModel):
@@ -23,7 +24,11 @@ class TriageIn(BaseModel):
     customer_email: str | None = Field(default=None, max_length=320)
 
 
-@api.post("/api/triage", name="api_triage")
+@api.post(
+    "/api/triage",
+    responses=refusals(400, s400="No themes yet, or the body could not be read."),
+    name="api_triage",
+)
 def triage_api(
     request: Request,
     body: TriageIn,

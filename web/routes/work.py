@@ -22,7 +22,10 @@ from rootline.web.permissions import (
     can_see_pii,
     check_can_work_on,
 )
+from rootline.web.refusals import COMMON, refusals
 from rootline.web.schemas import (
+    CustomerOut,
+    ErasureOut,
     TaskStateIn,
 )
 
@@ -30,7 +33,9 @@ __all__ = ["router"]
 
 #: HTML pages (not in the API schema) and their JSON twins.
 pages = APIRouter(include_in_schema=False)
-api = APIRouter(tags=["work"])
+api = APIRouter(tags=["work"], responses=COMMON)
+
+_NO_CUSTOMER = refusals(404, s404="No customer with this id.")
 
 
 @pages.get("/tasks", name="my_tasks_page")
@@ -134,7 +139,12 @@ def task_state(
     )
 
 
-@api.post("/api/tasks/{task_id}/state", response_model=TaskOut, name="api_task_state")
+@api.post(
+    "/api/tasks/{task_id}/state",
+    response_model=TaskOut,
+    responses=refusals(400, 404, 409, s404="No task with this id."),
+    name="api_task_state",
+)
 def api_task_state(
     session: SessionDep, user: CurrentUser, task_id: RowId, body: TaskStateIn
 ) -> TaskOut:
@@ -158,7 +168,12 @@ def backlog(session: SessionDep) -> list[ProblemOut]:
     return [ProblemOut.of(p) for p in problems.ux_backlog(session)]
 
 
-@api.post("/api/customers/{customer_id}/erase", name="api_customer_erase")
+@api.post(
+    "/api/customers/{customer_id}/erase",
+    response_model=ErasureOut,
+    responses=_NO_CUSTOMER,
+    name="api_customer_erase",
+)
 def customer_erase(session: SessionDep, user: CurrentUser, customer_id: RowId) -> dict[str, Any]:
     """Erase a customer's texts and personal data everywhere (right to erasure); their
     contacts stay counted without their words. Admins only; it cannot be undone."""
@@ -167,7 +182,14 @@ def customer_erase(session: SessionDep, user: CurrentUser, customer_id: RowId) -
     return asdict(erase_customer(session, customer_id, actor=user.email))
 
 
-@api.get("/api/customers/{customer_id}", name="api_customer")
+@api.get(
+    "/api/customers/{customer_id}",
+    response_model=CustomerOut,
+    # Only what the role may see: name, identities and raw text are left out, not null.
+    response_model_exclude_unset=True,
+    responses=_NO_CUSTOMER,
+    name="api_customer",
+)
 def customer(session: SessionDep, user: CurrentUser, customer_id: RowId) -> dict[str, Any]:
     """A unified customer and every interaction across sources with its theme."""
     view = queries.customer_view(session, customer_id)
