@@ -22,9 +22,12 @@ from rootline.clustering.models import ThemeMembership
 from rootline.ingest.models import Customer, Interaction
 
 __all__ = [
+    "COMPONENT_WORDS",
     "WEIGHTS",
     "Contact",
     "Impact",
+    "ScoreBreakdown",
+    "ScorePart",
     "contact_facts",
     "impact_by_theme",
     "measure_impact",
@@ -40,6 +43,15 @@ WEIGHTS: dict[str, float] = {
     "dissatisfaction": 0.15,
     "value_at_risk": 0.15,
     "trend": 0.10,
+}
+#: Each component in the words the score's breakdown shows, and how its 0-1 value is found.
+COMPONENT_WORDS: dict[str, tuple[str, str]] = {
+    "contacts": ("contacts", "log scale, full marks at 500 contacts"),
+    "customers": ("customers", "log scale, full marks at 300 customers"),
+    "repeat_rate": ("repeat", "share of customers who came back within 7 days"),
+    "dissatisfaction": ("low CSAT", "share of rated contacts scored 1 or 2"),
+    "value_at_risk": ("value at risk", "log scale, full marks at 100,000"),
+    "trend": ("growth", "last 4 weeks against the 8 before, full marks at twice the rate"),
 }
 #: Where a count or amount reaches full marks; logarithmic below, so 10x matters, not +10.
 _SATURATION = {"contacts": 500.0, "customers": 300.0, "value_at_risk": 100_000.0}
@@ -59,6 +71,53 @@ class Contact:
     resolved_at: datetime | None = None
     csat: float | None = None
     customer_value: float | None = None
+
+
+@dataclass(frozen=True)
+class ScorePart:
+    """One component's share of the impact score."""
+
+    name: str
+    label: str
+    basis: str
+    value: float
+    weight: float
+    points: float
+    whole: int
+
+
+@dataclass(frozen=True)
+class ScoreBreakdown:
+    """The impact score as the sum of its components, in exact and in whole points.
+
+    ``points`` are weight x normalised value x 100, as the score adds them; ``whole`` points
+    are those rounded so that they add up to ``total``, the score as pages show it.
+    """
+
+    score: float
+    total: int
+    parts: list[ScorePart]
+
+    @property
+    def sentence(self) -> str:
+        """The sum in words, e.g. "contacts 31 + customers 22 + repeat 12 = 65"."""
+        terms = [f"{p.label} {p.whole}" for p in self.parts if p.whole]
+        return f"{' + '.join(terms) or 'nothing'} = {self.total}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready breakdown."""
+        return {"score": self.score, "total": self.total, "sentence": self.sentence} | {
+            "parts": [asdict(p) for p in self.parts]
+        }
+
+
+def _whole_points(points: list[float], total: int) -> list[int]:
+    """``points`` rounded to whole numbers that add up to ``total`` (largest remainders)."""
+    whole = [math.floor(p) for p in points]
+    by_remainder = sorted(range(len(points)), key=lambda i: (whole[i] - points[i], i))
+    for i in by_remainder[: max(0, total - sum(whole))]:
+        whole[i] += 1
+    return whole
 
 
 @dataclass
@@ -82,6 +141,27 @@ class Impact:
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready figures."""
         return asdict(self)
+
+    def breakdown(self) -> ScoreBreakdown:
+        """The score as the sum of its components, in the order of ``WEIGHTS``."""
+        names = [n for n in WEIGHTS if n in self.components]
+        points = [self.components[n]["points"] for n in names]
+        # round() as "%.0f" rounds, so the whole parts add up to the score the pages print.
+        total = round(self.score)
+        whole = _whole_points(points, total)
+        parts = [
+            ScorePart(
+                name=n,
+                label=COMPONENT_WORDS[n][0],
+                basis=COMPONENT_WORDS[n][1],
+                value=self.components[n]["value"],
+                weight=self.components[n]["weight"],
+                points=self.components[n]["points"],
+                whole=w,
+            )
+            for n, w in zip(names, whole, strict=True)
+        ]
+        return ScoreBreakdown(score=self.score, total=total, parts=parts)
 
 
 def _aware(ts: datetime | None) -> datetime | None:

@@ -84,6 +84,12 @@ class Settings(BaseSettings):
         "at the best-separated resolution (graph), or the earlier HDBSCAN-seeded recipe "
         "(density), which merges intents on small data sets.",
     )
+    currency: str = Field(
+        default="EUR",
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 code of the customer values (the CRM file's value), shown with "
+        "value at risk and value lost.",
+    )
     redact_pii: bool = Field(
         default=True,
         description="Replace e-mail addresses, phone, card and IBAN numbers and similar personal "

@@ -183,3 +183,50 @@ def test_pages_and_api_docs_run_under_the_content_security_policy(
         assert page.locator("#swagger-ui .opblock").count() > 10
         assert not refused, refused
         page.close()
+
+
+def test_dashboard_table_and_score_bars_render_under_the_policy(
+    browser,
+    loaded_engine: Engine,  # type: ignore[no-untyped-def]
+    settings: Settings,
+) -> None:
+    """The table view, its sort links and the impact bars draw with no policy violation; each
+    bar is as wide as its score, and its words add up to it."""
+    shots = Path(os.environ.get("ROOTLINE_SCREENSHOTS", str(ARTIFACTS)))
+    shots.mkdir(parents=True, exist_ok=True)
+    with serve(settings, loaded_engine) as base:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        refused: list[str] = []
+        page.on(
+            "console",
+            lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None,
+        )
+        sign_in(page, base, "lead@example.com")
+        page.goto(f"{base}/themes")
+        page.click("nav.view-toggle >> text=Table")
+        page.wait_for_url(f"{base}/themes?view=table")
+        rows = page.locator("table.theme-table tbody tr")
+        assert rows.count() >= 4
+        track = page.locator("td.impact .score-bar svg").first.bounding_box()
+        assert track is not None and track["width"] >= 80
+        # The first row's bar: its segments fill score/100 of the track.
+        score = int(rows.first.locator(".score strong").inner_text())
+        filled = page.evaluate(
+            "() => [...document.querySelector('td.impact .score-bar svg').querySelectorAll("
+            "'rect.seg')].reduce((w, r) => w + r.getBoundingClientRect().width, 0)"
+        )
+        assert filled == pytest.approx(track["width"] * score / 100, abs=3)
+        page.screenshot(path=str(shots / "themes-table.png"), full_page=True)
+        page.click("th >> a:has-text('Contacts')")
+        page.wait_for_url("**sort=size**")
+        sizes = [int(t) for t in rows.locator("td.size").all_inner_texts()]
+        assert sizes == sorted(sizes, reverse=True)
+        page.goto(f"{base}/themes")
+        page.screenshot(path=str(shots / "themes-cards.png"), full_page=True)
+        page.locator("li.theme-card h3 a").first.click()
+        page.wait_for_url(f"{base}/themes/*")
+        page.click("#score-breakdown summary")
+        assert page.locator("#score-breakdown table").is_visible()
+        page.locator("#score-breakdown").screenshot(path=str(shots / "theme-breakdown.png"))
+        assert not refused, refused
+        page.close()

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from rootline.clustering.models import ThemeMembership
 from rootline.rootcause.impact import (
+    COMPONENT_WORDS,
     WEIGHTS,
     Contact,
     impact_by_theme,
@@ -92,3 +95,48 @@ def test_theme_impact_from_the_database(session: Session) -> None:
     assert both.contacts == 4 and both.value_at_risk == 1000.0
     per = impact_by_theme(session, [a.id, b.id])
     assert per[b.id].contacts == 1 and per[a.id].score > per[b.id].score
+
+
+def test_breakdown_names_every_component_and_adds_up_to_the_score() -> None:
+    impact = measure_impact(CONTACTS, as_of=_day(84))
+    breakdown = impact.breakdown()
+    assert [p.name for p in breakdown.parts] == list(WEIGHTS)
+    for part in breakdown.parts:
+        # Each part is the component as the score adds it: weight x normalised value.
+        assert part.points == impact.components[part.name]["points"]
+        assert part.points == pytest.approx(100 * part.weight * part.value, abs=0.01)
+        assert part.label == COMPONENT_WORDS[part.name][0]
+    assert breakdown.score == impact.score
+    assert sum(p.points for p in breakdown.parts) == pytest.approx(impact.score, abs=0.05)
+    assert breakdown.total == int(f"{impact.score:.0f}")
+    assert sum(p.whole for p in breakdown.parts) == breakdown.total
+    terms = [p for p in breakdown.parts if p.whole]
+    assert breakdown.sentence == (
+        " + ".join(f"{p.label} {p.whole}" for p in terms) + f" = {breakdown.total}"
+    )
+
+
+def test_breakdown_of_nothing_is_zero() -> None:
+    breakdown = measure_impact([]).breakdown()
+    assert breakdown.total == 0 and all(p.whole == 0 for p in breakdown.parts)
+    assert breakdown.sentence == "nothing = 0"
+
+
+_contact = st.builds(
+    Contact,
+    st.one_of(st.none(), st.integers(1, 8)),
+    st.integers(0, 120).map(_day),
+    st.none(),
+    st.one_of(st.none(), st.sampled_from([1.0, 2.0, 3.0, 4.0, 5.0])),
+    st.one_of(st.none(), st.floats(0, 200_000)),
+)
+
+
+@given(st.lists(_contact, max_size=60))
+def test_whole_points_always_add_up_to_the_printed_score(contacts: list[Contact]) -> None:
+    impact = measure_impact(contacts, as_of=_day(120))
+    breakdown = impact.breakdown()
+    # The pages print the score with "%.0f"; the whole parts must add up to exactly that.
+    assert sum(p.whole for p in breakdown.parts) == breakdown.total == int(f"{impact.score:.0f}")
+    # Rounding moves no part by a whole point or more.
+    assert all(abs(p.whole - p.points) < 1 for p in breakdown.parts)

@@ -89,6 +89,24 @@ def _percent(share: float) -> str:
     return f"{share * 100:.1f}%"
 
 
+#: Symbols of the currencies people read by symbol; any other shows its ISO code.
+_SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$", "JPY": "¥", "INR": "₹"}
+
+
+def _money_in(currency: str) -> Any:
+    """The ``money`` filter: a whole amount with the configured currency ("£12,340")."""
+    symbol = _SYMBOLS.get(currency)
+
+    def money(amount: float | None) -> str:
+        if amount is None:
+            return "—"
+        text = f"{abs(amount):,.0f}"
+        sign = "-" if round(amount) < 0 else ""
+        return f"{sign}{symbol}{text}" if symbol else f"{sign}{currency} {text}"
+
+    return money
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
@@ -114,7 +132,7 @@ def _auth_context(request: Request) -> dict[str, Any]:
     }
 
 
-def _templates(zone: tzinfo = UTC) -> Jinja2Templates:
+def _templates(zone: tzinfo = UTC, currency: str = "EUR") -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_HERE / "templates"),
         # Every page escapes what it prints; nothing a customer wrote is ever marked safe.
@@ -124,9 +142,15 @@ def _templates(zone: tzinfo = UTC) -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters.update(
-        when=_when_in(zone), day=_day_in(zone), percent=_percent, count=_count, subject=_subject
+        when=_when_in(zone),
+        day=_day_in(zone),
+        percent=_percent,
+        count=_count,
+        subject=_subject,
+        money=_money_in(currency),
     )
     env.globals["version"] = rootline.__version__
+    env.globals["currency"] = currency
     return Jinja2Templates(env=env, context_processors=[_auth_context])
 
 
@@ -276,7 +300,7 @@ def create_app(settings: Settings, engine: Engine, embedder: Any | None = None) 
     app.state.figures = FigureCache(ttl=60.0)
     app.state.search_index = FigureCache(ttl=600.0, size=2)
     app.state.sessions = make_session_factory(engine)
-    app.state.templates = _templates(ZoneInfo(settings.timezone))
+    app.state.templates = _templates(ZoneInfo(settings.timezone), settings.currency)
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     _install_error_pages(app)
     _install_docs(app)

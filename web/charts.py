@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rootline.clustering.stats import WeekCount
+from rootline.rootcause.impact import ScoreBreakdown, ScorePart
 
-__all__ = ["Bar", "BarChart", "weekly_bar_chart"]
+__all__ = ["Bar", "BarChart", "ScoreBar", "score_bar", "weekly_bar_chart"]
 
 
 @dataclass(frozen=True)
@@ -170,3 +171,35 @@ def before_after_chart(
             )
         )
     return bars
+
+
+@dataclass(frozen=True)
+class ScoreSegment:
+    """One component's stretch of a score bar, in units of score points (the bar is 100)."""
+
+    part: ScorePart
+    x: float
+    width: float
+
+
+@dataclass(frozen=True)
+class ScoreBar:
+    """An impact score drawn as its components side by side on a 0-100 track."""
+
+    breakdown: ScoreBreakdown
+    segments: list[ScoreSegment]
+
+    @property
+    def summary(self) -> str:
+        """The bar in words: "Impact 74 of 100: contacts 31 + customers 22 + ... = 74"."""
+        return f"Impact {self.breakdown.total} of 100: {self.breakdown.sentence}"
+
+
+def score_bar(breakdown: ScoreBreakdown) -> ScoreBar:
+    """Lay the components out end to end, each as wide as the points it adds to the score."""
+    segments, x = [], 0.0
+    for part in breakdown.parts:
+        if part.points > 0:
+            segments.append(ScoreSegment(part, round(x, 2), round(part.points, 2)))
+            x += part.points
+    return ScoreBar(breakdown, segments)

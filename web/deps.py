@@ -20,6 +20,7 @@ from rootline.db import begin_writing, session_scope
 
 __all__ = [
     "ClustererDep",
+    "Currency",
     "PageRenderer",
     "Renderer",
     "SessionDep",
@@ -27,6 +28,7 @@ __all__ = [
     "csv_response",
     "flash",
     "get_clusterer",
+    "get_currency",
     "get_embedder",
     "get_figures",
     "get_renderer",
@@ -113,10 +115,17 @@ def get_webhook_url(request: Request) -> str | None:
     return url
 
 
+def get_currency(request: Request) -> str:
+    """The ISO 4217 code of customer values (``Settings.currency``)."""
+    return str(request.app.state.settings.currency)
+
+
 #: The clusterer of the settings, for a split.
 ClustererDep = Annotated[Any, Depends(get_clusterer)]
 #: The webhook URL of the settings.
 WebhookUrl = Annotated[str | None, Depends(get_webhook_url)]
+#: The currency of customer values.
+Currency = Annotated[str, Depends(get_currency)]
 
 
 def wants_csv(request: Request) -> bool:

@@ -112,6 +112,8 @@ class ThemeRow:
     status: str
     impact: Impact
     weeks: list[int] = field(default_factory=list)
+    #: The theme's newest contact under the filters.
+    newest: datetime | None = None
 
 
 @dataclass
@@ -192,10 +194,12 @@ def dashboard(session: Session, filters: Filters) -> Dashboard:
         if filters.narrowed and not group:
             continue
         weeks = [0] * len(starts)
+        newest: datetime | None = None
         for c in group:
             at = c.created_at
             if at is None or last_week is None:
                 continue
+            newest = at if newest is None or at > newest else newest
             day = at.date()
             # Whole weeks between the contact's Monday and the last week's Monday.
             k = SPARK_WEEKS - 1 - (last_day - (day.toordinal() - day.weekday())) // 7
@@ -213,6 +217,7 @@ def dashboard(session: Session, filters: Filters) -> Dashboard:
                 status,
                 measure_impact(group, horizon),
                 weeks,
+                newest,
             )
         )
     out.sort(key=lambda r: (-r.impact.score, -r.size, r.id))

@@ -326,6 +326,9 @@ def demo(
     state = _state(ctx)
     if state.db_url is None and not state.settings.database_url:
         state.db_url = f"sqlite:///{state.settings.data_dir / 'demo.db'}"
+    if "currency" not in state.settings.model_fields_set:
+        # The bundled shop's customer values are in pounds.
+        state.settings = state.settings.model_copy(update={"currency": "GBP"})
     embedder = build_embedder(state.settings)  # loaded once: clustering, then finding themes
     with progress_bar() as bar:
         with session_scope(state.sessions) as session:

@@ -16,15 +16,18 @@ from rootline.clustering.history import theme_history
 from rootline.clustering.schemas import RunOut, ThemeOut
 from rootline.ingest.cleaning import redact_pii
 from rootline.rootcause.figures import theme_figures
+from rootline.rootcause.impact import COMPONENT_WORDS, theme_impact
 from rootline.rootcause.knowledge import known_errors_for_theme
 from rootline.rootcause.schemas import ProblemOut
 from rootline.rootcause.service import create_problem
 from rootline.web import queries
 from rootline.web.cache import FigureCache, data_fingerprint
-from rootline.web.charts import sparkline, weekly_bar_chart
+from rootline.web.charts import score_bar, sparkline, weekly_bar_chart
+from rootline.web.dashboard import Listing, listed_rows, theme_list, theme_listing
 from rootline.web.deps import (
     MAX_ID,
     ClustererDep,
+    Currency,
     Renderer,
     RowId,
     SessionDep,
@@ -86,10 +89,17 @@ def themes_page(
     render: Renderer,
     figures: Figures,
     filters: Annotated[queries.Filters, Depends(dashboard_filters)],
+    listing: Annotated[Listing, Depends(theme_listing)],
+    currency: Currency,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    view: Annotated[str, Query(pattern="^(cards|table)$")] = "cards",
 ) -> Response:
-    """Themes ranked by impact score, with trend, alerts, filters and totals."""
+    """Themes ranked by impact score (or sorted by another column, or filtered by name), as
+    cards or as a table, with trend, alerts, filters and totals."""
     board, alerts = ranked_themes(session, figures, filters)
+    listed = theme_list(
+        session, board, filters, listing, view=view, page=page, per_page=THEMES_PER_PAGE
+    )
     if wants_csv(request):
         return csv_response(
             "themes",
@@ -103,9 +113,12 @@ def themes_page(
                 "repeat_contact_rate",
                 "mean_csat",
                 "value_at_risk",
+                "currency",
                 "trend",
+                "newest_contact",
                 "alert",
                 "keywords",
+                "impact_breakdown",
             ],
             (
                 [
@@ -118,27 +131,26 @@ def themes_page(
                     r.impact.repeat_contact_rate,
                     r.impact.mean_csat,
                     r.impact.value_at_risk,
+                    currency,
                     r.impact.trend,
+                    r.newest,
                     getattr(alerts.get(r.id), "kind", ""),
                     " ".join(r.keywords),
+                    r.impact.breakdown().sentence,
                 ]
-                for r in board.rows
+                for r in listed_rows(board, listing)
             ),
         )
-    pager = Pager(
-        number=page,
-        size=THEMES_PER_PAGE,
-        total=len(board.rows),
-        path="/themes",
-        params=filters.params(),
-    )
-    shown = board.rows[pager.offset : pager.offset + THEMES_PER_PAGE]
+    shown = listed.rows
     ids = [r.id for r in shown]
     return render(
         "themes.html",
         board=board,
+        listed=listed,
         rows=shown,
-        pager=pager,
+        pager=listed.pager,
+        bars={r.id: score_bar(r.impact.breakdown()) for r in shown},
+        component_words=COMPONENT_WORDS,
         sparks={r.id: sparkline(r.weeks) for r in shown},
         alerts=alerts,
         problems=queries.problems_by_theme(session, ids),
@@ -148,7 +160,7 @@ def themes_page(
         options=figures.get(
             ("options", data_fingerprint(session)), lambda: queries.filter_options(session)
         ),
-        csv_url=pager.url(1) + ("&" if "?" in pager.url(1) else "?") + "format=csv",
+        csv_url=listed.csv_url,
     )
 
 
@@ -199,6 +211,7 @@ def theme_page(
         q=query,
         chart=weekly_bar_chart(measured.weeks),
         impact=measured.impact,
+        bar=score_bar(measured.impact.breakdown()),
         alert=alerts.get(theme_id),
         problem=queries.problems_by_theme(session, [theme_id]).get(theme_id),
         known_errors=known_errors_for_theme(session, theme_id),
@@ -313,10 +326,14 @@ def dashboard(
     session: SessionDep,
     figures: Annotated[Any, Depends(get_figures)],
     filters: Annotated[queries.Filters, Depends(dashboard_filters)],
+    listing: Annotated[Listing, Depends(theme_listing)],
+    currency: Currency,
 ) -> dict[str, Any]:
-    """Themes ranked by impact under the dashboard filters, with totals, trend and alerts."""
+    """Themes ranked by impact (or sorted by ``sort``, or only those whose title contains
+    ``q``) under the dashboard filters, with totals, trend, alerts and each score's breakdown."""
     board, alerts = ranked_themes(session, figures, filters)
     return {
+        "currency": currency,
         "totals": {
             "contacts": board.contacts,
             "themed": board.themed,
@@ -331,10 +348,12 @@ def dashboard(
                 "keywords": r.keywords,
                 "status": r.status,
                 "impact": r.impact.as_dict(),
+                "impact_breakdown": r.impact.breakdown().as_dict(),
+                "newest_contact": r.newest,
                 "weekly_contacts": r.weeks,
                 "alert": asdict(a) if (a := alerts.get(r.id)) else None,
             }
-            for r in board.rows
+            for r in listed_rows(board, listing)
         ],
     }
 
@@ -362,11 +381,16 @@ def get_theme(session: SessionDep, theme_id: RowId) -> ThemeOut:
 
 
 @api.get("/api/themes/{theme_id}/figures", responses=_404, name="api_theme_figures")
-def theme_figures_api(session: SessionDep, theme_id: RowId) -> dict[str, Any]:
+def theme_figures_api(session: SessionDep, theme_id: RowId, currency: Currency) -> dict[str, Any]:
     """What the theme costs: contacts, share, unique customers, 7-day repeat-contact rate,
-    CSAT, value at risk, churned customers and value lost, impact score (README, Figures)."""
+    CSAT, value at risk and value lost (in ``currency``), churned customers, impact score
+    and its breakdown into components that add up to it (README, Figures)."""
     service.get_theme(session, theme_id)
-    return theme_figures(session, [theme_id])[theme_id].as_dict()
+    breakdown = theme_impact(session, theme_id).breakdown()
+    return theme_figures(session, [theme_id])[theme_id].as_dict() | {
+        "currency": currency,
+        "impact_breakdown": breakdown.as_dict(),
+    }
 
 
 @api.get(
