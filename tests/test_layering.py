@@ -28,7 +28,7 @@ LAYERS = [
     "rootline.ingest",
     "rootline.base",
 ]
-BASE = {"rootline.config", "rootline.db", "rootline.errors", "rootline"}
+BASE = {"rootline.config", "rootline.db", "rootline.errors", "rootline.transfer", "rootline"}
 # Migrations gather every table for Alembic; they sit beside the CLI at the top.
 TOP = {"rootline.migrations", "rootline.__main__", "rootline.fixtures"}
 

@@ -22,6 +22,7 @@ from rootline.cli.customers import register as register_customers
 from rootline.cli.problems import register as register_problems
 from rootline.cli.teams import register as register_teams
 from rootline.cli.themes import register as register_themes
+from rootline.cli.transfer import register as register_transfer
 from rootline.cli.triage import register as register_triage
 from rootline.cli.users import register as register_users
 from rootline.config import Settings, get_settings
@@ -376,6 +377,7 @@ def proxy_options(settings: Settings) -> tuple[bool, str | None]:
     """
     proxies = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
     if not proxies:
+register_transfer(app)
         return False, None
     return True, ",".join(proxies)
 
