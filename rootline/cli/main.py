@@ -366,6 +366,7 @@ register_users(app)
 register_themes(app)
 register_customers(app)
 register_triage(app)
+register_transfer(app)
 
 
 def proxy_options(settings: Settings) -> tuple[bool, str | None]:
@@ -377,7 +378,6 @@ def proxy_options(settings: Settings) -> tuple[bool, str | None]:
     """
     proxies = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
     if not proxies:
-register_transfer(app)
         return False, None
     return True, ",".join(proxies)
 
