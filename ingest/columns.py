@@ -70,6 +70,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "tags": ("tags", "labels"),
     "segment": ("segment", "customer_segment", "tier", "plan"),
     "customer_value": ("customer_value", "value", "revenue", "arr", "ltv", "account_value"),
+    # The system a record comes from. Never a plain "source": help desks use that name for
+    # the channel (Freshdesk's Email, Portal, Phone), CRMs for the lead's origin.
+    "source": ("source_system",),
 }
 
 
@@ -97,12 +100,18 @@ def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
 
 
 def detect_columns(
-    header: Iterable[str], mapping: Mapping[str, str] | None = None
+    header: Iterable[str],
+    mapping: Mapping[str, str] | None = None,
+    known: Mapping[str, str] | None = None,
+    per_record_source: bool = True,
 ) -> dict[str, str]:
     """Decide which canonical field each column feeds.
 
-    Explicit ``mapping`` entries win; then aliases, each field taken by its most specific
-    column; every other column becomes ``extra.<column>``.
+    Explicit ``mapping`` entries win; then ``known`` names (a vendor export's own columns,
+    written as ``_norm`` leaves them: ``created_time``); then aliases, each field taken by its
+    most specific column; every other column becomes ``extra.<column>``. Without
+    ``per_record_source`` (a help desk's own export, whose records all come from it) no
+    column is taken as the record's source unless ``mapping`` says so.
 
     Returns:
         column name -> canonical field name or ``extra.<name>``.
@@ -114,6 +123,13 @@ def detect_columns(
         if mapping and col in mapping:
             result[col] = mapping[col]
             taken.add(mapping[col])
+    for col in columns:
+        fld = (known or {}).get(_norm(col))
+        if col not in result and fld is not None and fld not in taken:
+            result[col] = fld
+            taken.add(fld)
+    if not per_record_source:
+        taken.add("source")
     by_norm = {_norm(c): c for c in columns if c not in result}
     for fld, aliases in ALIASES.items():
         if fld in taken:

@@ -16,7 +16,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from rootline.errors import InputError
-from rootline.ingest.schemas import InteractionRecord
+from rootline.ingest.schemas import MAX_SOURCE_LENGTH, InteractionRecord
 
 __all__ = [
     "CHANNELS",
@@ -44,6 +44,7 @@ CHANNELS = {
     "e-mail": "email",
     "mail": "email",
     "e_mail": "email",
+    "outbound_email": "email",
     "chat": "chat",
     "live_chat": "chat",
     "livechat": "chat",
@@ -95,6 +96,7 @@ _TEXT_FIELDS = frozenset(
         "account_id",
         "customer_name",
         "segment",
+        "source",
     }
 )
 
@@ -191,6 +193,8 @@ def convert_field(field: str, value: Any) -> Any:
         if "\x00" in text:
             # PostgreSQL cannot store NUL characters in text; they never carry meaning here.
             text = text.replace("\x00", "").strip()
+        if field == "source" and len(text) > MAX_SOURCE_LENGTH:
+            raise ValueError(f"a source name has at most {MAX_SOURCE_LENGTH} characters")
         return text or None
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -216,8 +220,10 @@ def convert_field(field: str, value: Any) -> Any:
         raise ValueError(f"expected text, found a JSON {type(value).__name__}")
     if field in _TEXT_FIELDS and isinstance(value, bool):
         raise ValueError(f"expected text, found {value!r}")
-    text = (value if isinstance(value, str) else str(value)).replace("\x00", "")
-    return text.strip() or None
+    text = (value if isinstance(value, str) else str(value)).replace("\x00", "").strip()
+    if field == "source" and len(text) > MAX_SOURCE_LENGTH:
+        raise ValueError(f"a source name has at most {MAX_SOURCE_LENGTH} characters")
+    return text or None
 
 
 def build_record(

@@ -83,6 +83,8 @@ class PreparedInteraction:
     digest: str
     facts: CustomerFacts | None
     row: dict[str, Any]
+    #: The source the record named itself (``InteractionRecord.source``); None: the load's.
+    source: str | None = None
 
 
 def salt_of(redact: bool, region: str | None) -> str:
@@ -143,7 +145,8 @@ def digest(rec: InteractionRecord | CustomerEventRecord, salt: str) -> str:
     """The content hash compared on re-ingest: equal means nothing to update."""
     if isinstance(rec, InteractionRecord) and rec.source_digest:
         return hashlib.sha256((salt + rec.source_digest).encode()).hexdigest()
-    payload = rec.model_dump(mode="json", exclude={"line", "source_digest"})
+    # The source is not content: it is half of the key the hash is compared under.
+    payload = rec.model_dump(mode="json", exclude={"line", "source_digest", "source"})
     return hashlib.sha256((salt + json.dumps(payload, sort_keys=True)).encode()).hexdigest()
 
 
@@ -181,12 +184,13 @@ def _json_safe(value: Any) -> Any:
 def interaction_row(
     rec: InteractionRecord, source: str, customer_id: int | None, content_hash: str, redact: bool
 ) -> dict[str, Any]:
-    """The ``interaction`` table row of a record (``ingested_at`` is set by the writer)."""
+    """The ``interaction`` table row of a record (``ingested_at`` is set by the writer), under
+    the source the record names, else ``source``."""
     extra = rec.extra
     if extra and any(type(v) is not str or "\x00" in v for v in extra.values()):
         extra = _json_safe(extra)
     return {
-        "source": source,
+        "source": rec.source or source,
         "external_id": rec.external_id,
         "channel": rec.channel[:32],
         "customer_id": customer_id,
@@ -212,7 +216,7 @@ def prepare_interaction(
     row = interaction_row(rec, source, None, content_hash, redact)
     del row["customer_id"]
     return PreparedInteraction(
-        rec.external_id, rec.line, content_hash, record_facts(rec, region), row
+        rec.external_id, rec.line, content_hash, record_facts(rec, region), row, rec.source
     )
 
 
@@ -226,11 +230,11 @@ def _pack(p: PreparedInteraction) -> tuple[Any, ...]:
     )
     facts = p.facts
     packed_facts = None if facts is None else (facts.keys, facts.name, facts.segment, facts.value)
-    return (p.external_id, p.line, p.digest, packed_facts, values)
+    return (p.external_id, p.line, p.digest, packed_facts, values, p.source)
 
 
 def _unpack(packed: tuple[Any, ...]) -> PreparedInteraction:
-    external_id, line, content_hash, facts, values = packed
+    external_id, line, content_hash, facts, values, source = packed
     row = dict(zip(_ROW_NAMES, values, strict=True))
     for name in _DATES:
         if row[name] is not None:
@@ -241,6 +245,7 @@ def _unpack(packed: tuple[Any, ...]) -> PreparedInteraction:
         content_hash,
         None if facts is None else CustomerFacts(facts[0], facts[1], facts[2], facts[3]),
         row,
+        source,
     )
 
 

@@ -17,7 +17,11 @@ from rootline.errors import InputError
 from rootline.ingest.convert import parse_datetime
 from rootline.ingest.formats.chat import read_chat
 from rootline.ingest.formats.crm import read_customers, read_events
-from rootline.ingest.formats.helpdesk import read_helpdesk
+from rootline.ingest.formats.helpdesk import (
+    is_freshdesk_csv_header,
+    read_freshdesk_csv,
+    read_helpdesk,
+)
 from rootline.ingest.formats.mail import read_eml, read_mbox
 from rootline.ingest.formats.tabular import open_text, read_csv, read_json
 from rootline.ingest.schemas import CustomerEventRecord, CustomerRecord, InteractionRecord, Rejected
@@ -102,8 +106,17 @@ def _detect_json(head: str) -> str:
     return ""
 
 
+def _header_names(head: str, fmt: str) -> list[str]:
+    """The column names of a CSV/TSV head, lower-cased with runs of other characters as ``_``."""
+    header = head.splitlines()[0].lower() if head else ""
+    cells = header.split("\t" if fmt == "tsv" else ",")
+    return [re.sub(r"[^a-z0-9]+", "_", c).strip("_") for c in cells]
+
+
 def _detect_tabular(head: str, fmt: str) -> str:
     if fmt in {"csv", "tsv"}:
+        if is_freshdesk_csv_header(_header_names(head, fmt)):
+            return "freshdesk"
         header = head.splitlines()[0].lower() if head else ""
         keys = re.sub(r"[^a-z0-9,\t]+", "_", header)
     else:
@@ -273,6 +286,8 @@ def read_records(
     if fmt == "chat-json":
         data = _data_format(path)
         return read_chat(path, "jsonl" if data == "jsonl" else "json", encoding)
+    if fmt == "freshdesk" and (data := _data_format(path)) in {"csv", "tsv"}:
+        return read_freshdesk_csv(path, "\t" if data == "tsv" else ",", mapping, encoding)
     if fmt in {"zendesk", "freshdesk", "intercom"}:
         return read_helpdesk(path, fmt, encoding)
     if fmt == "customers":

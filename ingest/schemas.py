@@ -13,12 +13,16 @@ from rootline.errors import InputError
 __all__ = [
     "CANONICAL_FIELDS",
     "CRM_FIELDS",
+    "MAX_SOURCE_LENGTH",
     "CustomerEventRecord",
     "CustomerRecord",
     "CustomerSource",
     "InteractionRecord",
     "Rejected",
 ]
+
+#: The longest source name (the system records come from) the store keeps.
+MAX_SOURCE_LENGTH = 64
 
 
 class InteractionRecord(BaseModel):
@@ -41,6 +45,9 @@ class InteractionRecord(BaseModel):
     segment: str | None = None
     customer_value: float | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
+    #: The system this record comes from, when the file says so per record (a
+    #: ``source_system`` column of a plain table); None: the load's source.
+    source: str | None = None
     #: The customer's own words when ``body`` also holds others' (agent turns of a chat, replies
     #: in an e-mail thread); each turn is cleaned on its own and only these feed ``body_clean``.
     customer_turns: list[str] | None = None

@@ -1,7 +1,8 @@
 """Ingest use cases: load files and pushed batches into the store, transactionally and idempotently.
 
 Records are read as a stream, cleaned, tied to customers and upserted by ``(source,
-external_id)`` in batches. The caller owns the transaction: by default the first bad record
+external_id)`` in batches; each record is stored under the source it names (a plain table's
+``source_system`` column), else under the load's. The caller owns the transaction: by default the first bad record
 raises ``InputError`` and the caller rolls back; with ``skip_bad`` bad records are written to
 a reject file with their reasons and the good ones are kept.
 """
@@ -43,7 +44,13 @@ from rootline.ingest.prepare import (
     salt_of,
 )
 from rootline.ingest.readers import Item, default_source, read_records
-from rootline.ingest.schemas import CustomerEventRecord, CustomerRecord, InteractionRecord, Rejected
+from rootline.ingest.schemas import (
+    MAX_SOURCE_LENGTH,
+    CustomerEventRecord,
+    CustomerRecord,
+    InteractionRecord,
+    Rejected,
+)
 
 __all__ = [
     "WORKER_MIN_BYTES",
@@ -97,16 +104,36 @@ class IngestReport:
     rejects_files: list[str] = field(default_factory=list)
     #: The sources the records were stored under, in the order first used.
     sources: list[str] = field(default_factory=list)
+    #: Source -> the counts above that moved for its records (``read``, ``inserted``, ...).
+    by_source: dict[str, dict[str, int]] = field(default_factory=dict)
     #: Records whose id came again later in the same load (the last of each is kept).
     repeated: int = 0
     #: Other source -> how many of the records this load added hold an id stored there
     #: already: likely the same records loaded twice under two names.
     known_elsewhere: dict[str, int] = field(default_factory=dict)
+    #: Source of the added records -> other source -> how many: ``known_elsewhere`` by the
+    #: source the records went to, for a load of several sources.
+    known_elsewhere_by_source: dict[str, dict[str, int]] = field(default_factory=dict)
     _ids: list[np.ndarray] = field(default_factory=list, repr=False)
 
-    def note_ids(self, ids: list[str]) -> None:
-        """Remember a batch's ids (as 64-bit hashes: 8 bytes a record) to count repeats."""
-        self._ids.append(np.fromiter((hash(i) for i in ids), dtype=np.int64, count=len(ids)))
+    def note_ids(self, source: str, ids: list[str]) -> None:
+        """Remember a batch's ids (as 64-bit hashes: 8 bytes a record) to count repeats; the
+        same id under two sources is two records, not a repeat."""
+        hashes = (hash((source, i)) for i in ids)
+        self._ids.append(np.fromiter(hashes, dtype=np.int64, count=len(ids)))
+
+    def counts(self) -> dict[str, int]:
+        """The counters a source's records move, as they stand."""
+        return {k: getattr(self, k) for k in _COUNTERS}
+
+    def tally(self, source: str, before: Mapping[str, int]) -> None:
+        """Add to ``source``'s counts what moved since ``before`` (from :meth:`counts`)."""
+        if source not in self.sources:
+            self.sources.append(source)
+        mine = self.by_source.setdefault(source, {})
+        for key, value in self.counts().items():
+            if value != before[key]:
+                mine[key] = mine.get(key, 0) + value - before[key]
 
     def count_repeats(self) -> None:
         """Count the ids noted more than once since the last count."""
@@ -127,6 +154,18 @@ class IngestReport:
     def as_dict(self) -> dict[str, Any]:
         """The report as plain JSON-able values."""
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+_COUNTERS = (
+    "read",
+    "inserted",
+    "updated",
+    "unchanged",
+    "customers_created",
+    "customers_updated",
+    "events_inserted",
+    "events_updated",
+)
 
 
 class _Rejects:
@@ -253,7 +292,7 @@ def _write_interactions(
     bulk: BulkLoad | None = None,
 ) -> None:
     # The last record with a given id wins, as if the file were applied line by line.
-    report.note_ids([rec.external_id for rec in batch])
+    report.note_ids(source, [rec.external_id for rec in batch])
     batch = list({rec.external_id: rec for rec in batch}.values())
     existing = _existing(session, Interaction, source, [r.external_id for r in batch])
     salt = salt_of(options.redact_pii, options.phone_region)
@@ -349,15 +388,44 @@ def _write_events(
     report.events_updated += len(updates)
 
 
-def _check(item: Item) -> Item:
-    """Refuse values the database could not store, naming the field."""
+def _check(item: Item, source: str, fixed: bool) -> Item:
+    """Refuse values the database could not store, naming the field, and a record naming a
+    source other than the one the load was given (``fixed``)."""
     ext = getattr(item, "external_id", None)
+    line = getattr(item, "line", None)
     if isinstance(ext, str) and (len(ext) > 255 or not ext.strip()):
         reason = "id longer than 255 characters" if ext.strip() else "empty id"
-        return Rejected(
-            InputError(reason, line=getattr(item, "line", None), field="external_id"), ext[:300]
+        return Rejected(InputError(reason, line=line, field="external_id"), ext[:300])
+    named = _named_source(item)
+    if named is None:
+        return item
+    if not named.strip() or len(named) > MAX_SOURCE_LENGTH:
+        reason = f"a source name has 1 to {MAX_SOURCE_LENGTH} characters"
+        return Rejected(InputError(reason, line=line, field="source"), named[:100])
+    if fixed and named != source:
+        reason = (
+            f"the record names source {named!r} but the load was given source {source!r}: "
+            "leave the source (--source) out to store each record under the one it names"
         )
+        return Rejected(InputError(reason, line=line, field="source"), {"id": ext, "source": named})
     return item
+
+
+def _named_source(item: Any) -> str | None:
+    """The source a record names itself (only contacts of plain tables do), or None."""
+    if isinstance(item, InteractionRecord | PreparedInteraction):
+        return item.source
+    return None
+
+
+def _by_source(batch: list[Any], source: str) -> dict[str, list[Any]]:
+    """A batch split by the source each record goes to, in order of first appearance."""
+    if not any(_named_source(rec) for rec in batch):
+        return {source: batch}
+    parts: dict[str, list[Any]] = {}
+    for rec in batch:
+        parts.setdefault(_named_source(rec) or source, []).append(rec)
+    return parts
 
 
 def ingest_records(
@@ -368,9 +436,14 @@ def ingest_records(
     progress: Callable[[int], None] | None = None,
     options: IngestOptions | None = None,
     on_reject: Callable[[Rejected], None] | None = None,
+    *,
+    fixed_source: bool = False,
 ) -> IngestReport:
-    """Upsert records of one source: new ids are inserted, changed ones updated in place.
+    """Upsert records: new ids are inserted, changed ones updated in place.
 
+    Each record goes under the source it names (``InteractionRecord.source``, from a
+    ``source_system`` column), else under ``source``. With ``fixed_source`` (the caller was
+    told the source, as by ``--source``) a record naming another source is rejected instead.
     The caller owns the transaction: on any error nothing of this call should be committed.
 
     Raises:
@@ -388,15 +461,20 @@ def ingest_records(
     }
     before = session.scalar(sa.select(sa.func.max(Interaction.id))) or 0
     bulk = BulkLoad(session)
+    used: list[str] = []
     try:
-        for kind, batch, rejected in _batches(records):
+        for kind, batch, rejected in _batches(records, source, fixed_source):
             for bad in rejected:
                 if on_reject is None:
                     raise bad.error
                 on_reject(bad)
-            if batch:
-                report.read += len(batch)
-                writers[kind](session, batch, source, report, options, bulk)
+            for name, part in _by_source(batch, source).items() if batch else ():
+                counts = report.counts()
+                report.read += len(part)
+                writers[kind](session, part, name, report, options, bulk)
+                report.tally(name, counts)
+                if name not in used:
+                    used.append(name)
             if progress:
                 progress(len(batch) + len(rejected))
         session.flush()
@@ -404,23 +482,39 @@ def ingest_records(
         bulk.abandon()
         raise
     bulk.finish()
-    for other, count in _known_elsewhere(session, source, before).items():
-        report.known_elsewhere[other] = report.known_elsewhere.get(other, 0) + count
+    for name in used:
+        found = _known_elsewhere(session, name, before)
+        mine = report.known_elsewhere_by_source.setdefault(name, {}) if found else {}
+        for other, count in found.items():
+            report.known_elsewhere[other] = report.known_elsewhere.get(other, 0) + count
+            mine[other] = mine.get(other, 0) + count
     return report
 
 
 def _known_elsewhere(session: Session, source: str, after_id: int) -> dict[str, int]:
     """Other source -> how many interactions added under ``source`` (ids above ``after_id``)
-    have an external id that source holds already. One query, and none when ``source`` is
-    the only one."""
-    other = session.scalar(sa.select(Interaction.id).where(Interaction.source != source).limit(1))
+    have an external id that source held before them. The same id under two sources of one
+    load is not counted: the load said they are two systems' records. One query, and none
+    when ``source`` is the only one stored before."""
+    other = session.scalar(
+        sa.select(Interaction.id)
+        .where(Interaction.source != source, Interaction.id <= after_id)
+        .limit(1)
+    )
     if other is None:
         return {}
     new, old = aliased(Interaction), aliased(Interaction)
     rows = session.execute(
         sa.select(old.source, sa.func.count())
         .select_from(new)
-        .join(old, sa.and_(old.external_id == new.external_id, old.source != new.source))
+        .join(
+            old,
+            sa.and_(
+                old.external_id == new.external_id,
+                old.source != new.source,
+                old.id <= after_id,
+            ),
+        )
         .where(new.source == source, new.id > after_id)
         .group_by(old.source)
         .order_by(old.source)
@@ -428,12 +522,14 @@ def _known_elsewhere(session: Session, source: str, after_id: int) -> dict[str, 
     return {str(name): int(count) for name, count in rows}
 
 
-def _batches(records: Iterable[Item]) -> Iterator[tuple[type, list[Any], list[Rejected]]]:
+def _batches(
+    records: Iterable[Item], source: str, fixed: bool
+) -> Iterator[tuple[type, list[Any], list[Rejected]]]:
     batch: list[Any] = []
     rejected: list[Rejected] = []
     kind: type = InteractionRecord
     for item in records:
-        item = _check(item)
+        item = _check(item, source, fixed)
         if isinstance(item, Rejected):
             rejected.append(item)
             if not batch:
@@ -466,7 +562,9 @@ def ingest_file(
     """Read one file (or folder of ``.eml`` files) and upsert it under ``source``.
 
     ``source`` defaults to the system the file's format names (``default_source``), never
-    to the file's name.
+    to the file's name. A plain table (CSV, TSV, JSON) may name each record's system in a
+    ``source_system`` column: those records go under it, the rest under the default; when
+    ``source`` is given, a record naming another system is rejected.
 
     Raises:
         InputError: on the first bad record (unless ``options.skip_bad``), naming file, line
@@ -498,6 +596,7 @@ def ingest_file(
         if use_worker
         else read_records(path, fmt, mapping, options.encoding)
     )
+    read_before = report.read
     try:
         ingest_records(
             session,
@@ -507,6 +606,7 @@ def ingest_file(
             progress,
             options,
             rejects.add if rejects else None,
+            fixed_source=source is not None,
         )
     except InputError as exc:
         if exc.path is None:  # raised by the service, which does not know the file
@@ -519,8 +619,8 @@ def ingest_file(
             rejects.close()
     report.files.append(str(path))
     report.count_repeats()
-    if name[:64] not in report.sources:
-        report.sources.append(name[:64])
+    if report.read == read_before and name[:64] not in report.sources:
+        report.sources.append(name[:64])  # nothing read: the summary still names the source
     return report
 
 

@@ -77,7 +77,7 @@ def test_every_realworld_fixture_loads_twice_adding_nothing(
     shapes = sorted(
         p.name
         for p in REAL.iterdir()
-        if (p.is_dir() or p.suffix in {".json", ".mbox", ".eml"})
+        if (p.is_dir() or p.suffix in {".json", ".mbox", ".eml", ".csv"})
         and p.name != "intercom_error.json"
     )
     assert len(shapes) >= 12, shapes

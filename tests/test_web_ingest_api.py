@@ -178,6 +178,27 @@ def test_a_bad_record_in_a_later_source_undoes_the_earlier_ones(
     assert set(_rows(session)) == {"T1"} and set(_rows(session, "freshdesk")) == {"T2"}
 
 
+def test_a_record_names_its_system_in_source_system_as_in_a_file(
+    anonymous: TestClient, session: Session
+) -> None:
+    """``source_system``, the column a mixed spreadsheet names each row's system in, is read
+    in a pushed record too; one id under two systems is two contacts."""
+    auth = _token(session)
+    records = [
+        {**BATCH[0], "ticket_id": "7", "source_system": "freshdesk"},
+        {**BATCH[1], "ticket_id": "7"},
+    ]
+    response = _push(anonymous, auth, {"source": "zendesk", "interactions": records})
+    assert response.status_code == 200, response.text
+    assert set(response.json()["sources"]) == {"freshdesk", "zendesk"}
+    assert set(_rows(session)) == {"7"} and set(_rows(session, "freshdesk")) == {"7"}
+    assert "source_system" not in _rows(session, "freshdesk")["7"].extra
+    clash = {**BATCH[0], "source": "zendesk", "source_system": "freshdesk"}
+    refused = _push(anonymous, auth, {"source": "zendesk", "interactions": [clash]})
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "interactions", 0, "source_system"]
+
+
 @pytest.mark.parametrize(
     ("body", "loc", "kind"),
     [

@@ -1,4 +1,5 @@
-"""Help-desk exports: Zendesk tickets, Freshdesk tickets and Intercom conversations (JSON).
+"""Help-desk exports: Zendesk tickets, Freshdesk tickets and Intercom conversations (JSON),
+and Freshdesk's ticket export as CSV.
 
 Each export's mapping to Rootline's fields is documented in the README ("Ingest: help-desk
 exports"). Comments or conversation parts written by the requester are the customer turns;
@@ -7,22 +8,64 @@ agents' public replies are kept in ``body_raw``; private notes are left out of b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from rootline.errors import InputError
 from rootline.ingest.cleaning import strip_html
 from rootline.ingest.convert import RATING_WORDS, convert_field, normalise_channel
-from rootline.ingest.formats.tabular import iter_json_objects, json_objects, open_text
+from rootline.ingest.formats.tabular import iter_json_objects, json_objects, open_text, read_csv
 from rootline.ingest.schemas import InteractionRecord, Rejected
 
-__all__ = ["freshdesk_record", "intercom_record", "read_helpdesk", "zendesk_record"]
+__all__ = [
+    "FRESHDESK_CSV_COLUMNS",
+    "freshdesk_record",
+    "intercom_record",
+    "is_freshdesk_csv_header",
+    "read_freshdesk_csv",
+    "read_helpdesk",
+    "zendesk_record",
+]
 
 _FRESHDESK_SOURCE = {1: "email", 2: "web", 3: "phone", 7: "chat", 9: "web", 10: "email"}
 _FRESHDESK_STATUS = {2: "open", 3: "pending", 4: "resolved", 5: "closed"}
 #: Intercom author types that are the customer (the rest are admins, bots and teams).
 _INTERCOM_PEOPLE = frozenset({"user", "lead", "contact"})
+
+#: Freshdesk's ticket export (Tickets, Export, CSV) column -> field, names as ``_norm`` writes
+#: them. ``Source`` is the channel the ticket came by (Email, Portal, Phone, Chat, Feedback
+#: Widget, Outbound Email), never the system: every record of the file is Freshdesk's.
+FRESHDESK_CSV_COLUMNS = {
+    "ticket_id": "external_id",
+    "subject": "subject",
+    "description": "body",
+    "status": "status",
+    "source": "channel",
+    "agent": "agent",
+    "created_time": "created_at",
+    "resolved_time": "resolved_at",
+    "tags": "tags",
+    "full_name": "customer_name",
+    "email": "customer_email",
+    "work_phone": "customer_phone",
+    "mobile_phone": "customer_phone",
+}
+# Columns only Freshdesk's export has; with "Ticket ID" and "Source", two of them tell it.
+_FRESHDESK_CSV_OWN = frozenset(
+    {
+        "due_by_time",
+        "resolution_status",
+        "first_response_status",
+        "agent_interactions",
+        "customer_interactions",
+        "initial_response_time",
+        "first_response_time_in_hrs",
+        "resolution_time_in_hrs",
+        "last_update_time",
+        "created_time",
+    }
+)
 
 
 def _kept(record: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -326,3 +369,22 @@ def read_helpdesk(
             yield Rejected(
                 InputError(f"unexpected shape: {exc}".splitlines()[0], path=where, line=number), obj
             )
+
+
+def is_freshdesk_csv_header(names: list[str]) -> bool:
+    """Whether a CSV header (column names as ``_norm`` writes them) is Freshdesk's export."""
+    found = set(names)
+    return {"ticket_id", "source"} <= found and len(found & _FRESHDESK_CSV_OWN) >= 2
+
+
+def read_freshdesk_csv(
+    path: Path,
+    delimiter: str,
+    mapping: Mapping[str, str] | None,
+    encoding: str | None = None,
+) -> Iterator[InteractionRecord | Rejected]:
+    """Interactions of Freshdesk's ticket export as CSV (``FRESHDESK_CSV_COLUMNS``; the rest,
+    such as ``Priority``, ``Type``, ``Group``, kept as extra fields)."""
+    return read_csv(
+        path, delimiter, mapping, encoding, known=FRESHDESK_CSV_COLUMNS, per_record_source=False
+    )

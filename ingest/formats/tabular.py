@@ -251,9 +251,15 @@ def _records_of(data: dict[str, Any]) -> list[Any]:
 
 
 def read_csv(
-    path: Path, delimiter: str, mapping: Mapping[str, str] | None, encoding: str | None = None
+    path: Path,
+    delimiter: str,
+    mapping: Mapping[str, str] | None,
+    encoding: str | None = None,
+    known: Mapping[str, str] | None = None,
+    per_record_source: bool = True,
 ) -> Iterator[InteractionRecord | Rejected]:
-    """Interaction records of a CSV or TSV file."""
+    """Interaction records of a CSV or TSV file; ``known`` and ``per_record_source`` as
+    :func:`detect_columns` takes them (a vendor's export)."""
     columns: dict[str, str] | None = None
     salt = ""
     for line, row in iter_csv_rows(path, delimiter, encoding):
@@ -261,7 +267,7 @@ def read_csv(
             yield row
             continue
         if columns is None:
-            columns = detect_columns(list(row), mapping)
+            columns = detect_columns(list(row), mapping, known, per_record_source)
             # A different --map changes what a row means, so it must count as a change.
             salt = json.dumps(columns, sort_keys=True)
         try:

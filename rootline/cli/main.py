@@ -134,15 +134,10 @@ def ingest(
                 progress=lambda k: bar.advance(task, k),
                 options=options,
             )
+    several = len(report.sources) > 1
     out_console.print(
-        f"source {', '.join(report.sources) or '-'}: "
-        f"read {report.read}, inserted {report.inserted}, updated {report.updated}, "
-        f"unchanged {report.unchanged}, new customers {report.customers_created}"
-        + (
-            f", events {report.events_inserted + report.events_updated}"
-            if report.events_inserted or report.events_updated
-            else ""
-        )
+        f"source{'s' if several else ''} {', '.join(report.sources) or '-'}: "
+        + _counts_line(report.counts())
         + (
             f", {report.repeated} repeated id{'s' if report.repeated > 1 else ''} (the last kept)"
             if report.repeated
@@ -154,12 +149,28 @@ def ingest(
             else ""
         )
     )
-    for other, count in report.known_elsewhere.items():
-        out_console.print(
-            f"note: {count} of the new contacts have ids already stored under source "
-            f"{other!r}; if these are the same records, load them with --source {other}, "
-            "or they are counted twice"
-        )
+    if several:
+        for name in report.sources:
+            out_console.print(f"  {name}: " + _counts_line(report.by_source.get(name, {})))
+    for name, found in report.known_elsewhere_by_source.items():
+        for other, count in found.items():
+            out_console.print(
+                f"note: {count} of the new contacts"
+                + (f" under source {name!r}" if several else "")
+                + f" have ids already stored under source {other!r}; if these are the same "
+                f"records, load them with --source {other}, or they are counted twice"
+            )
+
+
+def _counts_line(counts: dict[str, int]) -> str:
+    """``read N, inserted N, ...`` of an ingest report or of one source's part of it."""
+    events = counts.get("events_inserted", 0) + counts.get("events_updated", 0)
+    return (
+        f"read {counts.get('read', 0)}, inserted {counts.get('inserted', 0)}, "
+        f"updated {counts.get('updated', 0)}, unchanged {counts.get('unchanged', 0)}, "
+        f"new customers {counts.get('customers_created', 0)}"
+        + (f", events {events}" if events else "")
+    )
 
 
 def _cluster_progress(bar: Progress) -> ClusterProgress:
