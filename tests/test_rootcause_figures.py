@@ -182,11 +182,16 @@ def test_the_theme_page_and_api_show_the_figures(
     login(anonymous, session, "viewer")
     got = anonymous.get(f"/api/themes/{x}/figures")
     assert got.status_code == 200
-    assert got.json() == theme_figures(session, [x])[x].as_dict()
-    assert got.json()["value_lost"] == 1000.0
+    body = got.json()
+    breakdown = body.pop("impact_breakdown")
+    assert body.pop("currency") == "EUR"
+    assert body == theme_figures(session, [x])[x].as_dict()
+    assert breakdown["score"] == body["impact_score"]
+    assert sum(p["whole"] for p in breakdown["parts"]) == breakdown["total"]
+    assert body["value_lost"] == 1000.0
     assert anonymous.get("/api/themes/999999/figures").status_code == 404
     page = BeautifulSoup(anonymous.get(f"/themes/{x}").text, "html.parser")
-    assert page.select_one("#figure-churn").get_text() == "1 customer, 1,000 value lost"
+    assert page.select_one("#figure-churn").get_text() == "1 customer, €1,000 value lost"
     assert page.select_one("#figure-share").get_text() == "60.0%"
 
 
@@ -206,5 +211,5 @@ def test_the_problem_page_shows_its_themes_figures(
     }
     assert shown["Contacts"] == "8" and shown["Customers affected"] == "4"
     assert shown["Repeat contacts (7 days)"] == "25.0%"
-    assert shown["Value at risk"] == "1,700" and shown["Churned after contact"] == "1 customer"
+    assert shown["Value at risk"] == "€1,700" and shown["Churned after contact"] == "1 customer"
     assert "version" not in page.select_one("p.meta").get_text()
