@@ -39,14 +39,15 @@ from rootline.web.deps import (
 )
 from rootline.web.paging import Pager
 from rootline.web.permissions import CurrentUser, can_see_pii
-from rootline.web.schemas import MoveIn, PromoteIn, RenameIn, TargetIn
+from rootline.web.refusals import COMMON, refusals
+from rootline.web.schemas import MoveIn, PromoteIn, RenameIn, TargetIn, ThemeContactsOut
 from rootline.web.views import dashboard_filters, ranked_themes
 
 __all__ = ["router"]
 
 #: HTML pages (not in the API schema) and their JSON twins.
 pages = APIRouter(include_in_schema=False)
-api = APIRouter(tags=["themes"])
+api = APIRouter(tags=["themes"], responses=COMMON)
 
 PAGE_SIZE = 50
 
@@ -73,7 +74,9 @@ def _options(choices: list[tuple[int, str]]) -> Markup:
     )
 
 
-_404: dict[int | str, dict[str, Any]] = {404: {"description": "No theme with this id."}}
+_404 = refusals(404, s404="No theme with this id.")
+#: A review action: no such theme (or target), or one the action does not fit.
+_REVIEW = refusals(400, 404, s404="No theme (or target theme, or contact) with this id.")
 
 
 @pages.get("/", name="home")
@@ -321,7 +324,11 @@ def theme_promote(
     return RedirectResponse(f"/problems/{problem.id}", status_code=303)
 
 
-@api.get("/api/dashboard", name="api_dashboard")
+@api.get(
+    "/api/dashboard",
+    responses=refusals(400, s400="A filter value cannot be read (a date, say)."),
+    name="api_dashboard",
+)
 def dashboard(
     session: SessionDep,
     figures: Annotated[Any, Depends(get_figures)],
@@ -395,6 +402,9 @@ def theme_figures_api(session: SessionDep, theme_id: RowId, currency: Currency) 
 
 @api.get(
     "/api/themes/{theme_id}/interactions",
+    response_model=ThemeContactsOut,
+    # ``body_raw`` is left out, not null, for roles that may not see raw text.
+    response_model_exclude_unset=True,
     responses=_404,
     name="api_theme_interactions",
 )
@@ -435,6 +445,7 @@ def theme_interactions(
 @api.post(
     "/api/themes/{theme_id}/rename",
     response_model=ThemeOut,
+    responses=_REVIEW,
     name="api_theme_rename",
 )
 def rename(session: SessionDep, user: CurrentUser, theme_id: RowId, body: RenameIn) -> ThemeOut:
@@ -442,7 +453,12 @@ def rename(session: SessionDep, user: CurrentUser, theme_id: RowId, body: Rename
     return curation.rename_theme(session, theme_id, body.title, actor=user.email)
 
 
-@api.post("/api/themes/{theme_id}/merge", response_model=ThemeOut, name="api_theme_merge")
+@api.post(
+    "/api/themes/{theme_id}/merge",
+    response_model=ThemeOut,
+    responses=_REVIEW,
+    name="api_theme_merge",
+)
 def merge(session: SessionDep, user: CurrentUser, theme_id: RowId, body: TargetIn) -> ThemeOut:
     """Merge this theme into ``target_id``; returns the target."""
     return curation.merge_themes(session, theme_id, body.target_id, actor=user.email)
@@ -451,6 +467,7 @@ def merge(session: SessionDep, user: CurrentUser, theme_id: RowId, body: TargetI
 @api.post(
     "/api/themes/{theme_id}/split",
     response_model=list[ThemeOut],
+    responses=_REVIEW,
     name="api_theme_split",
 )
 def split(
@@ -463,7 +480,12 @@ def split(
     return curation.split_theme(session, theme_id, clusterer, actor=user.email)
 
 
-@api.post("/api/themes/{theme_id}/move", response_model=ThemeOut, name="api_theme_move")
+@api.post(
+    "/api/themes/{theme_id}/move",
+    response_model=ThemeOut,
+    responses=_REVIEW,
+    name="api_theme_move",
+)
 def move(session: SessionDep, user: CurrentUser, theme_id: RowId, body: MoveIn) -> ThemeOut:
     """Move contacts into theme ``target_id`` (``theme_id`` is where they were listed)."""
     return curation.move_interactions(
@@ -471,7 +493,12 @@ def move(session: SessionDep, user: CurrentUser, theme_id: RowId, body: MoveIn) 
     )
 
 
-@api.post("/api/themes/{theme_id}/noise", response_model=ThemeOut, name="api_theme_noise")
+@api.post(
+    "/api/themes/{theme_id}/noise",
+    response_model=ThemeOut,
+    responses=_REVIEW,
+    name="api_theme_noise",
+)
 def noise(session: SessionDep, user: CurrentUser, theme_id: RowId) -> ThemeOut:
     """Mark a theme as "not a theme"."""
     return curation.mark_noise(session, theme_id, actor=user.email)
@@ -480,6 +507,7 @@ def noise(session: SessionDep, user: CurrentUser, theme_id: RowId) -> ThemeOut:
 @api.post(
     "/api/themes/{theme_id}/accept",
     response_model=ThemeOut,
+    responses=_REVIEW,
     name="api_theme_accept",
 )
 def accept(session: SessionDep, user: CurrentUser, theme_id: RowId) -> ThemeOut:
@@ -491,6 +519,7 @@ def accept(session: SessionDep, user: CurrentUser, theme_id: RowId) -> ThemeOut:
     "/api/themes/{theme_id}/promote",
     response_model=ProblemOut,
     status_code=201,
+    responses=_REVIEW,
     name="api_theme_promote",
 )
 def promote(
