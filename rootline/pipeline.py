@@ -25,7 +25,7 @@ from rootline.clustering.runs import (
     start_run,
 )
 from rootline.config import Settings
-from rootline.db import session_scope
+from rootline.db import begin_writing, session_scope
 from rootline.ingest.service import IngestOptions, IngestReport, ingest_file
 
 __all__ = [
@@ -131,16 +131,21 @@ def cluster_job(
         Exception: whatever made the run fail, after it has been recorded as failed.
     """
     embedder = embedder or build_embedder(settings)
+    # Each transaction reads, then writes: on SQLite it takes the write lock at once, so a
+    # web save committing meanwhile makes it wait instead of failing the run.
     with session_scope(sessions) as session:
+        begin_writing(session)
         mark_interrupted_runs(session)
         run_id = start_run(session, full=full, model_slug=embedder.slug).id
     try:
         with session_scope(sessions) as session:
+            begin_writing(session)
             return cluster(
                 session, settings, full=full, embedder=embedder, progress=progress, run_id=run_id
             )
     except BaseException as exc:
         with session_scope(sessions) as session:
+            begin_writing(session)
             fail_run(session, run_id, f"{type(exc).__name__}: {exc}")
         raise
 

@@ -215,5 +215,21 @@ def active_token(session: Session, token: str) -> ApiToken | None:
     if last is None or now - (last if last.tzinfo else last.replace(tzinfo=now.tzinfo)) > timedelta(
         minutes=1
     ):
-        row.last_used_at = now
+        _record_use(session, row, now)
     return row
+
+
+def _record_use(session: Session, row: ApiToken, now: datetime) -> None:
+    """Note when a token was used, unless the database is busy with another writer.
+
+    The note rides on the request's transaction. A read on SQLite starts without the write
+    lock and cannot wait for it (another process holding it, say a long ingest, makes the
+    write fail at once): the note is then dropped, in a savepoint, and the read answered; a
+    later call records it.
+    """
+    try:
+        with session.begin_nested():
+            row.last_used_at = now
+    except sa.exc.OperationalError as exc:
+        if "database is locked" not in str(exc.orig):
+            raise

@@ -221,7 +221,20 @@ def _user_from_cookie(request: Request, session: Session) -> User | None:
     return user
 
 
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    return header[7:].strip() if header[:7].lower() == "bearer " else None
+
+
 async def _form_token(request: Request) -> str | None:
+    """The CSRF token a state-changing request on the cookie sends (header or form field).
+
+    Read here, on the event loop, because the form is read asynchronously; ``authorize``, which
+    queries the database, runs in a worker thread. None where no check is made, so no body is
+    read for it: safe methods and API-token calls.
+    """
+    if request.method in _SAFE_METHODS or _bearer(request) is not None:
+        return None
     header = request.headers.get("x-csrf-token")
     if header:
         return header
@@ -234,8 +247,16 @@ async def _form_token(request: Request) -> str | None:
     return None
 
 
-async def authorize(request: Request, session: SessionDep) -> None:
+def authorize(
+    request: Request,
+    session: SessionDep,
+    form_token: Annotated[str | None, Depends(_form_token)],
+) -> None:
     """Find the user, then allow or refuse the route (see the module docstring).
+
+    A plain function, so FastAPI runs it in a worker thread: waiting there for a pooled
+    connection is harmless, while on the event loop it would stop the requests that hold the
+    connections from finishing, and the server would stall.
 
     Raises:
         AuthRequired: nobody is signed in and the route is not public.
@@ -243,9 +264,9 @@ async def authorize(request: Request, session: SessionDep) -> None:
     """
     route = request.scope.get("route")
     name = getattr(route, "name", "")
-    header = request.headers.get("authorization", "")
-    by_token = header[:7].lower() == "bearer "
-    token = active_token(session, header[7:].strip()) if by_token else None
+    bearer = _bearer(request)
+    by_token = bearer is not None
+    token = active_token(session, bearer) if bearer is not None else None
     user = (
         token.user
         if token is not None
@@ -261,7 +282,7 @@ async def authorize(request: Request, session: SessionDep) -> None:
     if (
         request.method not in _SAFE_METHODS
         and not by_token
-        and not check_csrf(request.session.get("csrf"), await _form_token(request))
+        and not check_csrf(request.session.get("csrf"), form_token)
     ):
         raise Forbidden(
             "the form was out of date or not sent by Rootline (CSRF check); "

@@ -26,7 +26,7 @@ from rootline.cli.transfer import register as register_transfer
 from rootline.cli.triage import register as register_triage
 from rootline.cli.users import register as register_users
 from rootline.config import Settings, get_settings
-from rootline.db import session_scope
+from rootline.db import begin_writing, session_scope
 from rootline.errors import ConfigError, InputError, RootlineError
 
 if TYPE_CHECKING:
@@ -122,6 +122,9 @@ def ingest(
     )
     report = IngestReport()
     with progress_bar() as bar, session_scope(state.sessions) as session:
+        # The load reads before it writes: on SQLite it takes the write lock at once, so a web
+        # save committing meanwhile makes it wait instead of failing the load.
+        begin_writing(session)
         task = bar.add_task("ingesting", total=None)
         for path in paths:
             ingest_file(
