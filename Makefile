@@ -59,13 +59,14 @@ format: setup-test
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: setup  ## Clustering benchmarks; each prints one JSON object
+bench: setup-test  ## Clustering benchmarks and web latency under load; each prints one JSON object
 	mkdir -p $(BENCH_CACHE)
 	$(PY) bench/quality.py --cache-dir $(BENCH_CACHE)
 	$(PY) bench/cluster_clinc.py --embeddings-cache $(BENCH_CACHE)/clinc.npy
 	$(PY) bench/stability.py --embeddings-cache $(BENCH_CACHE)/clinc.npy
 	$(PY) bench/incremental.py
 	$(PY) bench/cluster_scale.py --n 200000 --embeddings-cache $(BENCH_CACHE)/clinc.npy
+	$(PY) bench/load.py
 
 fixtures: setup  ## Regenerate the demo data in fixtures/
 	$(PY) fixtures/generate_demo.py
