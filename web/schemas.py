@@ -277,7 +277,8 @@ class SourceCountsOut(BaseModel):
     inserted: int
     updated: int
     unchanged: int
-    known_elsewhere: int
+    #: Added records whose ids another source already held: that source -> how many.
+    known_elsewhere: dict[str, int]
 
 
 class IngestOut(BaseModel):
