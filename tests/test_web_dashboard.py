@@ -28,6 +28,7 @@ from rootline.web.deps import get_session
 from tests.test_web_pages import (  # noqa: F401  (fixtures)
     MONDAY,
     _interaction,
+    _soup,
     _theme,
     anonymous,
     app,
@@ -91,12 +92,6 @@ def _board(session: Session) -> Board:
 @pytest.fixture
 def board(session: Session) -> Board:
     return _board(session)
-
-
-def _soup(client: TestClient, url: str, status: int = 200) -> BeautifulSoup:
-    response = client.get(url)
-    assert response.status_code == status, response.text[:500]
-    return BeautifulSoup(response.text, "html.parser")
 
 
 def _table(soup: BeautifulSoup) -> list[Tag]:
