@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from rootline.config import Settings
@@ -95,16 +96,22 @@ def test_twenty_people_browse_while_ingest_and_clustering_run(db_url: str, tmp_p
     assert "Traceback" not in log and "ERROR" not in log, log[-3000:]
 
 
+def _script_token(engine: Engine, role: str) -> str:
+    """A migrated database with one user of ``role`` and an API token of theirs."""
+    migrate(engine)
+    with Session(engine) as session:
+        user = ensure_user(session, "script@example.com", role, "correct horse 1")
+        token = create_token(session, user, "script", actor="t")[1]
+        session.commit()
+    return token
+
+
 def test_an_api_token_read_while_another_process_writes_is_answered(tmp_path: Path) -> None:
     """A token's first call in a minute records when it was used; while another process holds
     SQLite's write lock (an ingest) that record waits for later, the read is answered."""
     path = tmp_path / "busy.db"
     engine = make_engine(f"sqlite:///{path}")
-    migrate(engine)
-    with Session(engine) as session:
-        user = ensure_user(session, "script@example.com", "admin", "correct horse 1")
-        token = create_token(session, user, "script", actor="t")[1]
-        session.commit()
+    token = _script_token(engine, "admin")
     settings = Settings(data_dir=tmp_path, embedder="hashing", _env_file=None)  # type: ignore[call-arg]
     other = sqlite3.connect(path, isolation_level=None)
     with TestClient(create_app(settings, engine), raise_server_exceptions=False) as client:
@@ -134,11 +141,7 @@ def test_more_requests_at_once_than_pooled_connections_all_get_answers(tmp_path:
     engine = make_engine(
         f"sqlite:///{tmp_path / 'pool.db'}", pool_size=2, max_overflow=0, pool_timeout=5
     )
-    migrate(engine)
-    with Session(engine) as session:
-        user = ensure_user(session, "script@example.com", "viewer", "correct horse 1")
-        token = create_token(session, user, "script", actor="t")[1]
-        session.commit()
+    token = _script_token(engine, "viewer")
     settings = Settings(data_dir=tmp_path, embedder="hashing", _env_file=None)  # type: ignore[call-arg]
     with serve(settings, engine) as base:
         gate = threading.Barrier(12)
