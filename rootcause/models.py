@@ -23,6 +23,7 @@ __all__ = [
     "RoutingRule",
     "SlaBreach",
     "SlaPolicy",
+    "SurveyResponse",
     "Task",
     "Team",
     "TeamMember",
@@ -336,3 +337,25 @@ class KnownError(Base):
     updated_at: Mapped[datetime] = mapped_column(_TS, default=utcnow, onupdate=utcnow)
 
     themes: Mapped[list[Theme]] = relationship(secondary="known_error_theme", lazy="selectin")
+
+
+class SurveyResponse(Base):
+    """One answer of a short post-contact survey ("were you completely satisfied?", "would
+    you come back?", "how likely are you to recommend us?"), linked to the interaction."""
+
+    __tablename__ = "survey_response"
+    __table_args__ = (
+        sa.UniqueConstraint("interaction_id", "question", name="uq_survey_response_question"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("interaction.id", ondelete="CASCADE"), index=True
+    )
+    question: Mapped[str] = mapped_column(sa.String(64))
+    #: The answer on the question's scale: 0 or 1 for yes/no, 1-5, 0-10 (recommendation).
+    score: Mapped[float] = mapped_column(sa.Float)
+    #: The best answer of the scale: a top-box answer is one equal to it.
+    scale_max: Mapped[float] = mapped_column(sa.Float)
+    responded_at: Mapped[datetime | None] = mapped_column(_TS)
+    source: Mapped[str] = mapped_column(sa.String(64), default="survey")
