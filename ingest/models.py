@@ -13,7 +13,7 @@ from rootline.db import Base, JSONType, utcnow
 __all__ = ["EVENT_KINDS", "Customer", "CustomerEvent", "CustomerIdentity", "Interaction"]
 
 #: Kinds of customer events the impact metrics understand.
-EVENT_KINDS = ("order", "cancellation", "upgrade", "downgrade", "renewal", "refund")
+EVENT_KINDS = ("order", "cancellation", "upgrade", "downgrade", "renewal", "refund", "referral")
 
 
 class Customer(Base):

@@ -82,6 +82,7 @@ class GroupFigures:
     downgraded_customers: int
     upgraded_customers: int
     survey_responses: int
+    top_box_answers: int
     top_box_rate: float | None
     nps: float | None
 
@@ -170,6 +171,7 @@ def _base(
     until: datetime | None,
     theme_ids: list[int] | None,
     costs: Mapping[str, float],
+    account_owner: str | None = None,
 ) -> Any:
     """Every contact of the window once per group, with the fields the figures need."""
     group, joins = _group_column(by)
@@ -197,6 +199,8 @@ def _base(
         query = query.join(target, on)
     if theme_ids is not None:
         query = query.where(ThemeMembership.theme_id.in_(theme_ids))
+    if account_owner is not None:
+        query = query.where(sa.func.lower(Customer.account_owner) == account_owner.lower())
     query = query.where(Interaction.created_at.is_not(None))
     return _in_window(query, since, until).distinct().subquery("m")
 
@@ -321,6 +325,7 @@ def breakdown(
     until: datetime | None = None,
     theme_ids: Iterable[int] | None = None,
     costs: Mapping[str, float] | None = None,
+    account_owner: str | None = None,
 ) -> Breakdown:
     """The window's contacts grouped by ``by``, each group's figures, largest group first.
 
@@ -332,6 +337,7 @@ def breakdown(
         until: only contacts before this time.
         theme_ids: only contacts of these themes.
         costs: cost of a contact per channel (default ``DEFAULT_CONTACT_COSTS``).
+        account_owner: only contacts of customers this account owner looks after.
 
     Raises:
         InputError: ``by`` is empty or not a plain field name.
@@ -342,7 +348,7 @@ def breakdown(
         )
     ids = None if theme_ids is None else list(dict.fromkeys(int(t) for t in theme_ids))
     costs = DEFAULT_CONTACT_COSTS if costs is None else costs
-    m = _base(by, since, until, ids, costs)
+    m = _base(by, since, until, ids, costs, account_owner)
     total_q = _in_window(
         sa.select(
             sa.func.count(), sa.func.avg(Interaction.csat), sa.func.max(Interaction.created_at)
@@ -461,6 +467,7 @@ def breakdown(
             sa.select(
                 m.c.grp,
                 sa.func.count(SurveyResponse.id).label("n"),
+                sa.func.sum(sa.case((sa.not_(nps_scale), 1), else_=0)).label("n_top"),
                 sa.func.avg(sa.case((sa.not_(nps_scale), top))).label("top"),
                 (sa.func.avg(promoter) - sa.func.avg(detractor)).label("nps"),
             )
@@ -510,6 +517,7 @@ def breakdown(
                 downgraded_customers=ev["downgrade"],
                 upgraded_customers=ev["upgrade"],
                 survey_responses=int(sv.n) if sv else 0,
+                top_box_answers=int(sv.n_top or 0) if sv else 0,
                 top_box_rate=_number(sv.top, 4) if sv else None,
                 nps=_number(sv.nps * 100, 1) if sv and sv.nps is not None else None,
             )

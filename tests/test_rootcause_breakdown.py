@@ -140,7 +140,7 @@ def test_by_theme_every_figure_by_hand(session: Session) -> None:
     # X's customers are 2 consumers and 1 business: (2 x 1 + 1 x 0) / 3.
     assert fx.baseline_churn_rate == 0.6667
     assert (fx.downgraded_customers, fx.upgraded_customers) == (0, 1)
-    assert (fx.survey_responses, fx.top_box_rate, fx.nps) == (4, 0.5, 0.0)
+    assert (fx.survey_responses, fx.top_box_answers, fx.top_box_rate, fx.nps) == (4, 2, 0.5, 0.0)
     assert (fy.contacts, fy.unique_customers, fy.repeat_contact_rate) == (2, 2, 0.0)
     assert fy.first_contact_resolution == 1.0 and fy.median_hours_to_resolve == 6.0
     assert fy.contact_cost == 8.5 and fy.value_at_risk == 300.0

@@ -76,6 +76,9 @@ EVENT_KIND_ALIASES = {
     "renew": "renewal",
     "refund": "refund",
     "return": "refund",
+    "referral": "referral",
+    "referred": "referral",
+    "refer": "referral",
 }
 
 
