@@ -90,6 +90,19 @@ class Settings(BaseSettings):
         description="ISO 4217 code of the customer values (the CRM file's value), shown with "
         "value at risk and value lost.",
     )
+    contact_costs: dict[str, float] = Field(
+        default_factory=lambda: {
+            "phone": 6.0,
+            "email": 3.0,
+            "chat": 2.5,
+            "web": 2.0,
+            "social": 2.0,
+            "other": 3.0,
+        },
+        description="Cost of one contact per channel, in the currency of customer values, as "
+        'JSON (e.g. {"phone": 6, "chat": 2.5, "other": 3}); "other" prices every channel '
+        "not listed.",
+    )
     redact_pii: bool = Field(
         default=True,
         description="Replace e-mail addresses, phone, card and IBAN numbers and similar personal "
