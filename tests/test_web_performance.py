@@ -109,6 +109,9 @@ def test_theme_figures_match_the_services_and_contacts_a_plain_read(
     for theme_id in (data.card, data.password, data.retired):
         figures = queries.theme_figures(session, theme_id, 12)
         assert figures.impact == theme_impact(session, theme_id)
+        end = queries.data_horizon(session)
+        at_end = queries.theme_figures(session, theme_id, 12, as_of=end)
+        assert at_end.impact == theme_impact(session, theme_id, end)
         assert figures.weeks == stats.weekly_counts(session, theme_id, 12)
         members = [
             i

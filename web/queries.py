@@ -18,7 +18,14 @@ from sqlalchemy.orm import Session, aliased, selectinload
 from rootline.clustering.models import Theme, ThemeMembership
 from rootline.clustering.stats import WeekCount
 from rootline.ingest.models import Customer, CustomerIdentity, Interaction
-from rootline.rootcause.impact import Contact, Impact, contact_facts, measure_impact
+from rootline.rootcause.impact import (
+    PRIOR_WEEKS,
+    RECENT_WEEKS,
+    Contact,
+    Impact,
+    contact_facts,
+    measure_impact,
+)
 from rootline.rootcause.models import Problem, ProblemTheme, SlaBreach, Team
 from rootline.rootcause.sla import clocks as sla_clocks
 from rootline.rootcause.sla import policies
@@ -28,6 +35,7 @@ __all__ = [
     "BoardCard",
     "CustomerView",
     "Filters",
+    "ScoreWindow",
     "ThemeFigures",
     "ThemeRow",
     "board_cards",
@@ -37,6 +45,7 @@ __all__ = [
     "data_horizon",
     "filter_options",
     "problems_by_theme",
+    "score_window",
     "theme_choices",
     "theme_figures",
 ]
@@ -116,6 +125,81 @@ class ThemeRow:
     newest: datetime | None = None
 
 
+def data_horizon(session: Session) -> datetime | None:
+    """The newest contact's time: trends and sparklines end there, not today."""
+    return _aware(session.scalar(sa.select(sa.func.max(Interaction.created_at))))
+
+
+@dataclass(frozen=True)
+class ScoreWindow:
+    """When impact scores are measured: the growth component compares the 4 weeks up to
+    ``as_of`` with the 8 weeks before, and weekly charts end with the week of ``as_of``.
+
+    The dashboard and the theme pages measure at the same moment, the newest contact (or the
+    end of the dashboard's "to" date, when that is earlier), so a theme scores alike on both.
+    """
+
+    as_of: datetime | None
+    #: Whether ``as_of`` is the end of the date filter rather than the newest contact.
+    by_filter: bool = False
+
+    @property
+    def recent_from(self) -> date | None:
+        """First day of the recent weeks the growth component counts."""
+        if self.as_of is None:
+            return None
+        return (self.as_of - timedelta(weeks=RECENT_WEEKS)).date()
+
+    @property
+    def prior_from(self) -> date | None:
+        """First day of the earlier weeks the recent ones are compared with."""
+        if self.as_of is None:
+            return None
+        return (self.as_of - timedelta(weeks=RECENT_WEEKS + PRIOR_WEEKS)).date()
+
+    def week_starts(self, weeks: int = SPARK_WEEKS) -> list[date]:
+        """The Mondays of the ``weeks`` weeks ending with the week of ``as_of``."""
+        if self.as_of is None:
+            return []
+        day = self.as_of.date()
+        last = day - timedelta(days=day.weekday())
+        return [last - timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+
+    @property
+    def words(self) -> str:
+        """The window in a sentence, as the dashboard and the theme page print it."""
+        if self.as_of is None:
+            return "No dated contacts yet: scores count contacts, customers, CSAT and value only."
+        end = self.as_of.date().isoformat()
+        why = "the end of the date filter" if self.by_filter else "the newest contact"
+        return (
+            f"Scores as of {end} ({why}): growth compares the {RECENT_WEEKS} weeks from "
+            f"{self.recent_from} to {end} with the {PRIOR_WEEKS} weeks from {self.prior_from}."
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: the end, where it comes from, and the two growth windows' first days."""
+        return {
+            "as_of": self.as_of,
+            "ends_at": "date_to" if self.by_filter else "newest_contact",
+            "recent_from": self.recent_from,
+            "prior_from": self.prior_from,
+            "recent_weeks": RECENT_WEEKS,
+            "prior_weeks": PRIOR_WEEKS,
+        }
+
+
+def score_window(session: Session, filters: Filters | None = None) -> ScoreWindow:
+    """The moment scores are measured at: the newest contact, or the end of ``filters.date_to``
+    when that comes first (contacts after it are filtered out, so growth must end there)."""
+    horizon = data_horizon(session)
+    if horizon is not None and filters is not None and filters.date_to is not None:
+        end = datetime.combine(filters.date_to, time.max, UTC)
+        if end < horizon:
+            return ScoreWindow(end, by_filter=True)
+    return ScoreWindow(horizon)
+
+
 @dataclass
 class Dashboard:
     """The ranked themes and the totals under the filters."""
@@ -126,6 +210,8 @@ class Dashboard:
     customers: int
     value_at_risk: float
     week_starts: list[date]
+    #: When the scores and sparklines are measured.
+    window: ScoreWindow
 
     @property
     def unthemed(self) -> int:
@@ -138,15 +224,12 @@ class Dashboard:
         return self.unthemed / self.contacts if self.contacts else 0.0
 
 
-def data_horizon(session: Session) -> datetime | None:
-    """The newest contact's time: trends and sparklines end there, not today."""
-    return _aware(session.scalar(sa.select(sa.func.max(Interaction.created_at))))
-
-
 def dashboard(session: Session, filters: Filters) -> Dashboard:
     """Themes of ``filters.status`` ranked by impact score, with 12-week sparklines, in three
-    queries: totals, every member contact's figures, and the themes themselves."""
-    horizon = data_horizon(session)
+    queries: totals, every member contact's figures, and the themes themselves. Scores and
+    sparklines end at :func:`score_window`."""
+    window = score_window(session, filters)
+    horizon = window.as_of
     totals = filters.apply(
         sa.select(sa.func.count(), sa.func.count(sa.distinct(ThemeMembership.interaction_id)))
         .select_from(Interaction)
@@ -174,12 +257,8 @@ def dashboard(session: Session, filters: Filters) -> Dashboard:
         by_theme[theme_id].append(
             Contact(customer_id, _aware(created), _aware(resolved), csat, value)
         )
-    last_week = (horizon.date() - timedelta(days=horizon.weekday())) if horizon else None
-    starts = (
-        [last_week - timedelta(weeks=SPARK_WEEKS - 1 - i) for i in range(SPARK_WEEKS)]
-        if last_week
-        else []
-    )
+    starts = window.week_starts(SPARK_WEEKS)
+    last_week = starts[-1] if starts else None
     last_day = last_week.toordinal() if last_week else 0
     themes = session.execute(
         sa.select(Theme.id, Theme.title, Theme.keywords, Theme.size, Theme.status).where(
@@ -221,7 +300,9 @@ def dashboard(session: Session, filters: Filters) -> Dashboard:
             )
         )
     out.sort(key=lambda r: (-r.impact.score, -r.size, r.id))
-    return Dashboard(out, int(contacts or 0), int(themed or 0), len(customers), value, starts)
+    return Dashboard(
+        out, int(contacts or 0), int(themed or 0), len(customers), value, starts, window
+    )
 
 
 @dataclass(frozen=True)
@@ -232,13 +313,16 @@ class ThemeFigures:
     weeks: list[WeekCount]
 
 
-def theme_figures(session: Session, theme_id: int, weeks: int = SPARK_WEEKS) -> ThemeFigures:
+def theme_figures(
+    session: Session, theme_id: int, weeks: int = SPARK_WEEKS, *, as_of: datetime | None = None
+) -> ThemeFigures:
     """The theme's impact and weekly volume from one read of its contacts.
 
-    The same figures as ``rootline.rootcause.impact.theme_impact`` (trend windows ending at
-    the theme's newest contact) and ``rootline.clustering.stats.weekly_counts`` (``weeks``
-    Monday weeks ending with the week of the newest contact of any theme, days in UTC), which
-    would read the theme's contacts twice.
+    The same figures as ``rootline.rootcause.impact.theme_impact`` with trend windows ending
+    at ``as_of`` (the dashboard's :func:`score_window`; default: the theme's newest contact)
+    and ``rootline.clustering.stats.weekly_counts`` (``weeks`` Monday weeks ending with the
+    week of the newest contact of any theme, days in UTC), which would read the theme's
+    contacts twice.
     """
     # Times made aware (UTC) once here, rather than four times per contact in measure_impact.
     contacts = [
@@ -262,7 +346,7 @@ def theme_figures(session: Session, theme_id: int, weeks: int = SPARK_WEEKS) -> 
             WeekCount(week_start=w, count=per_week.get(w, 0))
             for w in (first + timedelta(weeks=i) for i in range(weeks))
         ]
-    return ThemeFigures(measure_impact(contacts), counts)
+    return ThemeFigures(measure_impact(contacts, as_of), counts)
 
 
 def filter_options(session: Session) -> dict[str, list[str]]:

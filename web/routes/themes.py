@@ -22,7 +22,7 @@ from rootline.rootcause.schemas import ProblemOut
 from rootline.rootcause.service import create_problem
 from rootline.web import queries
 from rootline.web.cache import FigureCache, data_fingerprint
-from rootline.web.charts import score_bar, sparkline, weekly_bar_chart
+from rootline.web.charts import score_bar, sparkline, volume_chart, weekly_bar_chart
 from rootline.web.dashboard import Listing, listed_rows, theme_list, theme_listing
 from rootline.web.deps import (
     MAX_ID,
@@ -59,6 +59,10 @@ EXAMPLES_PER_THEME = 3
 
 
 CHART_WEEKS = 12
+
+
+#: Themes with a layer of their own in the dashboard's volume chart (by impact).
+VOLUME_TOP = 5
 
 
 Figures = Annotated[FigureCache, Depends(get_figures)]
@@ -154,7 +158,11 @@ def themes_page(
         pager=listed.pager,
         bars={r.id: score_bar(r.impact.breakdown()) for r in shown},
         component_words=COMPONENT_WORDS,
-        sparks={r.id: sparkline(r.weeks) for r in shown},
+        sparks={r.id: sparkline(r.weeks, board.week_starts) for r in shown},
+        volume=volume_chart(
+            board.week_starts, [(r.id, r.title, r.weeks) for r in board.rows], top=VOLUME_TOP
+        ),
+        window=board.window,
         alerts=alerts,
         problems=queries.problems_by_theme(session, ids),
         examples=stats.example_previews(session, ids, EXAMPLES_PER_THEME),
@@ -200,8 +208,11 @@ def theme_page(
     )
     fp = data_fingerprint(session)
     alerts = figures.get(("alerts", fp), lambda: {a.theme_id: a for a in theme_alerts(session)})
+    # The dashboard's window (without its filters), so the theme scores alike on both pages.
+    window = queries.score_window(session)
     measured = figures.get(
-        ("theme", fp, theme_id), lambda: queries.theme_figures(session, theme_id, CHART_WEEKS)
+        ("theme", fp, theme_id),
+        lambda: queries.theme_figures(session, theme_id, CHART_WEEKS, as_of=window.as_of),
     )
     cost = figures.get(("cost", fp, theme_id), lambda: theme_figures(session, [theme_id])[theme_id])
     choices = queries.theme_choices(session, exclude=theme_id)
@@ -214,6 +225,7 @@ def theme_page(
         q=query,
         chart=weekly_bar_chart(measured.weeks),
         impact=measured.impact,
+        window=window,
         bar=score_bar(measured.impact.breakdown()),
         alert=alerts.get(theme_id),
         problem=queries.problems_by_theme(session, [theme_id]).get(theme_id),
@@ -347,6 +359,7 @@ def dashboard(
             "customers": board.customers,
             "value_at_risk": board.value_at_risk,
         },
+        "score_window": board.window.as_dict(),
         "week_starts": [d.isoformat() for d in board.week_starts],
         "themes": [
             {
@@ -391,12 +404,17 @@ def get_theme(session: SessionDep, theme_id: RowId) -> ThemeOut:
 def theme_figures_api(session: SessionDep, theme_id: RowId, currency: Currency) -> dict[str, Any]:
     """What the theme costs: contacts, share, unique customers, 7-day repeat-contact rate,
     CSAT, value at risk and value lost (in ``currency``), churned customers, impact score
-    and its breakdown into components that add up to it (README, Figures)."""
+    and its breakdown into components that add up to it (README, Figures), measured at the
+    dashboard's ``score_window``."""
     service.get_theme(session, theme_id)
-    breakdown = theme_impact(session, theme_id).breakdown()
+    window = queries.score_window(session)
+    breakdown = theme_impact(session, theme_id, window.as_of).breakdown()
     return theme_figures(session, [theme_id])[theme_id].as_dict() | {
         "currency": currency,
+        # The score as the dashboard and the theme page measure it (the window below).
+        "impact_score": breakdown.score,
         "impact_breakdown": breakdown.as_dict(),
+        "score_window": window.as_dict(),
     }
 
 
