@@ -67,6 +67,7 @@ bench: setup-test  ## Clustering benchmarks and web latency under load; each pri
 	$(PY) bench/incremental.py
 	$(PY) bench/cluster_scale.py --n 200000 --embeddings-cache $(BENCH_CACHE)/clinc.npy
 	$(PY) bench/load.py
+	$(PY) bench/triage.py
 
 fixtures: setup  ## Regenerate the demo data in fixtures/
 	$(PY) fixtures/generate_demo.py
