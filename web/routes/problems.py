@@ -44,6 +44,7 @@ from rootline.web.schemas import (
     TransitionIn,
     UpdateIn,
 )
+from rootline.web.verification import verification_view
 from rootline.web.views import problem_context
 
 __all__ = ["router"]
@@ -143,9 +144,11 @@ def problem_page(
     """One problem: owners, routing, tasks, SLA clocks, verification, comments, audit trail."""
     problem = problems.get_problem(session, problem_id)
     teams = list_teams(session)
+    context = problem_context(session, problem)
     return render(
         "problem.html",
-        **problem_context(session, problem),
+        **context,
+        verdict=verification_view(session, problem, context["verification"]),
         may_work=can_work_on(user, problem),
         teams=teams,
         task_states=problems.TASK_STATES,
@@ -314,8 +317,27 @@ def get_problem(session: SessionDep, problem_id: RowId) -> dict[str, Any]:
     name="api_problem_verification",
 )
 def verification(session: SessionDep, problem_id: RowId) -> dict[str, Any]:
-    """The verdict on the fix and the figures, as ``rootline problems verify --json``."""
-    return asdict(verify_problem(session, problem_id))
+    """The verdict on the fix and the figures, as ``rootline problems verify --json``, with
+    the verdict as the problem page words it (``in_words``: whether it is final, and when it
+    will be) and the weekly counts around the fix date the page draws (``weeks``)."""
+    result = verify_problem(session, problem_id)
+    problem = problems.get_problem(session, problem_id)
+    view = verification_view(session, problem, result)
+    chart = view.chart if view else None
+    return asdict(result) | {
+        "in_words": view.as_dict() if view else None,
+        "weeks": [
+            {
+                "offset": b.week.offset,
+                "start": b.week.start,
+                "end": b.week.end,
+                "theme_contacts": b.week.theme_contacts,
+                "all_contacts": b.week.all_contacts,
+                "partial": b.week.partial,
+            }
+            for b in (chart.bars if chart else [])
+        ],
+    }
 
 
 @api.post("/api/problems/{problem_id}/transition", responses=_CHANGE, name="api_problem_transition")
