@@ -57,6 +57,8 @@ _FLOOR_PERCENTILE = 5
 MIN_PROPOSED_SIZE = 5
 #: Memberships per INSERT: keeps the parameter lists small whatever the number of texts.
 _INSERT_BATCH = 20_000
+#: Texts per pass through the embedding cache: bounds the temporaries of a large corpus.
+_EMBED_CHUNK = 50_000
 
 
 @dataclass
@@ -93,10 +95,31 @@ def _load_texts(
     return [r[0] for r in rows], [r[1] for r in rows]
 
 
-def _embed(session: Session, embedder: Embedder, texts: Sequence[str], progress: ClusterProgress):
+def _embed(
+    session: Session, embedder: Embedder, texts: Sequence[str], progress: ClusterProgress
+) -> tuple[np.ndarray, int]:
+    """Vectors of ``texts`` (from the cache or encoded and cached) and how many were encoded.
+
+    The texts go through the cache a chunk at a time into one preallocated array, so the
+    temporaries of a lookup and an encode are a chunk's, not the corpus's, whatever its size;
+    a text repeated in a later chunk is found in the cache the earlier chunk filled.
+    """
     if progress.embed_total:
         progress.embed_total(len(texts))
-    return embed_with_cache(session, embedder, texts, progress=progress.embed_advance)
+    if len(texts) <= _EMBED_CHUNK:
+        return embed_with_cache(session, embedder, texts, progress=progress.embed_advance)
+    out: np.ndarray | None = None
+    encoded = 0
+    for lo in range(0, len(texts), _EMBED_CHUNK):
+        chunk, n = embed_with_cache(
+            session, embedder, texts[lo : lo + _EMBED_CHUNK], progress=progress.embed_advance
+        )
+        if out is None:
+            out = np.empty((len(texts), chunk.shape[1]), dtype=np.float32)
+        out[lo : lo + len(chunk)] = chunk
+        encoded += n
+    assert out is not None
+    return out, encoded
 
 
 def _insert_memberships(
@@ -402,6 +425,7 @@ def _full_run(
     result = clusterer.fit(corpus.vectors)
     before = _read_before(session, corpus.ids)
     placement = _place(session, run, corpus, result, before)
+    progress.say("saving memberships")
     _save_memberships(session, run, corpus, result, placement)
     progress.say("labelling themes")
     themes = _describe_themes(session, run, corpus, placement, labeler, before)
