@@ -23,10 +23,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from rootline.clustering.embedding import Embedder, embed_with_cache
-from rootline.clustering.models import Theme, ThemeMembership
+from rootline.clustering.models import ClusteringRun, Theme, ThemeMembership
 from rootline.clustering.runs import PLACEABLE_STATUSES, assign_floor
 from rootline.clustering.stats import last_full_run
-from rootline.errors import InputError, StateError
+from rootline.errors import InputError, NotFoundError, StateError
 from rootline.ingest.boilerplate import Boilerplate
 from rootline.ingest.cleaning import clean_text
 from rootline.ingest.identity import normalise_email
@@ -35,7 +35,7 @@ from rootline.rootcause.knowledge import known_errors_for_theme
 from rootline.rootcause.service import open_problem_for_theme, team_name
 from rootline.rootcause.states import CLOSED_STATES
 
-__all__ = ["Triage", "triage"]
+__all__ = ["Triage", "triage", "triage_contact"]
 
 #: Resolved contacts of the theme compared with the new one (the most recent).
 _SIMILAR_POOL = 500
@@ -55,6 +55,9 @@ class Triage:
     workaround: dict[str, Any] | None
     similar: list[dict[str, Any]] = field(default_factory=list)
     customer: dict[str, Any] | None = None
+    #: "triage" (placed now, by the rule of the next incremental run) or "run" (the theme a
+    #: clustering run or a person gave the stored contact).
+    placed_by: str = "triage"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -87,6 +90,7 @@ def _similar(
     boilerplate: Boilerplate,
     theme_id: int,
     vector: np.ndarray,
+    exclude: int | None = None,
 ) -> list[dict[str, Any]]:
     """The theme's most similar resolved contacts (among its most recent resolved ones)."""
     rows = session.execute(
@@ -96,6 +100,7 @@ def _similar(
             ThemeMembership.theme_id == theme_id,
             Interaction.resolved_at.is_not(None),
             Interaction.body_clean != "",
+            Interaction.id != (exclude or 0),
         )
         .order_by(Interaction.resolved_at.desc(), Interaction.id.desc())
         .limit(_SIMILAR_POOL)
@@ -118,25 +123,26 @@ def _similar(
     ]
 
 
-def _customer(session: Session, email: str) -> dict[str, Any] | None:
-    """The customer's recent contacts and the open problems of the themes they were in."""
+def _customer_of(session: Session, email: str) -> int | None:
     key = normalise_email(email)
     if key is None:
         raise InputError(f"not an e-mail address: {email[:80]!r}", field="customer_email")
-    customer_id = session.scalar(
+    return session.scalar(
         sa.select(CustomerIdentity.customer_id).where(
             CustomerIdentity.kind == "email", CustomerIdentity.value == key
         )
     )
-    if customer_id is None:
-        return None
+
+
+def _customer(session: Session, customer_id: int, exclude: int | None = None) -> dict[str, Any]:
+    """The customer's recent contacts and the open problems of the themes they were in."""
     recent = session.execute(
         sa.select(
             Interaction.id, Interaction.created_at, Interaction.channel, Theme.id, Theme.title
         )
         .outerjoin(ThemeMembership, ThemeMembership.interaction_id == Interaction.id)
         .outerjoin(Theme, (Theme.id == ThemeMembership.theme_id) & (Theme.status == "active"))
-        .where(Interaction.customer_id == customer_id)
+        .where(Interaction.customer_id == customer_id, Interaction.id != (exclude or 0))
         .order_by(Interaction.created_at.desc(), Interaction.id.desc())
         .limit(_RECENT)
     ).all()
@@ -160,6 +166,61 @@ def _customer(session: Session, email: str) -> dict[str, Any] | None:
     }
 
 
+def _run_for(session: Session, embedder: Embedder) -> ClusteringRun:
+    run = last_full_run(session)
+    if run is None:
+        raise StateError("no themes yet: run rootline cluster first")
+    if run.model_slug != embedder.slug:
+        raise StateError(
+            f"the themes were built with {run.model_slug}, not {embedder.slug}: "
+            "triage with the same model"
+        )
+    return run
+
+
+def _nearest(session: Session, vector: np.ndarray, floor: float) -> tuple[Theme | None, float]:
+    """The placeable theme whose centroid is nearest, if at least as similar as the floor."""
+    themes = list(
+        session.scalars(
+            sa.select(Theme)
+            .where(Theme.status.in_(PLACEABLE_STATUSES), Theme.centroid.is_not(None))
+            .order_by(Theme.id)
+        )
+    )
+    if not themes:
+        return None, 0.0
+    centroids = np.stack([np.frombuffer(t.centroid or b"", dtype=np.float32) for t in themes])
+    sims = centroids @ vector
+    best = int(np.argmax(sims))
+    confidence = float(sims[best])
+    if confidence >= floor and themes[best].status != "noise":
+        return themes[best], confidence
+    return None, confidence
+
+
+def _answer(
+    session: Session,
+    embedder: Embedder,
+    boilerplate: Boilerplate,
+    chosen: Theme | None,
+    confidence: float,
+    floor: float,
+    vector: np.ndarray,
+    exclude: int | None = None,
+) -> Triage:
+    return Triage(
+        theme_id=chosen.id if chosen else None,
+        theme_title=chosen.title if chosen else None,
+        confidence=round(min(max(confidence, 0.0), 1.0), 4),
+        floor=round(floor, 4),
+        problem=_problem(session, chosen.id) if chosen else None,
+        workaround=_workaround(session, chosen.id) if chosen else None,
+        similar=(
+            _similar(session, embedder, boilerplate, chosen.id, vector, exclude) if chosen else []
+        ),
+    )
+
+
 def triage(
     session: Session,
     embedder: Embedder,
@@ -178,43 +239,56 @@ def triage(
     cleaned = clean_text(text, redact=redact)
     if not cleaned:
         raise InputError("nothing to triage: the text is empty once cleaned", field="text")
-    run = last_full_run(session)
-    if run is None:
-        raise StateError("no themes yet: run rootline cluster first")
-    if run.model_slug != embedder.slug:
-        raise StateError(
-            f"the themes were built with {run.model_slug}, not {embedder.slug}: "
-            "triage with the same model"
-        )
+    run = _run_for(session, embedder)
     floor = assign_floor(dict(run.params or {}))
-    themes = list(
-        session.scalars(
-            sa.select(Theme)
-            .where(Theme.status.in_(PLACEABLE_STATUSES), Theme.centroid.is_not(None))
-            .order_by(Theme.id)
-        )
-    )
     boilerplate = Boilerplate.from_list((run.params or {}).get("boilerplate"))
     vector = np.asarray(embedder.encode([boilerplate.remove(cleaned)])[0], dtype=np.float32)
     vector /= max(float(np.linalg.norm(vector)), 1e-12)
-    chosen: Theme | None = None
-    confidence = 0.0
-    if themes:
-        centroids = np.stack([np.frombuffer(t.centroid or b"", dtype=np.float32) for t in themes])
-        sims = centroids @ vector
-        best = int(np.argmax(sims))
-        confidence = float(sims[best])
-        if confidence >= floor and themes[best].status != "noise":
-            chosen = themes[best]
-    out = Triage(
-        theme_id=chosen.id if chosen else None,
-        theme_title=chosen.title if chosen else None,
-        confidence=round(max(confidence, 0.0), 4),
-        floor=round(floor, 4),
-        problem=_problem(session, chosen.id) if chosen else None,
-        workaround=_workaround(session, chosen.id) if chosen else None,
-        similar=_similar(session, embedder, boilerplate, chosen.id, vector) if chosen else [],
-    )
-    if customer_email:
-        out.customer = _customer(session, customer_email)
+    chosen, confidence = _nearest(session, vector, floor)
+    out = _answer(session, embedder, boilerplate, chosen, confidence, floor, vector)
+    if customer_email and (customer_id := _customer_of(session, customer_email)) is not None:
+        out.customer = _customer(session, customer_id)
+    return out
+
+
+def triage_contact(session: Session, embedder: Embedder, interaction_id: int) -> Triage:
+    """The triage panel of a contact already stored: the theme a run (or a person) placed it
+    in, with the membership's probability as the confidence; a contact no run has placed yet
+    is triaged from its clean text as the next incremental run would place it. The contact
+    itself is left out of the similar and the recent contacts.
+
+    Raises:
+        NotFoundError: no such contact.
+        StateError: there are no themes yet, or they were built with another model.
+    """
+    contact = session.get(Interaction, interaction_id)
+    if contact is None:
+        raise NotFoundError(f"no contact {interaction_id}")
+    run = _run_for(session, embedder)
+    floor = assign_floor(dict(run.params or {}))
+    boilerplate = Boilerplate.from_list((run.params or {}).get("boilerplate"))
+    text = boilerplate.remove(contact.body_clean or contact.subject or "")
+    vector = np.zeros(1, dtype=np.float32)
+    if text.strip():
+        vectors, _ = embed_with_cache(session, embedder, [text])
+        vector = np.asarray(vectors[0], dtype=np.float32)
+        vector /= max(float(np.linalg.norm(vector)), 1e-12)
+    placed = session.execute(
+        sa.select(Theme, ThemeMembership.probability)
+        .join(ThemeMembership, ThemeMembership.theme_id == Theme.id)
+        .where(ThemeMembership.interaction_id == contact.id)
+    ).first()
+    if placed is not None:
+        theme, probability = placed
+        chosen = theme if theme.status in ("active", "proposed") else None
+        confidence = float(probability) if chosen else 0.0
+        out = _answer(session, embedder, boilerplate, chosen, confidence, floor, vector, contact.id)
+        out.placed_by = "run"
+    elif text.strip():
+        chosen, confidence = _nearest(session, vector, floor)
+        out = _answer(session, embedder, boilerplate, chosen, confidence, floor, vector, contact.id)
+    else:
+        out = _answer(session, embedder, boilerplate, None, 0.0, floor, vector)
+    if contact.customer_id is not None:
+        out.customer = _customer(session, contact.customer_id, exclude=contact.id)
     return out

@@ -264,12 +264,14 @@ def journey(person: Person, site: Site, rng: random.Random) -> list[Visit]:
 
 
 @contextlib.contextmanager
-def rootline_server(db_url: str, folder: Path) -> Iterator[str]:
+def rootline_server(
+    db_url: str, folder: Path, *, embedder: str | None = "hashing"
+) -> Iterator[str]:
     """``rootline serve`` on a free port of 127.0.0.1 as a child process; yields its base URL.
-    Its output goes to ``folder/server.log``."""
+    Its output goes to ``folder/server.log``; ``embedder`` None serves with the real model."""
     port = _free_port()
     log = (folder / "server.log").open("w", encoding="utf-8")
-    env = {**rootline_env(folder), "ROOTLINE_LOGIN_MAX_FAILURES": "1000"}
+    env = {**rootline_env(folder, embedder), "ROOTLINE_LOGIN_MAX_FAILURES": "1000"}
     cmd = [sys.executable, "-m", "rootline", "--db", db_url, "serve", "--host", "127.0.0.1"]
     server = subprocess.Popen(
         [*cmd, "--port", str(port)], env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT

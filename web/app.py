@@ -43,7 +43,18 @@ from rootline.web.permissions import (
     can_see_pii,
     csrf_token,
 )
-from rootline.web.routes import admin, auth, ingest, problems, search, themes, triage, work
+from rootline.web.routes import (
+    admin,
+    auth,
+    contacts,
+    impact,
+    ingest,
+    problems,
+    search,
+    themes,
+    triage,
+    work,
+)
 
 __all__ = ["create_app"]
 
@@ -304,6 +315,6 @@ def create_app(settings: Settings, engine: Engine, embedder: Any | None = None) 
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     _install_error_pages(app)
     _install_docs(app)
-    for module in (auth, themes, problems, work, search, admin, ingest, triage):
+    for module in (auth, themes, problems, work, search, admin, ingest, triage, contacts, impact):
         app.include_router(module.router)
     return app

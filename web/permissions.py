@@ -53,7 +53,7 @@ STAFF = WORKERS
 #: Routes anyone may use, signed in or not.
 PUBLIC = frozenset({"login_page", "login_submit", "healthz"})
 #: The routes a token of a narrower scope than ``all`` may call.
-TOKEN_SCOPE_ROUTES = {"triage": frozenset({"api_triage"})}
+TOKEN_SCOPE_ROUTES = {"triage": frozenset({"api_triage", "api_contact_triage"})}
 
 #: Route name -> roles allowed. Every route of the app must be here or in PUBLIC
 #: (tests/test_web_auth.py checks it, and unknown routes are refused at run time).
@@ -87,6 +87,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "backlog_page": ALL,
     "customer_page": ALL,
     "search_page": ALL,
+    # the agent's desk: every signed-in role triages
+    "contact_page": ALL,
+    "desk_page": ALL,
+    "desk_triage": ALL,
     # admin
     "admin_page": ADMIN,
     "admin_user_create": ADMIN,
@@ -129,6 +133,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "api_search": ALL,
     "api_theme_figures": ALL,
     "api_triage": ALL,
+    "api_contact_triage": ALL,
     "api_users": ADMIN,
     "api_user_create": ADMIN,
     "api_teams": ALL,
@@ -139,6 +144,19 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "api_token_revoke": ADMIN,
     # pushed contacts (a help desk's webhook): adding data sources is an admin's job
     "api_ingest": ADMIN,
+    # customer impact: figures by dimension, forecasts, service quality, account books
+    "impact_page": ALL,
+    "forecast_page": ALL,
+    "service_page": ALL,
+    "survey_import": LEADS,
+    "accounts_page": ALL,
+    "account_page": ALL,
+    "api_impact": ALL,
+    "api_forecasts": ALL,
+    "api_theme_forecast": ALL,
+    "api_service": ALL,
+    "api_accounts": ALL,
+    "api_account": ALL,
 }
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
