@@ -307,7 +307,9 @@ def volume_chart(
     left, top_pad, axis = 34.0, 10.0, 20.0
     baseline = height - axis
     plot = baseline - top_pad
-    peak = _nice_ceiling(max(totals))
+    # Gridlines at round numbers: a round step a quarter of the busiest week or more.
+    step = _nice_ceiling(math.ceil(max(totals) / 4))
+    peak = step * math.ceil(max(totals) / step)
     slot = (width - left) / n
     columns = []
     for k, start in enumerate(week_starts):

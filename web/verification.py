@@ -216,7 +216,10 @@ def rate_chart(
         if verification.after_rate is not None:
             wanted.append(("after", verification.after_rate))
     shares = [w.share or 0.0 for w in weeks]
-    peak = _nice_share(max([*shares, *(r for _, r in wanted)]))
+    highest = max([*shares, *(r for _, r in wanted)])
+    # Gridlines at round shares: a round step a quarter of the highest share or more.
+    step = _nice_share(highest / 4)
+    peak = step * max(1, math.ceil(highest / step - 1e-9))
     left, top, axis = 44.0, 14.0, 22.0
     baseline = height - axis
     plot = baseline - top
