@@ -97,7 +97,18 @@ def test_no_route_module_imports_another() -> None:
 
 
 #: One route module per resource, each holding its pages and their JSON twins.
-RESOURCES = ("admin", "auth", "ingest", "problems", "search", "themes", "triage", "work")
+RESOURCES = (
+    "admin",
+    "auth",
+    "contacts",
+    "impact",
+    "ingest",
+    "problems",
+    "search",
+    "themes",
+    "triage",
+    "work",
+)
 
 
 def test_a_page_and_its_json_twin_live_in_one_resource_module() -> None:
