@@ -213,3 +213,19 @@ def test_leads_see_every_book(anonymous: TestClient, session: Session) -> None:
     data = anonymous.get("/api/accounts/OWNER@example.com").json()
     assert (data["customers"], data["referrals"], data["referral_value"]) == (1, 1, 300.0)
     assert anonymous.get("/api/accounts/nobody").status_code == 404
+
+
+def test_the_theme_page_shows_the_forecast_picture(anonymous: TestClient, session: Session) -> None:
+    tid = _seasonal_theme(session)
+    login(anonymous, session, "viewer")
+    picture = anonymous.get(f"/forecast/{tid}.svg")
+    assert picture.headers["content-type"].startswith("image/svg+xml")
+    svg = BeautifulSoup(picture.text, "html.parser")
+    assert svg.select_one("polygon")["points"] and "expected" in svg.select_one("title").get_text()
+    page = _page(anonymous, f"/themes/{tid}")
+    img = page.select_one("#forecast-heading ~ p img")
+    assert img["src"] == f"/forecast/{tid}.svg" and img["alt"]
+    assert page.select_one(f"a[href='/impact?by=channel&theme={tid}']")
+    # A theme without enough history gets a picture that says so.
+    empty = anonymous.get("/forecast/999999.svg")
+    assert "no forecast yet" in empty.text

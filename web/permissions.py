@@ -147,6 +147,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # customer impact: figures by dimension, forecasts, service quality, account books
     "impact_page": ALL,
     "forecast_page": ALL,
+    "forecast_svg": ALL,
     "service_page": ALL,
     "survey_import": LEADS,
     "accounts_page": ALL,

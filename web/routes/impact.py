@@ -176,6 +176,23 @@ def forecast_page(
     )
 
 
+@pages.get("/forecast/{theme_id}.svg", name="forecast_svg")
+def forecast_svg(request: Request, session: SessionDep, theme_id: RowId) -> Response:
+    """A theme's last weeks and forecast band as a standalone SVG picture (for the theme
+    page, which shows it as an image)."""
+    found = insight.cached_forecasts(request, session, [theme_id]).get(theme_id)
+    band = (
+        insight.forecast_chart(insight.recent_weeks(session, theme_id, found), found)
+        if found
+        else None
+    )
+    summary = band.summary if band else "Under 8 weeks of history: no forecast yet."
+    body = request.app.state.templates.get_template("forecast_band.svg").render(
+        band=band, summary=summary, width=560, height=160
+    )
+    return Response(body, media_type="image/svg+xml")
+
+
 @api.get("/api/forecast", name="api_forecasts")
 def forecasts_api(request: Request, session: SessionDep) -> list[dict[str, Any]]:
     """Every active theme's forecast for the next 4 weeks (``forecast`` null: under 8 weeks
