@@ -187,7 +187,7 @@ def forecast_svg(request: Request, session: SessionDep, theme_id: RowId) -> Resp
         else None
     )
     summary = band.summary if band else "Under 8 weeks of history: no forecast yet."
-    body = request.app.state.templates.get_template("forecast_band.svg").render(
+    body = request.app.state.templates.get_template("forecast_band_svg.html").render(
         band=band, summary=summary, width=560, height=160
     )
     return Response(body, media_type="image/svg+xml")
