@@ -14,8 +14,11 @@ from rootline.db import Base, JSONType, utcnow
 
 __all__ = [
     "AuditEvent",
+    "BoardDecision",
     "Comment",
+    "ImpactWeight",
     "KnownError",
+    "KnownErrorRevision",
     "KnownErrorTheme",
     "Notification",
     "Problem",
@@ -58,13 +61,13 @@ class User(Base):
 
 
 class Team(Base):
-    """A business owner team, an IS (IT) owner team, or the triage team."""
+    """A business owner team, an IS (IT) owner team, the triage team, or a governance board."""
 
     __tablename__ = "team"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(128), unique=True)
-    kind: Mapped[str] = mapped_column(sa.String(16), doc="business, is or triage")
+    kind: Mapped[str] = mapped_column(sa.String(16), doc="business, is, triage or board")
     lead_user_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("app_user.id", ondelete="SET NULL")
     )
@@ -308,6 +311,29 @@ class SlaBreach(Base):
     escalated_to: Mapped[list[str]] = mapped_column(JSONType, default=list, doc="Lead e-mails.")
 
 
+class BoardDecision(Base):
+    """What the governance board decided about a problem, by whom and when. Never updated: a
+    later decision about the same problem is a new row, and the newest one stands."""
+
+    __tablename__ = "board_decision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("problem.id", ondelete="CASCADE"), index=True
+    )
+    decision: Mapped[str] = mapped_column(sa.String(16), doc="approve, defer, reject or merge")
+    defer_until: Mapped[date | None] = mapped_column(sa.Date, doc="When a deferral ends.")
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
+    merged_into_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("problem.id", ondelete="SET NULL")
+    )
+    decided_by: Mapped[str] = mapped_column(sa.String(255))
+    decided_at: Mapped[datetime] = mapped_column(_TS, default=utcnow)
+    impact_score: Mapped[float] = mapped_column(
+        sa.Float, default=0.0, doc="The problem's impact score when the board decided."
+    )
+
+
 class KnownErrorTheme(Base):
     """Which themes a known error applies to."""
 
@@ -331,12 +357,45 @@ class KnownError(Base):
         sa.ForeignKey("problem.id", ondelete="CASCADE"), unique=True
     )
     title: Mapped[str] = mapped_column(sa.String(255))
+    #: How customers describe it: the theme's typical contacts, so agents recognise it.
+    symptoms: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     cause: Mapped[str] = mapped_column(sa.Text, default="")
     workaround: Mapped[str] = mapped_column(sa.Text, default="")
+    fix: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    #: Shown to front-line agents (the desk's workaround); unpublished articles are drafts.
+    public: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
+    revision: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")
+    updated_by: Mapped[str] = mapped_column(
+        sa.String(255), default="system", server_default="system"
+    )
     search_text: Mapped[str] = mapped_column(sa.Text, default="", doc="Lower-cased words.")
     updated_at: Mapped[datetime] = mapped_column(_TS, default=utcnow, onupdate=utcnow)
 
     themes: Mapped[list[Theme]] = relationship(secondary="known_error_theme", lazy="selectin")
+
+
+class KnownErrorRevision(Base):
+    """One saved version of a knowledge-base article: what it said, who saved it, when."""
+
+    __tablename__ = "known_error_revision"
+    __table_args__ = (
+        sa.UniqueConstraint("known_error_id", "revision", name="uq_known_error_revision"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    known_error_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("known_error.id", ondelete="CASCADE"), index=True
+    )
+    revision: Mapped[int] = mapped_column(sa.Integer)
+    title: Mapped[str] = mapped_column(sa.String(255))
+    symptoms: Mapped[str] = mapped_column(sa.Text, default="")
+    cause: Mapped[str] = mapped_column(sa.Text, default="")
+    workaround: Mapped[str] = mapped_column(sa.Text, default="")
+    fix: Mapped[str] = mapped_column(sa.Text, default="")
+    public: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    changed_by: Mapped[str] = mapped_column(sa.String(255))
+    changed_at: Mapped[datetime] = mapped_column(_TS, default=utcnow)
+    note: Mapped[str] = mapped_column(sa.Text, default="", doc="Why it was changed.")
 
 
 class SurveyResponse(Base):
@@ -359,3 +418,15 @@ class SurveyResponse(Base):
     scale_max: Mapped[float] = mapped_column(sa.Float)
     responded_at: Mapped[datetime | None] = mapped_column(_TS)
     source: Mapped[str] = mapped_column(sa.String(64), default="survey")
+
+
+class ImpactWeight(Base):
+    """How much one component counts in the impact score, as an admin set it (the weights
+    add up to 1; without rows the score uses ``rootline.rootcause.impact.WEIGHTS``)."""
+
+    __tablename__ = "impact_weight"
+
+    component: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    weight: Mapped[float] = mapped_column(sa.Float)
+    updated_by: Mapped[str] = mapped_column(sa.String(255), default="system")
+    updated_at: Mapped[datetime] = mapped_column(_TS, default=utcnow, onupdate=utcnow)
