@@ -10,7 +10,7 @@ import itertools
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +19,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from rootline.clustering.models import ThemeMembership
+from rootline.errors import InputError
 from rootline.ingest.models import Customer, Interaction
+from rootline.rootcause.audit import record
+from rootline.rootcause.models import ImpactWeight
 
 __all__ = [
     "COMPONENT_WORDS",
@@ -30,8 +33,10 @@ __all__ = [
     "ScorePart",
     "contact_facts",
     "impact_by_theme",
+    "impact_weights",
     "measure_impact",
     "priority_for_score",
+    "set_impact_weights",
     "theme_impact",
 ]
 
@@ -194,12 +199,18 @@ def _repeat_rate(by_customer: dict[int, list[datetime]]) -> float:
     return repeaters / len(by_customer)
 
 
-def measure_impact(contacts: Sequence[Contact], as_of: datetime | None = None) -> Impact:
+def measure_impact(
+    contacts: Sequence[Contact],
+    as_of: datetime | None = None,
+    weights: Mapping[str, float] | None = None,
+) -> Impact:
     """Impact of one theme's contacts.
 
     Args:
         contacts: the theme's interactions.
         as_of: the end of the trend windows; default: the latest contact.
+        weights: how much each component counts (default ``WEIGHTS``; an admin's choice is
+            read with ``impact_weights``).
 
     Returns:
         The figures, a 0-100 score, each component's normalised value, weight and points, and a
@@ -243,11 +254,12 @@ def measure_impact(contacts: Sequence[Contact], as_of: datetime | None = None) -
         "value_at_risk": _log_share(value, _SATURATION["value_at_risk"]),
         "trend": trend_norm,
     }
+    weight = dict(WEIGHTS) if weights is None else {n: float(weights.get(n, 0.0)) for n in WEIGHTS}
     components = {
         name: {
             "value": round(norm, 4),
-            "weight": WEIGHTS[name],
-            "points": round(100 * WEIGHTS[name] * norm, 2),
+            "weight": weight[name],
+            "points": round(100 * weight[name] * norm, 2),
         }
         for name, norm in normalised.items()
     }
@@ -314,13 +326,62 @@ def theme_impact(
     """
     ids = [theme_ids] if isinstance(theme_ids, int) else list(theme_ids)
     contacts = [c for group in _contacts(session, ids).values() for c in group]
-    return measure_impact(contacts, as_of)
+    return measure_impact(contacts, as_of, impact_weights(session))
 
 
 def impact_by_theme(
     session: Session, theme_ids: Iterable[int], as_of: datetime | None = None
 ) -> dict[int, Impact]:
     """Impact of each of several themes, loaded in one query."""
+    weights = impact_weights(session)
     return {
-        tid: measure_impact(group, as_of) for tid, group in _contacts(session, theme_ids).items()
+        tid: measure_impact(group, as_of, weights)
+        for tid, group in _contacts(session, theme_ids).items()
     }
+
+
+def impact_weights(session: Session) -> dict[str, float]:
+    """The weights the impact score uses: an admin's (``set_impact_weights``), else
+    ``WEIGHTS``."""
+    stored = {w.component: w.weight for w in session.scalars(sa.select(ImpactWeight))}
+    if not stored:
+        return dict(WEIGHTS)
+    return {name: float(stored.get(name, 0.0)) for name in WEIGHTS}
+
+
+def set_impact_weights(
+    session: Session, weights: Mapping[str, float], *, actor: str
+) -> dict[str, float]:
+    """Store new weights, scaled to add up to 1, and record the change in the audit trail.
+
+    Components not named keep their weight. Problems keep the score they were opened with;
+    theme scores use the new weights from now on.
+
+    Raises:
+        InputError: an unknown component, a negative or non-finite weight, or all zero.
+    """
+    unknown = sorted(set(weights) - set(WEIGHTS))
+    if unknown:
+        raise InputError(
+            f"unknown impact component(s) {', '.join(unknown)} (known: {', '.join(WEIGHTS)})",
+            field="weights",
+        )
+    for name, value in weights.items():
+        if not math.isfinite(value) or value < 0:
+            raise InputError(f"the weight of {name} must be 0 or more, not {value}", field=name)
+    old = impact_weights(session)
+    merged = old | {k: float(v) for k, v in weights.items()}
+    total = sum(merged.values())
+    if total <= 0:
+        raise InputError("at least one weight must be above 0", field="weights")
+    new = {k: round(v / total, 4) for k, v in merged.items()}
+    rows = {w.component: w for w in session.scalars(sa.select(ImpactWeight))}
+    for name, value in new.items():
+        row = rows.get(name)
+        if row is None:
+            session.add(ImpactWeight(component=name, weight=value, updated_by=actor))
+        else:
+            row.weight, row.updated_by = value, actor
+    record(session, actor, "impact_weights", 0, "update", "weights", old, new)
+    session.flush()
+    return new

@@ -158,6 +158,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "api_service": ALL,
     "api_accounts": ALL,
     "api_account": ALL,
+    "weights_page": ALL,
+    "weights_update": ADMIN,
+    "api_weights": ALL,
+    "api_weights_update": ADMIN,
 }
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -24,6 +24,7 @@ from rootline.rootcause.impact import (
     Contact,
     Impact,
     contact_facts,
+    impact_weights,
     measure_impact,
 )
 from rootline.rootcause.models import Problem, ProblemTheme, SlaBreach, Team
@@ -268,6 +269,7 @@ def dashboard(session: Session, filters: Filters) -> Dashboard:
     out = []
     customers: set[int] = set()
     value = 0.0
+    weights = impact_weights(session)
     for theme_id, title, keywords, size, status in themes:
         group = by_theme.get(theme_id, [])
         if filters.narrowed and not group:
@@ -294,7 +296,7 @@ def dashboard(session: Session, filters: Filters) -> Dashboard:
                 list(keywords or []),
                 size,
                 status,
-                measure_impact(group, horizon),
+                measure_impact(group, horizon, weights),
                 weeks,
                 newest,
             )
@@ -346,7 +348,7 @@ def theme_figures(
             WeekCount(week_start=w, count=per_week.get(w, 0))
             for w in (first + timedelta(weeks=i) for i in range(weeks))
         ]
-    return ThemeFigures(measure_impact(contacts, as_of), counts)
+    return ThemeFigures(measure_impact(contacts, as_of, impact_weights(session)), counts)
 
 
 def filter_options(session: Session) -> dict[str, list[str]]:

@@ -292,9 +292,47 @@ def accounts(
         out_console.print(line, markup=False)
 
 
+def impact_weights(
+    ctx: typer.Context,
+    changes: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[NAME=WEIGHT]...", help="New weights, e.g. contacts=0.4 trend=0.2."
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the impact score's weights, or change some (all are then scaled to add up to 1)."""
+    from rootline.cli.context import cli_actor
+    from rootline.errors import InputError
+    from rootline.rootcause.impact import COMPONENT_WORDS, impact_weights, set_impact_weights
+
+    given: dict[str, float] = {}
+    for change in changes or []:
+        name, sep, value = change.partition("=")
+        try:
+            given[name.strip()] = float(value)
+        except ValueError:
+            raise InputError(f"{change!r} is not NAME=WEIGHT", field="NAME=WEIGHT") from None
+        if not sep:
+            raise InputError(f"{change!r} is not NAME=WEIGHT", field="NAME=WEIGHT")
+    with session_scope(app_state(ctx).sessions) as session:
+        if given:
+            begin_writing(session)
+            weights = set_impact_weights(session, given, actor=cli_actor())
+        else:
+            weights = impact_weights(session)
+    if as_json:
+        print_json(weights)
+        return
+    for name, weight in weights.items():
+        out_console.print(f"{name:16} {weight:.2f}  ({COMPONENT_WORDS[name][1]})", markup=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add these commands to the root ``rootline`` app."""
     app.command("figures")(figures)
     app.command("forecast")(forecast)
     app.command("accounts")(accounts)
+    app.command("impact-weights")(impact_weights)
     app.add_typer(surveys_app, name="surveys")

@@ -11,16 +11,25 @@ import csv
 import io
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, Body, Depends, File, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from rootline.clustering.service import list_themes
 from rootline.errors import InputError, NotFoundError
+from rootline.rootcause.impact import COMPONENT_WORDS, WEIGHTS, impact_weights, set_impact_weights
 from rootline.rootcause.models import User
 from rootline.rootcause.surveys import import_surveys
 from rootline.web import insight
-from rootline.web.deps import Renderer, RowId, SessionDep, csv_response, flash, wants_csv
+from rootline.web.deps import (
+    Renderer,
+    RowId,
+    SessionDep,
+    csv_response,
+    flash,
+    get_figures,
+    wants_csv,
+)
 from rootline.web.insight import Window
 from rootline.web.permissions import CurrentUser
 from rootline.web.refusals import COMMON, refusals
@@ -299,6 +308,71 @@ async def survey_import(
         f"{load.unmatched} about no known contact.",
     )
     return RedirectResponse("/service", status_code=303)
+
+
+# --- impact score weights ---------------------------------------------------------------------
+
+
+def _weights_context(session: SessionDep) -> list[dict[str, Any]]:
+    current = impact_weights(session)
+    return [
+        {
+            "name": name,
+            "label": COMPONENT_WORDS[name][0],
+            "basis": COMPONENT_WORDS[name][1],
+            "weight": current[name],
+            "default": WEIGHTS[name],
+        }
+        for name in WEIGHTS
+    ]
+
+
+@pages.get("/impact/weights", name="weights_page")
+def weights_page(request: Request, session: SessionDep, render: Renderer) -> Response:
+    """How much each component counts in the impact score; admins change it here."""
+    return render("weights.html", nav="impact", weights=_weights_context(session))
+
+
+@pages.post("/impact/weights", name="weights_update")
+async def weights_update(request: Request, session: SessionDep, user: CurrentUser) -> Response:
+    """Store the weights of the form (scaled to add up to 1)."""
+    form = await request.form()
+    given: dict[str, float] = {}
+    for name in WEIGHTS:
+        raw = str(form.get(name, "")).strip()
+        if raw:
+            try:
+                given[name] = float(raw)
+            except ValueError:
+                raise InputError(
+                    f"the weight of {name} is not a number: {raw!r}", field=name
+                ) from None
+    new = set_impact_weights(session, given, actor=user.email)
+    get_figures(request).clear()  # every cached score used the old weights
+    flash(request, "Weights saved: " + ", ".join(f"{k} {v:.2f}" for k, v in new.items()) + ".")
+    return RedirectResponse("/impact/weights", status_code=303)
+
+
+@api.get("/api/impact/weights", name="api_weights")
+def weights_api(session: SessionDep) -> dict[str, float]:
+    """The impact score's weights, adding up to 1."""
+    return impact_weights(session)
+
+
+@api.put("/api/impact/weights", name="api_weights_update", responses=_BAD_INPUT)
+def weights_update_api(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    weights: Annotated[
+        dict[str, float], Body(description="Component -> weight; scaled to add up to 1.")
+    ],
+) -> dict[str, float]:
+    """Change the weights (admins): components not named keep theirs; all are then scaled to
+    add up to 1. Problems keep the score they were opened with."""
+    new = set_impact_weights(session, weights, actor=user.email)
+    get_figures(request).clear()
+    return new
 
 
 # --- account owners ---------------------------------------------------------------------------
