@@ -8,6 +8,7 @@ Each function takes a Session, flushes but does not commit, and returns plain re
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -19,7 +20,13 @@ from rootline.clustering.cluster import Clusterer
 from rootline.clustering.embedding import text_hash
 from rootline.clustering.history import record_event
 from rootline.clustering.labels import CTfidfLabeler, Labeler, representative_examples
-from rootline.clustering.models import ClusteringRun, EmbeddingCache, Theme, ThemeMembership
+from rootline.clustering.models import (
+    ClusteringRun,
+    EmbeddingCache,
+    Theme,
+    ThemeEvent,
+    ThemeMembership,
+)
 from rootline.clustering.schemas import ThemeOut
 from rootline.clustering.service import get_theme
 from rootline.clustering.stats import corpus_boilerplate
@@ -28,11 +35,15 @@ from rootline.ingest.models import Interaction
 
 __all__ = [
     "accept_proposed",
+    "check_merge",
+    "check_undo",
     "mark_noise",
     "merge_themes",
     "move_interactions",
     "rename_theme",
     "split_theme",
+    "undo_last_edit",
+    "undoable_edit",
 ]
 
 _EDITABLE = ("active", "proposed")
@@ -88,6 +99,19 @@ def rename_theme(session: Session, theme_id: int, title: str, *, actor: str) -> 
     return get_theme(session, theme_id)
 
 
+def check_merge(session: Session, source_id: int, target_id: int) -> tuple[Theme, Theme]:
+    """The two themes of a merge, refused as :func:`merge_themes` would refuse them.
+
+    Raises:
+        NotFoundError: either theme does not exist.
+        InputError: a theme merged into itself.
+        StateError: either theme is not active or proposed.
+    """
+    if source_id == target_id:
+        raise InputError("a theme cannot be merged into itself")
+    return _theme(session, source_id), _theme(session, target_id)
+
+
 def merge_themes(session: Session, source_id: int, target_id: int, *, actor: str) -> ThemeOut:
     """Merge theme ``source_id`` into ``target_id``: its members move there as manual placements.
 
@@ -99,9 +123,20 @@ def merge_themes(session: Session, source_id: int, target_id: int, *, actor: str
         InputError: a theme merged into itself.
         StateError: either theme is not active or proposed.
     """
-    if source_id == target_id:
-        raise InputError("a theme cannot be merged into itself")
-    source, target = _theme(session, source_id), _theme(session, target_id)
+    source, target = check_merge(session, source_id, target_id)
+    # What an undo needs: the contacts that move, the source's status, the target's centroid.
+    moving = sorted(
+        session.scalars(
+            sa.select(ThemeMembership.interaction_id).where(ThemeMembership.theme_id == source.id)
+        )
+    )
+    undo = {
+        "members": moving,
+        "was": source.status,
+        "target_centroid": (
+            base64.b64encode(target.centroid).decode() if target.centroid is not None else None
+        ),
+    }
     # A bulk UPDATE's result is always a cursor result, which counts the rows it changed.
     result = cast(
         "sa.CursorResult[Any]",
@@ -120,7 +155,7 @@ def merge_themes(session: Session, source_id: int, target_id: int, *, actor: str
         )
     source.status, source.merged_into_id, source.size = "merged", target.id, 0
     _recount(session, target)
-    record_event(session, source.id, "merged", actor=actor, into=target.id, moved=moved)
+    record_event(session, source.id, "merged", actor=actor, into=target.id, moved=moved, **undo)
     record_event(session, target.id, "merged", actor=actor, absorbed=source.id, moved=moved)
     session.flush()
     return get_theme(session, target.id)
@@ -281,8 +316,9 @@ def mark_noise(session: Session, theme_id: int, *, actor: str) -> ThemeOut:
     """
     theme = _theme(session, theme_id)
     _pin_members(session, theme.id)
+    was = theme.status
     theme.status = "noise"
-    record_event(session, theme.id, "marked_noise", actor=actor, size=theme.size)
+    record_event(session, theme.id, "marked_noise", actor=actor, size=theme.size, was=was)
     session.flush()
     return get_theme(session, theme.id)
 
@@ -297,5 +333,111 @@ def accept_proposed(session: Session, theme_id: int, *, actor: str) -> ThemeOut:
     theme = _theme(session, theme_id, ("proposed",))
     theme.status = "active"
     record_event(session, theme.id, "accepted", actor=actor, size=theme.size)
+    session.flush()
+    return get_theme(session, theme.id)
+
+
+def undoable_edit(session: Session, theme_id: int) -> ThemeEvent | None:
+    """The edit an undo would take back: the theme's latest event, if it is a merge of this
+    theme into another or a "not a theme" mark, made since the clustering run and undone by
+    nobody (merges recorded before undo existed cannot be taken back)."""
+    theme = session.get(Theme, theme_id)
+    if theme is None or theme.status not in ("merged", "noise"):
+        return None
+    last = session.scalars(
+        sa.select(ThemeEvent)
+        .where(ThemeEvent.theme_id == theme_id)
+        .order_by(ThemeEvent.at.desc(), ThemeEvent.id.desc())
+        .limit(1)
+    ).first()
+    if last is None:
+        return None
+    if theme.status == "merged" and last.kind == "merged" and "members" in (last.details or {}):
+        return last
+    if theme.status == "noise" and last.kind == "marked_noise":
+        return last
+    return None
+
+
+def check_undo(session: Session, theme_id: int) -> ThemeEvent:
+    """The edit :func:`undo_last_edit` would take back, or the reason it would refuse.
+
+    Raises:
+        NotFoundError: no such theme.
+        StateError: nothing to undo.
+    """
+    if session.get(Theme, theme_id) is None:
+        raise NotFoundError(f"no theme with id {theme_id}")
+    event = undoable_edit(session, theme_id)
+    if event is None:
+        raise StateError(
+            f"theme {theme_id} has no merge or “not a theme” mark to undo (only the latest "
+            "edit can be undone, before anything else changes the theme)"
+        )
+    return event
+
+
+def undo_last_edit(session: Session, theme_id: int, *, actor: str) -> ThemeOut:
+    """Take back the theme's last merge or "not a theme" mark (see :func:`undoable_edit`).
+
+    A merge is undone by moving the contacts it moved, those still in the target, back to
+    this theme (as manual placements), giving it back its status and the target its centroid.
+    A "not a theme" mark is undone by giving the theme back its status.
+
+    Raises:
+        NotFoundError: no such theme.
+        StateError: nothing to undo (not merged or noise, or changed again since).
+    """
+    theme = session.get(Theme, theme_id)
+    event = check_undo(session, theme_id)
+    assert theme is not None  # check_undo found it
+    details = dict(event.details or {})
+    if event.kind == "marked_noise":
+        theme.status = str(details.get("was") or "active")
+        record_event(session, theme.id, "undone", actor=actor, undid="marked_noise")
+        session.flush()
+        return get_theme(session, theme.id)
+    target = session.get(Theme, int(details["into"]))
+    if target is None or target.status not in ("active", "proposed", "noise"):
+        raise StateError(
+            f"theme {theme_id} was merged into theme {details['into']}, which has since been "
+            "merged, split or retired; move the contacts back by hand"
+        )
+    wanted = [int(i) for i in details.get("members") or []]
+    back = (
+        list(
+            session.scalars(
+                sa.select(ThemeMembership.interaction_id).where(
+                    ThemeMembership.theme_id == target.id,
+                    ThemeMembership.interaction_id.in_(wanted),
+                )
+            )
+        )
+        if wanted
+        else []
+    )
+    if back:
+        session.execute(
+            sa.update(ThemeMembership)
+            .where(ThemeMembership.interaction_id.in_(back))
+            .values(theme_id=theme.id, source="manual", probability=1.0)
+        )
+    if details.get("target_centroid"):
+        target.centroid = base64.b64decode(str(details["target_centroid"]))
+    theme.status, theme.merged_into_id = str(details.get("was") or "active"), None
+    _recount(session, theme)
+    _recount(session, target)
+    record_event(
+        session, theme.id, "undone", actor=actor, undid="merged", out_of=target.id, moved=len(back)
+    )
+    record_event(
+        session,
+        target.id,
+        "undone",
+        actor=actor,
+        undid="merged",
+        gave_back=theme.id,
+        moved=len(back),
+    )
     session.flush()
     return get_theme(session, theme.id)

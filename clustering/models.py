@@ -34,6 +34,7 @@ THEME_EVENT_KINDS = (
     "retired",
     "proposed",
     "accepted",
+    "undone",
 )
 
 

@@ -69,6 +69,9 @@ def test_review_promote_and_resolve(browser, journey_engine: Engine, settings: S
         page.goto(f"{base}{absorbed}")
         page.select_option("#merge-target", keep_id)
         page.click("form[action$='/merge'] button")
+        # A confirmation says what will change; the merge happens on "Merge".
+        assert page.locator("#confirm ul.changes li").count() >= 2
+        page.click("#confirm button[type=submit]")
         page.wait_for_url(f"{base}{keep}")
         assert "merged into this one" in page.locator("p.flash").inner_text()
         page.fill("#rename-title", "Checkout payments refused")

@@ -62,7 +62,11 @@ def test_review_promote_and_work_a_problem(
     login(lead, session, "support_lead")
     assert _post(lead, f"/themes/{data.card}/rename", title="Cards refused").status_code == 303
     assert _soup(lead, f"/themes/{data.card}").h1.get_text(strip=True) == "Cards refused"
-    merged = _post(lead, f"/themes/{data.password}/merge", target_id=data.card)
+    # The first post shows what will change; nothing changes until it is confirmed.
+    asked = _post(lead, f"/themes/{data.password}/merge", target_id=data.card)
+    assert asked.status_code == 200 and "What will change" in asked.text
+    assert session.get(Theme, data.password).status == "active"
+    merged = _post(lead, f"/themes/{data.password}/merge", target_id=data.card, confirmed="yes")
     assert merged.headers["location"] == f"/themes/{data.card}"
     assert session.get(Theme, data.password).status == "merged"
     promoted = _post(lead, f"/themes/{data.card}/promote", title="Card payments fail", tags="web")
@@ -141,10 +145,10 @@ def test_move_split_noise_from_the_theme_page(
     moved = _post(client, f"/themes/{data.password}/move", target_id=data.card, interaction_ids=ids)
     assert moved.status_code == 303
     assert session.get(Theme, data.card).size == 62
-    assert _post(client, f"/themes/{data.password}/noise").status_code == 303
+    assert _post(client, f"/themes/{data.password}/noise", confirmed="yes").status_code == 303
     assert session.get(Theme, data.password).status == "noise"
     # Splitting needs cached vectors; without them the reason is shown, nothing changes.
-    _post(client, f"/themes/{data.card}/split")
+    _post(client, f"/themes/{data.card}/split", confirmed="yes")
     assert (
         "cached vectors"
         in _soup(client, f"/themes/{data.card}").select_one("p.flash.error").get_text()

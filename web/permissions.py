@@ -72,6 +72,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "theme_noise": LEADS,
     "theme_accept": LEADS,
     "theme_promote": LEADS,
+    "theme_undo": LEADS,
     # problems
     "board_page": ALL,
     "problem_page": ALL,
@@ -114,6 +115,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "api_theme_noise": LEADS,
     "api_theme_accept": LEADS,
     "api_theme_promote": LEADS,
+    "api_theme_undo": LEADS,
     "api_runs": ALL,
     "api_alerts": ALL,
     "api_problems": ALL,

@@ -13,10 +13,10 @@ from starlette.responses import Response
 from rootline.rootcause import service as problems
 from rootline.rootcause.schemas import AuditOut, CommentOut, ProblemOut, TaskOut
 from rootline.rootcause.service import PRIORITIES
-from rootline.rootcause.states import STATES
+from rootline.rootcause.states import STATES, check_transition
 from rootline.rootcause.teams import list_teams
 from rootline.rootcause.verification import move_problem, verify_problem
-from rootline.web import queries
+from rootline.web import confirm, queries
 from rootline.web.deps import (
     MAX_ID,
     Renderer,
@@ -163,11 +163,21 @@ def problem_transition(
     user: CurrentUser,
     problem_id: RowId,
     _problem: WorkableProblem,
+    render: Renderer,
     target: Annotated[str, Form(max_length=32)],
     version: Version = None,
     reason: Annotated[str, Form(max_length=2000)] = "",
+    confirmed: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
-    """Move the problem to the next state of its life cycle (verified: when the data says so)."""
+    """Move the problem to the next state of its life cycle (verified: when the data says so;
+    closing as won't fix and reopening after a confirmation that says what will change)."""
+    if target in confirm.CONFIRMED_MOVES and not confirm.confirmed(confirmed):
+        check_transition(_problem, target)
+        return render(
+            "confirm.html",
+            confirm=confirm.transition_confirmation(_problem, target, version),
+            nav="problems",
+        )
     problem = move_problem(
         session,
         problem_id,

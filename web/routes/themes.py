@@ -20,7 +20,7 @@ from rootline.rootcause.impact import COMPONENT_WORDS, theme_impact
 from rootline.rootcause.knowledge import known_errors_for_theme
 from rootline.rootcause.schemas import ProblemOut
 from rootline.rootcause.service import create_problem
-from rootline.web import queries
+from rootline.web import confirm, queries
 from rootline.web.cache import FigureCache, data_fingerprint
 from rootline.web.charts import score_bar, sparkline, volume_chart, weekly_bar_chart
 from rootline.web.dashboard import Listing, listed_rows, theme_list, theme_listing
@@ -231,6 +231,7 @@ def theme_page(
         problem=queries.problems_by_theme(session, [theme_id]).get(theme_id),
         known_errors=known_errors_for_theme(session, theme_id),
         history=theme_history(session, theme_id)[-10:],
+        undo=curation.undoable_edit(session, theme_id),
         choices=choices,
         choice_options=_options(choices),
     )
@@ -250,18 +251,60 @@ def theme_rename(
     return RedirectResponse(f"/themes/{theme_id}", status_code=303)
 
 
+#: A page form's "yes, I have read what will change" (absent: show the confirmation first).
+Confirmed = Annotated[str, Form(max_length=3)]
+
+
 @pages.post("/themes/{theme_id}/merge", name="theme_merge")
 def theme_merge(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
+    render: Renderer,
     theme_id: RowId,
-    target_id: Annotated[int, Form(ge=1)],
+    target_id: Annotated[int, Form(ge=1, le=MAX_ID)],
+    confirmed: Confirmed = "",
 ) -> Response:
-    """Merge this theme into another; its contacts move there."""
+    """Merge this theme into another; its contacts move there (after a confirmation)."""
+    if not confirm.confirmed(confirmed):
+        curation.check_merge(session, theme_id, target_id)
+        return render(
+            "confirm.html",
+            nav="themes",
+            confirm=confirm.merge_confirmation(session, theme_id, target_id),
+        )
     target = curation.merge_themes(session, theme_id, target_id, actor=user.email)
-    flash(request, f"Theme {theme_id} merged into this one.")
+    flash(
+        request,
+        f"Theme {theme_id} merged into this one. To take it back, use “Undo the merge” on "
+        f"theme {theme_id}'s page.",
+    )
     return RedirectResponse(f"/themes/{target.id}", status_code=303)
+
+
+@pages.post("/themes/{theme_id}/undo", name="theme_undo")
+def theme_undo(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    render: Renderer,
+    theme_id: RowId,
+    confirmed: Confirmed = "",
+) -> Response:
+    """Take back the theme's last merge or "not a theme" mark (after a confirmation)."""
+    if not confirm.confirmed(confirmed):
+        event = curation.check_undo(session, theme_id)
+        into = (event.details or {}).get("into")
+        return render(
+            "confirm.html",
+            nav="themes",
+            confirm=confirm.undo_confirmation(
+                session, theme_id, event.kind, int(into) if into is not None else None
+            ),
+        )
+    curation.undo_last_edit(session, theme_id, actor=user.email)
+    flash(request, "Undone.")
+    return RedirectResponse(f"/themes/{theme_id}", status_code=303)
 
 
 @pages.post("/themes/{theme_id}/split", name="theme_split")
@@ -269,10 +312,16 @@ def theme_split(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
+    render: Renderer,
     theme_id: RowId,
     clusterer: ClustererDep,
+    confirmed: Confirmed = "",
 ) -> Response:
-    """Re-cluster the theme's contacts into two or more new themes."""
+    """Re-cluster the theme's contacts into two or more new themes (after a confirmation)."""
+    if not confirm.confirmed(confirmed):
+        return render(
+            "confirm.html", nav="themes", confirm=confirm.split_confirmation(session, theme_id)
+        )
     children = curation.split_theme(session, theme_id, clusterer, actor=user.email)
     flash(request, f"Theme {theme_id} split into " + ", ".join(f"#{c.id}" for c in children) + ".")
     return RedirectResponse(f"/themes/{children[0].id}", status_code=303)
@@ -295,11 +344,20 @@ def theme_move(
 
 @pages.post("/themes/{theme_id}/noise", name="theme_noise")
 def theme_noise(
-    request: Request, session: SessionDep, user: CurrentUser, theme_id: RowId
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    render: Renderer,
+    theme_id: RowId,
+    confirmed: Confirmed = "",
 ) -> Response:
-    """Mark the group as "not a theme"."""
+    """Mark the group as "not a theme" (after a confirmation)."""
+    if not confirm.confirmed(confirmed):
+        return render(
+            "confirm.html", nav="themes", confirm=confirm.noise_confirmation(session, theme_id)
+        )
     curation.mark_noise(session, theme_id, actor=user.email)
-    flash(request, "Marked as not a theme.")
+    flash(request, "Marked as not a theme. “Undo” on this page takes it back.")
     return RedirectResponse(f"/themes/{theme_id}", status_code=303)
 
 
@@ -520,6 +578,18 @@ def move(session: SessionDep, user: CurrentUser, theme_id: RowId, body: MoveIn) 
 def noise(session: SessionDep, user: CurrentUser, theme_id: RowId) -> ThemeOut:
     """Mark a theme as "not a theme"."""
     return curation.mark_noise(session, theme_id, actor=user.email)
+
+
+@api.post(
+    "/api/themes/{theme_id}/undo",
+    response_model=ThemeOut,
+    responses=_REVIEW,
+    name="api_theme_undo",
+)
+def undo(session: SessionDep, user: CurrentUser, theme_id: RowId) -> ThemeOut:
+    """Take back the theme's last merge (its contacts move back) or "not a theme" mark, if
+    nothing has changed the theme since; returns the theme."""
+    return curation.undo_last_edit(session, theme_id, actor=user.email)
 
 
 @api.post(
