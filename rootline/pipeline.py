@@ -24,6 +24,7 @@ from rootline.clustering.runs import (
     run_clustering,
     start_run,
 )
+from rootline.clustering.vector_index import IndexReport, index_folder, refresh_saved_index
 from rootline.config import Settings
 from rootline.db import begin_writing, session_scope
 from rootline.ingest.service import IngestOptions, IngestReport, ingest_file
@@ -37,6 +38,7 @@ __all__ = [
     "cluster_job",
     "demo_paths",
     "ingest_paths",
+    "refresh_search_index",
 ]
 
 #: The bundled demo help desk: (file name, source name).
@@ -140,7 +142,7 @@ def cluster_job(
     try:
         with session_scope(sessions) as session:
             begin_writing(session)
-            return cluster(
+            run = cluster(
                 session, settings, full=full, embedder=embedder, progress=progress, run_id=run_id
             )
     except BaseException as exc:
@@ -148,6 +150,29 @@ def cluster_job(
             begin_writing(session)
             fail_run(session, run_id, f"{type(exc).__name__}: {exc}")
         raise
+    refresh_search_index(sessions, settings, embedder.slug, progress)
+    return run
+
+
+def refresh_search_index(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    slug: str,
+    progress: ClusterProgress | None = None,
+) -> IndexReport | None:
+    """Update the saved nearest-neighbour graph of ``slug`` once a run has finished.
+
+    The graph only speeds search up: when it cannot be written, search builds one in memory
+    (or scans), so a failure here is reported and the run stands.
+    """
+    progress = progress or ClusterProgress()
+    progress.say("updating the search index")
+    try:
+        with session_scope(sessions) as session:
+            return refresh_saved_index(session, slug, index_folder(settings.data_dir))
+    except (OSError, RuntimeError, ValueError) as exc:
+        progress.say(f"search index not saved ({exc}); search builds it when needed")
+        return None
 
 
 def demo_paths() -> list[tuple[Path, str]]:

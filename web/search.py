@@ -1,22 +1,23 @@
 """Search over contacts: words (trigram-indexed LIKE) and meaning (cached sentence vectors).
 
-``keyword_ids`` finds the newest contacts holding every word; ``semantic_index`` loads the
-cached vectors of one model for nearest-neighbour search; ``interactions_by_id`` reads the
-result rows with their themes, in the order the search ranked them.
+``keyword_ids`` finds the newest contacts holding every word; ``semantic_index`` indexes the
+cached vectors of one model for nearest-neighbour search (``clustering.vector_index``);
+``interactions_by_id`` reads the result rows with their themes, in the order the search
+ranked them.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from rootline.clustering.embedding import text_hash
-from rootline.clustering.models import EmbeddingCache, Theme, ThemeMembership
+from rootline.clustering.models import Theme, ThemeMembership
+from rootline.clustering.vector_index import IndexReport, VectorIndex, sync_index
 from rootline.db import LIKE_ESCAPE, contains_pattern
 from rootline.ingest.models import Interaction
 
@@ -90,55 +91,25 @@ def keyword_ids(session: Session, query: str, limit: int = 50) -> list[int]:
 
 @dataclass(frozen=True)
 class SemanticIndex:
-    """Interaction ids and their unit vectors under one model, for nearest-neighbour search."""
+    """The stored vectors of one model, indexed for nearest-neighbour search."""
 
     slug: str
-    ids: np.ndarray
-    vectors: np.ndarray
+    index: VectorIndex
+    report: IndexReport
 
     def nearest(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The ``k`` interactions most similar (cosine) to the query vector."""
-        if not len(self.ids):
-            return []
-        q = np.asarray(query, dtype=np.float32).ravel()
-        q = q / max(float(np.linalg.norm(q)), 1e-12)
-        scores = self.vectors @ q
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top])]
-        return [(int(self.ids[i]), float(scores[i])) for i in top]
+        return self.index.nearest(query, k)
 
 
-def semantic_index(session: Session, slug: str) -> SemanticIndex:
-    """Every interaction whose clean text has a cached vector under model ``slug``."""
-    # Core statements on the session's connection: plain tuples, no ORM row handling.
-    conn = session.connection()
-    contacts, cache = Interaction.__table__.c, EmbeddingCache.__table__.c
-    ids_by_hash: dict[str, list[int]] = defaultdict(list)
-    for iid, text in conn.execute(
-        sa.select(contacts.id, contacts.body_clean).execution_options(yield_per=20_000)
-    ):
-        ids_by_hash[text_hash(text or "")].append(iid)
-    ids: list[int] = []
-    blobs: list[bytes] = []
-    found = conn.execute(
-        sa.select(cache.text_hash, cache.vector)
-        .where(cache.model_slug == slug)
-        .execution_options(yield_per=20_000)
-    )
-    for h, blob in found:
-        for iid in ids_by_hash.get(h, ()):
-            ids.append(iid)
-            blobs.append(blob)
-    dims = {len(b) for b in blobs}
-    if not blobs or len(dims) != 1:
-        if len(dims) > 1:
-            # Vectors of one model slug share a size; mixed sizes mean a damaged cache.
-            raise ValueError(f"cached vectors of {slug!r} differ in size")
-        return SemanticIndex(slug, np.zeros(0, dtype=np.int64), np.zeros((0, 1), np.float32))
-    matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1).copy()
-    matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-    return SemanticIndex(slug, np.asarray(ids, dtype=np.int64), matrix)
+def semantic_index(session: Session, slug: str, folder: Path | None = None) -> SemanticIndex:
+    """Every interaction whose clean text has a cached vector under model ``slug``.
+
+    The graph a clustering run saved in ``folder`` is loaded and brought up to date; without
+    one the index is built from the stored vectors (an exact scan on small corpora).
+    """
+    index, report = sync_index(session, slug, folder)
+    return SemanticIndex(slug, index, report)
 
 
 _LISTED = (

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from fastapi import Query, Request
 
 from rootline.clustering.alerts import theme_alerts
+from rootline.clustering.vector_index import index_folder
 from rootline.errors import InputError, StateError
 from rootline.rootcause.audit import history, in_words
 from rootline.rootcause.figures import theme_figures
@@ -117,8 +118,9 @@ def search_contacts(request: Request, session: SessionDep, q: str, mode: str) ->
     if mode in ("both", "semantic"):
         embedder = get_embedder(request)
         key = ("semantic", vectors_fingerprint(session), embedder.slug)
+        folder = index_folder(request.app.state.settings.data_dir)
         index = request.app.state.search_index.get(
-            key, lambda: contact_search.semantic_index(session, embedder.slug)
+            key, lambda: contact_search.semantic_index(session, embedder.slug, folder)
         )
         hits = index.nearest(embedder.encode([q])[0], SEARCH_LIMIT)
     # Both lists' contacts in one read.

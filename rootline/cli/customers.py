@@ -32,12 +32,15 @@ def erase(
     name, and the cached vectors of their texts are removed; dates, channels, CSAT and themes
     stay, so volumes and trends do not change.
     """
+    from rootline.clustering.vector_index import discard_saved_indexes, index_folder
     from rootline.rootcause.erasure import erase_customer
 
     if not yes and not typer.confirm(f"Erase customer {customer_id}? This cannot be undone"):
         raise InputError("nothing erased", field="--yes")
     with session_scope(app_state(ctx).sessions) as session:
         done = erase_customer(session, customer_id, actor=cli_actor())
+    # The saved search index holds the erased texts' vectors; the next search rebuilds it.
+    discard_saved_indexes(index_folder(app_state(ctx).settings.data_dir))
     if as_json:
         print_json(asdict(done))
         return

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from rootline.cli.console import err_console, out_console, progress_bar
 from rootline.cli.context import AppState
 from rootline.cli.customers import register as register_customers
+from rootline.cli.doctor import register as register_doctor
 from rootline.cli.impact import register as register_impact
 from rootline.cli.problems import register as register_problems
 from rootline.cli.teams import register as register_teams
@@ -382,6 +383,7 @@ register_themes(app)
 register_customers(app)
 register_triage(app)
 register_transfer(app)
+register_doctor(app)
 register_impact(app)
 
 

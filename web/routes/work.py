@@ -174,12 +174,19 @@ def backlog(session: SessionDep) -> list[ProblemOut]:
     responses=_NO_CUSTOMER,
     name="api_customer_erase",
 )
-def customer_erase(session: SessionDep, user: CurrentUser, customer_id: RowId) -> dict[str, Any]:
+def customer_erase(
+    request: Request, session: SessionDep, user: CurrentUser, customer_id: RowId
+) -> dict[str, Any]:
     """Erase a customer's texts and personal data everywhere (right to erasure); their
     contacts stay counted without their words. Admins only; it cannot be undone."""
+    from rootline.clustering.vector_index import discard_saved_indexes, index_folder
     from rootline.rootcause.erasure import erase_customer
 
-    return asdict(erase_customer(session, customer_id, actor=user.email))
+    done = erase_customer(session, customer_id, actor=user.email)
+    # Search indexes, saved and in memory, hold the erased texts' vectors: rebuild them.
+    discard_saved_indexes(index_folder(request.app.state.settings.data_dir))
+    request.app.state.search_index.clear()
+    return asdict(done)
 
 
 @api.get(
