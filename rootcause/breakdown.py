@@ -10,6 +10,7 @@ left out.
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -173,11 +174,13 @@ def _base(
     costs: Mapping[str, float],
     account_owner: str | None = None,
 ) -> Any:
-    """Every contact of the window once per group, with the fields the figures need."""
+    """Every contact of the window once per group, with the fields the figures need.
+
+    An interaction has one theme, and a problem names a theme once, so no row repeats."""
     group, joins = _group_column(by)
     query = (
         sa.select(
-            group.label("grp"),
+            sa.cast(group, sa.String).label("grp"),
             Interaction.id.label("iid"),
             Interaction.customer_id.label("cid"),
             Interaction.created_at.label("at"),
@@ -202,7 +205,7 @@ def _base(
     if account_owner is not None:
         query = query.where(sa.func.lower(Customer.account_owner) == account_owner.lower())
     query = query.where(Interaction.created_at.is_not(None))
-    return _in_window(query, since, until).distinct().subquery("m")
+    return _in_window(query, since, until)
 
 
 def _grp(value: Any) -> str | None:
@@ -227,6 +230,52 @@ def _labels(session: Session, by: str, keys: Iterable[str | None]) -> dict[str |
     return {k: names.get(k, k if k is not None else "(none)") for k in keys}
 
 
+class _Scratch:
+    """Temporary tables of one breakdown: each intermediate result (the window's contacts,
+    each customer's first contact) is computed once and indexed, then read by every figure;
+    as subqueries, each figure's query would compute them again."""
+
+    def __init__(self, session: Session) -> None:
+        self._conn = session.connection()
+        self._meta = sa.MetaData()
+        self._tag = uuid.uuid4().hex[:12]
+        self._tables: list[sa.Table] = []
+
+    def fill(
+        self,
+        name: str,
+        columns: list[sa.Column[Any]],
+        query: Any,
+        index: list[str],
+        *,
+        analyze: bool = False,
+    ) -> sa.Table:
+        """A temporary table of ``columns`` holding the rows of ``query``; ``analyze``: give
+        PostgreSQL's planner its statistics (worth it for the large table only)."""
+        table = sa.Table(f"rl_{name}_{self._tag}", self._meta, *columns, prefixes=["TEMPORARY"])
+        table.create(self._conn)
+        self._tables.append(table)
+        self._conn.execute(table.insert().from_select([c.name for c in columns], query))
+        if index:
+            sa.Index(f"ix_{table.name}", *(table.c[c] for c in index)).create(self._conn)
+        if analyze and self._conn.dialect.name == "postgresql":
+            # Temporary tables have no statistics until analysed: the planner would guess.
+            self._conn.exec_driver_sql(f"ANALYZE {table.name}")
+        return table
+
+    def drop(self) -> None:
+        for table in reversed(self._tables):
+            table.drop(self._conn)
+        self._tables.clear()
+
+
+def _columns(*specs: tuple[str, Any]) -> list[sa.Column[Any]]:
+    return [sa.Column(name, kind) for name, kind in specs]
+
+
+_TS = sa.DateTime(timezone=True)
+
+
 def _per_customer(m: Any) -> Any:
     return (
         sa.select(
@@ -234,7 +283,6 @@ def _per_customer(m: Any) -> Any:
         )
         .where(m.c.cid.is_not(None))
         .group_by(m.c.grp, m.c.cid)
-        .subquery("pc")
     )
 
 
@@ -252,7 +300,11 @@ def _after_events(session: Session, customers: Any, anchor: Any, kinds: tuple[st
 
 
 def _baseline_churn(
-    session: Session, m: Any, pc: Any, since: datetime | None, until: datetime | None
+    session: Session,
+    scratch: _Scratch,
+    pc: Any,
+    since: datetime | None,
+    until: datetime | None,
 ) -> dict[str | None, float | None]:
     """Churn of similar customers without the group: per group, the cancellation rate of the
     window's other contacting customers, segment by segment, weighted by the group's segment
@@ -269,15 +321,16 @@ def _baseline_churn(
         .group_by(Interaction.customer_id)
         .subquery("fa")
     )
-    everyone = (
+    everyone = scratch.fill(
+        "everyone",
+        _columns(("grp", sa.String), ("cid", sa.Integer), ("first", _TS), ("seg", sa.String)),
         sa.select(
             sa.literal("*").label("grp"),
             first_any.c.cid,
             first_any.c.first,
             sa.func.coalesce(Customer.segment, "").label("seg"),
-        )
-        .join(Customer, Customer.id == first_any.c.cid)
-        .subquery("ev")
+        ).join(Customer, Customer.id == first_any.c.cid),
+        ["cid"],
     )
     churned_any = _after_events(session, everyone, everyone.c.first, ("cancellation",))
     all_by_seg: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -348,7 +401,6 @@ def breakdown(
         )
     ids = None if theme_ids is None else list(dict.fromkeys(int(t) for t in theme_ids))
     costs = DEFAULT_CONTACT_COSTS if costs is None else costs
-    m = _base(by, since, until, ids, costs, account_owner)
     total_q = _in_window(
         sa.select(
             sa.func.count(), sa.func.avg(Interaction.csat), sa.func.max(Interaction.created_at)
@@ -362,6 +414,45 @@ def breakdown(
     end = until or (newest + timedelta(seconds=1) if newest is not None else None)
     if end is None:
         return Breakdown(by, since, until, None, 0, None, [], [])
+    scratch = _Scratch(session)
+    try:
+        return _figures(
+            session, scratch, by, since, until, end, ids, costs, account_owner, total, csat_base
+        )
+    finally:
+        scratch.drop()
+
+
+def _figures(
+    session: Session,
+    scratch: _Scratch,
+    by: str,
+    since: datetime | None,
+    until: datetime | None,
+    end: datetime,
+    ids: list[int] | None,
+    costs: Mapping[str, float],
+    account_owner: str | None,
+    total: int,
+    csat_base: float | None,
+) -> Breakdown:
+    m = scratch.fill(
+        "m",
+        _columns(
+            ("grp", sa.String),
+            ("iid", sa.Integer),
+            ("cid", sa.Integer),
+            ("at", _TS),
+            ("resolved", _TS),
+            ("csat", sa.Float),
+            ("cost", sa.Float),
+            ("tid", sa.Integer),
+            ("seg", sa.String),
+        ),
+        _base(by, since, until, ids, costs, account_owner),
+        [],
+        analyze=True,
+    )
     week = timedelta(days=7)
     last7 = sa.case((m.c.at >= end - week, 1), else_=0)
     prev7 = sa.case(((m.c.at >= end - 2 * week) & (m.c.at < end - week), 1), else_=0)
@@ -371,7 +462,6 @@ def breakdown(
             sa.select(
                 m.c.grp,
                 sa.func.count(m.c.iid).label("contacts"),
-                sa.func.count(sa.distinct(m.c.cid)).label("customers"),
                 sa.func.avg(m.c.csat).label("csat"),
                 sa.func.sum(m.c.cost).label("cost"),
                 sa.func.sum(last7).label("last7"),
@@ -379,11 +469,17 @@ def breakdown(
             ).group_by(m.c.grp)
         )
     }
-    pc = _per_customer(m)
+    pc = scratch.fill(
+        "pc",
+        _columns(("grp", sa.String), ("cid", sa.Integer), ("first", _TS), ("seg", sa.String)),
+        _per_customer(m),
+        ["cid", "grp"],
+    )
+    # Customers of each group and their value, each customer once (pc has one row each).
     value = {
-        _grp(g): v
-        for g, v in session.execute(
-            sa.select(pc.c.grp, sa.func.sum(Customer.value))
+        _grp(g): (int(n), v)
+        for g, n, v in session.execute(
+            sa.select(pc.c.grp, sa.func.count(), sa.func.sum(Customer.value))
             .join(Customer, Customer.id == pc.c.cid)
             .group_by(pc.c.grp)
         )
@@ -405,18 +501,29 @@ def breakdown(
     )
     repeat = sa.and_(seq.c.prev.is_not(None), _days(session, seq.c.at, seq.c.prev) <= REPEAT_DAYS)
     followed = sa.and_(seq.c.next.is_not(None), _days(session, seq.c.next, seq.c.at) <= REPEAT_DAYS)
+    # Per customer first, then per group: two hash aggregations instead of DISTINCT counts.
+    per_customer = (
+        sa.select(
+            seq.c.grp,
+            sa.func.max(sa.case((repeat, 1), else_=0)).label("repeated"),
+            sa.func.sum(sa.case((seq.c.resolved.is_not(None), 1), else_=0)).label("resolved"),
+            sa.func.sum(
+                sa.case((sa.and_(seq.c.resolved.is_not(None), sa.not_(followed)), 1), else_=0)
+            ).label("fcr"),
+        )
+        .group_by(seq.c.grp, seq.c.cid)
+        .subquery("rc")
+    )
     themed = {
         _grp(r.grp): r
         for r in session.execute(
             sa.select(
-                seq.c.grp,
-                sa.func.count(sa.distinct(seq.c.cid)).label("customers"),
-                sa.func.count(sa.distinct(sa.case((repeat, seq.c.cid)))).label("repeaters"),
-                sa.func.sum(sa.case((seq.c.resolved.is_not(None), 1), else_=0)).label("resolved"),
-                sa.func.sum(
-                    sa.case((sa.and_(seq.c.resolved.is_not(None), sa.not_(followed)), 1), else_=0)
-                ).label("fcr"),
-            ).group_by(seq.c.grp)
+                per_customer.c.grp,
+                sa.func.count().label("customers"),
+                sa.func.sum(per_customer.c.repeated).label("repeaters"),
+                sa.func.sum(per_customer.c.resolved).label("resolved"),
+                sa.func.sum(per_customer.c.fcr).label("fcr"),
+            ).group_by(per_customer.c.grp)
         )
     }
     hours = (_days(session, m.c.resolved, m.c.at) * 24.0).label("hours")
@@ -456,7 +563,7 @@ def breakdown(
             .group_by(churned.c.grp)
         )
     }
-    baseline = _baseline_churn(session, m, pc, since, until)
+    baseline = _baseline_churn(session, scratch, pc, since, until)
     top = sa.case((SurveyResponse.score >= SurveyResponse.scale_max, 1.0), else_=0.0)
     nps_scale = SurveyResponse.scale_max == 10
     promoter = sa.case((sa.and_(nps_scale, SurveyResponse.score >= 9), 1.0), (nps_scale, 0.0))
@@ -481,7 +588,8 @@ def breakdown(
     groups = []
     for key in keys:
         row = counts[key]
-        contacts, customers = int(row.contacts), int(row.customers)
+        customers, customer_value = value.get(key, (0, None))
+        contacts = int(row.contacts)
         th, ev, sv = themed.get(key), events.get(key, Counter()), surveys.get(key)
         csat = _number(row.csat, 3)
         n_churned = ev["cancellation"]
@@ -509,7 +617,7 @@ def breakdown(
                 else None,
                 median_hours_to_resolve=_number(medians.get(key)),
                 contact_cost=round(float(row.cost or 0.0), 2),
-                value_at_risk=_number(value.get(key)),
+                value_at_risk=_number(customer_value),
                 churned_customers=n_churned,
                 value_lost=_number(lost.get(key)),
                 churn_rate=_ratio(n_churned, customers),
