@@ -8,9 +8,11 @@ The recipe (``GraphClusterer``):
    about the same whatever the data's size, while the number of intents a sample holds
    grows with it. Leiden runs over a grid of resolutions, coarse to fine, and each partition
    is scored by its silhouette (cosine, on at most ``silhouette_size`` texts): how much
-   closer texts are to their own theme than to the nearest other. The themes are cut one
-   grid step finer than the middle of the near-best plateau of that curve; the best-scoring
-   partition with at most half as many groups gives the parent groups.
+   closer texts are to their own theme than to the nearest other. Each partition is weighed
+   by how surely it scores as well as the best, in standard errors of the per-text
+   differences, so the choice widens on small, noisy samples and narrows on large ones. The
+   themes are cut a little finer than the weighted middle of that near-best plateau; the
+   best-scoring partition with at most half as many groups gives the parent groups.
 3. The graph grows with the data (``default_neighbors``): with few texts an intent has only
    a handful of members, and fifteen neighbours would reach into other intents.
 4. Lone texts and texts far less similar to their theme than its dense core stay unthemed;
@@ -46,6 +48,7 @@ __all__ = [
     "choose_level",
     "default_neighbors",
     "default_resolutions",
+    "level_weights",
     "near_best",
     "parent_level",
 ]
@@ -55,6 +58,10 @@ ALGORITHM = "knn-leiden-silhouette"
 _SPREAD_SIZE = 5
 # A resolution that leaves more than this share of texts alone is finer than the data.
 _MAX_LONE_SHARE = 0.2
+# Partitions within this many standard errors of the best silhouette are on its plateau ...
+_NEAR = 3.0
+# ... and one this far below it is a valley: two in a row end the search.
+_DEEP = 6.0
 
 
 def default_resolutions() -> tuple[float, ...]:
@@ -96,30 +103,58 @@ def default_neighbors(n: int) -> int:
     return int(np.clip(round(np.sqrt(max(n, 1)) / 3.0), 4, 15))
 
 
-def choose_level(scores: np.ndarray, resolutions: np.ndarray, tolerance: float) -> float:
-    """The themes' resolution, from the silhouette of partitions at ``resolutions``.
+def level_weights(per_text: list[np.ndarray], width: float) -> tuple[np.ndarray, np.ndarray]:
+    """How far each tried partition is from the best, in standard errors, and its weight.
 
-    Silhouettes within ``tolerance`` (a share) of the best are within the noise of their
-    estimate, and on real data they form a broad plateau whose ends wander from sample to
-    sample; its middle (geometric, as resolutions are) does not.
+    ``per_text[i]`` holds each sampled text's silhouette under partition ``i``. The best
+    partition has the highest mean; another one's shortfall is the mean of the per-text
+    differences, and its standard error comes from the same texts, so two cuts that differ
+    in a few themes are told apart on a large sample and not on a small one. A partition's
+    weight falls off as a Gaussian of that shortfall measured in ``width`` standard errors:
+    within the noise of the estimate it counts almost fully, well beyond it not at all.
 
-    When the near-best partitions form two runs with a deep valley between them (below the
-    best by twice the tolerance, where the search also stops), the data holds groups at two
-    scales: themes and, inside them, the few phrasings each is said in, as where customers
-    paste the same sentences. Themes are the coarser run.
+    Returns:
+        ``(z, weights)``: each partition's shortfall over its standard error (0 for the best)
+        and its weight (1 for the best).
     """
-    near = near_best(scores, tolerance)
-    return float(np.exp(np.log(np.asarray(resolutions, dtype=np.float64)[near]).mean()))
+    if not per_text:
+        return np.zeros(0), np.zeros(0)
+    best = int(np.argmax([float(p.mean()) for p in per_text]))
+    z = np.zeros(len(per_text))
+    for i, p in enumerate(per_text):
+        d = per_text[best] - p
+        gap = max(float(d.mean()), 0.0)
+        se = float(d.std(ddof=1)) / np.sqrt(len(d)) if len(d) > 1 else 0.0
+        z[i] = gap / se if se > 0 else (0.0 if gap == 0 else np.inf)
+    return z, np.exp(-0.5 * (z / width) ** 2)
 
 
-def near_best(scores: np.ndarray, tolerance: float) -> np.ndarray:
-    """Indices of the near-best plateau of a silhouette curve (see ``choose_level``)."""
-    s = np.asarray(scores, dtype=np.float64)
-    best = float(s.max())
-    near = np.nonzero(s >= best - tolerance * abs(best))[0]
-    deep = best - 2 * tolerance * abs(best)
+def choose_level(z: np.ndarray, weights: np.ndarray, resolutions: np.ndarray) -> float:
+    """The themes' resolution: the weighted geometric middle of the near-best partitions.
+
+    Partitions within the noise of the best form a broad plateau whose ends wander from
+    sample to sample; its middle, weighted by how surely each partition is as good as the
+    best (``level_weights``), does not.
+
+    When the near-best partitions form two runs with a deep valley between them (where the
+    search also stops), the data holds groups at two scales: themes and, inside them, the few
+    phrasings each is said in, as where customers paste the same sentences. Themes are the
+    coarser run.
+    """
+    w = np.asarray(weights, dtype=np.float64).copy()
+    near = near_best(z)
+    w[near[-1] + 1 :] = 0.0
+    r = np.log(np.asarray(resolutions, dtype=np.float64))
+    return float(np.exp((w * r).sum() / w.sum()))
+
+
+def near_best(z: np.ndarray) -> np.ndarray:
+    """Indices of the near-best plateau: partitions within ``_NEAR`` standard errors of the
+    best, up to the first valley deeper than ``_DEEP`` (see ``choose_level``)."""
+    z = np.asarray(z, dtype=np.float64)
+    near = np.nonzero(z <= _NEAR)[0]
     for j in range(1, len(near)):
-        if s[near[j - 1] + 1 : near[j]].min(initial=np.inf) < deep:
+        if z[near[j - 1] + 1 : near[j]].max(initial=-np.inf) > _DEEP:
             return near[:j]
     return near
 
@@ -142,14 +177,14 @@ def _silhouette_sample(
     return rows, dist
 
 
-def _silhouette(dist: np.ndarray, labels: np.ndarray) -> float:
-    """Mean silhouette of a partition (0 when it has one group or only singletons)."""
-    from sklearn.metrics import silhouette_score
+def _silhouettes(dist: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each text's silhouette under a partition (all 0 with one group or only singletons)."""
+    from sklearn.metrics import silhouette_samples
 
     found = len(np.unique(labels))
     if found < 2 or found >= len(labels):
-        return 0.0
-    return float(silhouette_score(dist, labels, metric="precomputed"))
+        return np.zeros(len(labels))
+    return np.asarray(silhouette_samples(dist, labels, metric="precomputed"), dtype=np.float64)
 
 
 class GraphClusterer:
@@ -159,7 +194,8 @@ class GraphClusterer:
         n_neighbors: Neighbours per text in the graph (default ``default_neighbors(n)``).
         resolutions: Leiden resolutions tried, coarse to fine.
         silhouette_size: Silhouettes are measured on at most this many texts.
-        tolerance: Silhouettes within this share of the best form the near-best plateau.
+        width: Standard errors of the silhouette over which a partition's weight in the
+            choice of resolution falls off (see ``level_weights``).
         lean: The themes' resolution is the plateau's middle times this (see ``_select``).
         assign_similarity: Floor of similarity to a theme centroid below which a text stays
             unthemed; default derived from the spread of each theme's similarities.
@@ -177,8 +213,8 @@ class GraphClusterer:
         n_neighbors: int | None = None,
         resolutions: tuple[float, ...] | None = None,
         silhouette_size: int = 3000,
-        tolerance: float = 0.10,
-        lean: float = 1.5,
+        width: float = 1.5,
+        lean: float = 1.4,
         assign_similarity: float | None = None,
         outlier_width: float = 4.0,
         max_fit_size: int = 30_000,
@@ -189,7 +225,7 @@ class GraphClusterer:
         self.n_neighbors = n_neighbors
         self.resolutions = resolutions or default_resolutions()
         self.silhouette_size = silhouette_size
-        self.tolerance = tolerance
+        self.width = width
         self.lean = lean
         self.assign_similarity = assign_similarity
         self.outlier_width = outlier_width
@@ -239,9 +275,10 @@ class GraphClusterer:
         if m < max(2 * mcs, 4):
             return self._no_themes(n, params, started)
         partitions = _Partitions(igraph_of(*knn_graph(sample, k)), self.seed)
-        resolution, parent_res, scores, tried = self._select(sample, partitions, rng)
+        resolution, parent_res, scores, weights, tried = self._select(sample, partitions, rng)
         params.update(
             resolution_silhouette=[round(float(x), 4) for x in scores],
+            resolution_weight=[round(float(x), 4) for x in weights],
             resolutions=tried,
             resolution=round(float(resolution), 4),
         )
@@ -291,44 +328,44 @@ class GraphClusterer:
 
     def _select(
         self, sample: np.ndarray, partitions: _Partitions, rng: np.random.Generator
-    ) -> tuple[float, float | None, list[float], list[float]]:
-        """The themes' resolution, the parent level's, and the silhouette of each tried.
+    ) -> tuple[float, float | None, list[float], list[float], list[float]]:
+        """The themes' resolution, the parent level's, and each tried one's silhouette and weight.
 
         Resolutions are tried coarse to fine until a partition is finer than pairs, leaves
-        too many texts alone, or the silhouette has fallen well below its best for two steps
-        in a row (the curve has one broad peak; past it, finer cuts only split themes).
+        too many texts alone, or the silhouette has fallen far below its best (``_DEEP``
+        standard errors) for two steps in a row (the curve has one broad peak; past it,
+        finer cuts only split themes).
         """
         m = len(sample)
         rows, dist = _silhouette_sample(sample, self.silhouette_size, rng)
-        scores: list[float] = []
+        per_text: list[np.ndarray] = []
         counts: list[int] = []
         tried: list[float] = []
-        below = 0
         for res in self.resolutions:
             labels = partitions.at(res)
             lone = float((np.bincount(labels)[labels] < 2).mean())
-            if scores and (_n_themes(labels) > m / 2 or lone > _MAX_LONE_SHARE):
+            if per_text and (_n_themes(labels) > m / 2 or lone > _MAX_LONE_SHARE):
                 break  # finer than pairs: nothing left to resolve
-            score = _silhouette(dist, labels[rows])
-            scores.append(score)
+            per_text.append(_silhouettes(dist, labels[rows]))
             counts.append(_n_themes(labels))
             tried.append(res)
-            best = max(scores)
-            below = below + 1 if score < best - 2 * self.tolerance * abs(best) else 0
-            if below >= 2:
+            z, _ = level_weights(per_text, self.width)
+            if len(z) >= 3 and z[-1] > _DEEP and z[-2] > _DEEP:
                 break
+        z, weights = level_weights(per_text, self.width)
+        scores = [float(p.mean()) for p in per_text]
         # Silhouette scores two sibling intents kept as one theme almost as well as apart (each
         # text's nearest other theme is far either way), so its plateau leans coarse: the themes
-        # are cut one grid step finer than its middle.
-        resolution = self.lean * choose_level(np.asarray(scores), np.asarray(tried), self.tolerance)
+        # are cut a little finer than its middle.
+        resolution = self.lean * choose_level(z, weights, np.asarray(tried))
         if self.prefer_resolution is not None:
-            near = near_best(np.asarray(scores), self.tolerance)
+            near = near_best(z)
             if tried[near[0]] <= self.prefer_resolution / self.lean <= tried[near[-1]]:
                 resolution = self.prefer_resolution
         themes = _n_themes(partitions.at(resolution))
         parent_i = parent_level(np.asarray(scores), np.asarray(counts), themes)
         parent = tried[parent_i] if parent_i is not None else None
-        return resolution, parent, scores, tried
+        return resolution, parent, scores, [float(w) for w in weights], tried
 
     def _parents(
         self,

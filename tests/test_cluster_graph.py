@@ -11,6 +11,7 @@ from rootline.clustering.graph import (
     GraphClusterer,
     choose_level,
     default_neighbors,
+    level_weights,
     parent_level,
 )
 from tests.test_cluster_algorithm import _purity, _unit, blobs
@@ -110,18 +111,33 @@ def test_exact_duplicates_form_one_theme_each() -> None:
     assert (result.labels >= 0).all()
 
 
-def test_choose_level_takes_the_middle_of_the_near_best_plateau() -> None:
+def test_levels_are_weighed_by_their_distance_from_the_best_in_standard_errors() -> None:
+    rng = np.random.default_rng(0)
+    best = rng.normal(0.2, 0.1, size=400)
+    per_text = [best - 0.05, best, best - 0.002 + rng.normal(0, 0.02, 400), best - 0.2]
+    z, weights = level_weights(per_text, width=1.5)
+    assert z[1] == 0 and weights[1] == 1
+    # A mean shortfall well inside its noise weighs almost fully; a sure one not at all.
+    assert z[2] < 3 and weights[2] > 0.3
+    assert z[0] > 6 and z[3] > 6 and weights[0] < 1e-3 and weights[3] < 1e-3
+    # The same shortfall on fewer texts is less sure.
+    small_z, _ = level_weights([p[:25] for p in per_text], width=1.5)
+    assert small_z[2] < z[2]
+
+
+def test_choose_level_takes_the_weighted_middle_of_the_near_best_plateau() -> None:
     resolutions = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
-    # 2, 4 and 8 are within 5% of the best (4): the geometric middle is 4.
-    scores = np.array([0.10, 0.196, 0.20, 0.192, 0.12])
-    assert choose_level(scores, resolutions, tolerance=0.05) == pytest.approx(4.0)
-    # A sharper peak: only the best itself.
-    assert choose_level(scores, resolutions, tolerance=0.01) == pytest.approx(4.0)
-    # A plateau at the fine end moves the choice finer.
-    scores = np.array([0.10, 0.12, 0.19, 0.20, 0.195])
-    assert choose_level(scores, resolutions, tolerance=0.05) == pytest.approx(
-        (4 * 8 * 16) ** (1 / 3)
-    )
+    z = np.array([20.0, 0.5, 0.0, 0.5, 20.0])
+    weights = np.exp(-0.5 * (z / 1.5) ** 2)
+    assert choose_level(z, weights, resolutions) == pytest.approx(4.0)
+    # A plateau leaning to the fine end moves the choice finer.
+    z = np.array([20.0, 10.0, 1.0, 0.0, 0.2])
+    weights = np.exp(-0.5 * (z / 1.5) ** 2)
+    assert 8.0 < choose_level(z, weights, resolutions) < 16.0
+    # Two near-best runs with a deep valley between: themes are the coarser run.
+    z = np.array([0.0, 0.3, 9.0, 0.2, 0.1])
+    weights = np.exp(-0.5 * (z / 1.5) ** 2)
+    assert np.sqrt(1.0 * 2.0) * 0.99 < choose_level(z, weights, resolutions) < 2.0
 
 
 def test_parent_level_is_the_best_partition_with_half_the_groups() -> None:
@@ -145,9 +161,8 @@ def test_a_rerun_keeps_the_resolution_while_it_is_on_the_plateau() -> None:
     plateau = first.params["resolutions"]
     kept_at = float(first.params["resolution"])
     # A previous run at a resolution the plateau still holds: kept, whatever its middle says.
-    scores = np.asarray(first.params["resolution_silhouette"])
-    best = scores.max()
-    on = [r for r, s in zip(plateau, scores, strict=True) if s >= best - 0.10 * abs(best)]
+    weights = np.asarray(first.params["resolution_weight"])
+    on = [r for r, w in zip(plateau, weights, strict=True) if w >= 0.5]
     previous = {"algorithm": first.params["algorithm"], "resolution": 1.5 * min(on)}
     again = GraphClusterer().continuing(previous).fit(vectors)
     assert again.params["resolution"] == pytest.approx(1.5 * min(on))
