@@ -22,7 +22,7 @@ $(VENV)/.rootline-setup: pyproject.toml
 	@touch $@
 
 $(VENV)/.rootline-test: $(VENV)/.rootline-setup
-	$(PIP) install --quiet -e ".[test]"
+	$(PIP) install --quiet -e ".[test,ray]"
 	@touch $@
 
 setup: $(VENV)/.rootline-setup  ## Create .venv with torch (CPU) and Rootline

@@ -560,7 +560,9 @@ def _incremental_run(
         progress.say(f"embedding {len(ids)} new texts")
         vectors, encoded = _embed(session, embedder, texts, progress)
         centroids = np.stack([np.frombuffer(t.centroid or b"", dtype=np.float32) for t in themes])
-        labels, sims = assign_to_centroids(vectors, centroids, floor)
+        # An embedder that runs elsewhere (RayEmbedder) places the vectors there as well.
+        place = getattr(embedder, "assign_to_centroids", assign_to_centroids)
+        labels, sims = place(vectors, centroids, floor)
         placed = labels >= 0
         theme_ids = np.array([t.id for t in themes], dtype=np.int64)
         _insert_memberships(

@@ -177,6 +177,19 @@ class Settings(BaseSettings):
         default="rootline-demo",
         description="Password of the demo users `rootline demo` creates in the demo database.",
     )
+    executor: Literal["local", "ray"] = Field(
+        default="local",
+        description="Where clustering runs embed and place their texts: in this process "
+        "(local), or on a Ray cluster (ray; needs the ray extra).",
+    )
+    ray_address: str | None = Field(
+        default=None,
+        description="Ray cluster to join when executor is ray (ray://host:10001, or auto for "
+        "the cluster of this node); unset: a local Ray with ray_workers CPUs.",
+    )
+    ray_workers: int = Field(
+        default=2, ge=1, description="Ray actors that embed at once, each with its own model."
+    )
 
     @field_validator("timezone")
     @classmethod

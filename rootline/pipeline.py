@@ -6,6 +6,7 @@ the CLI and the web app call it and hand it a session.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -34,6 +35,7 @@ __all__ = [
     "build_clusterer",
     "build_embedder",
     "build_ingest_options",
+    "build_run_embedder",
     "cluster",
     "cluster_job",
     "demo_paths",
@@ -53,6 +55,24 @@ def build_embedder(settings: Settings) -> Embedder:
     if settings.embedder == "hashing":
         return HashingEmbedder()
     return SentenceTransformerEmbedder(settings.model_path, batch_size=settings.embed_batch_size)
+
+
+def build_run_embedder(settings: Settings) -> Embedder:
+    """The embedder of clustering runs: the settings' embedder, on Ray with
+    ``ROOTLINE_EXECUTOR=ray`` (one model per Ray actor, the same vectors and slug)."""
+    local = build_embedder(settings)
+    if settings.executor != "ray":
+        return local
+    from rootline.clustering.distributed import RayEmbedder
+
+    on_worker = settings.model_copy(update={"executor": "local"})
+    return RayEmbedder(
+        functools.partial(build_embedder, on_worker),
+        slug=local.slug,
+        address=settings.ray_address,
+        workers=settings.ray_workers,
+        batch_size=settings.embed_batch_size,
+    )
 
 
 def build_clusterer(settings: Settings) -> Clusterer:
@@ -108,7 +128,7 @@ def cluster(
     """Run clustering with components built from ``settings`` (or the given embedder)."""
     return run_clustering(
         session,
-        embedder or build_embedder(settings),
+        embedder or build_run_embedder(settings),
         build_clusterer(settings),
         full=full,
         progress=progress,
@@ -132,7 +152,7 @@ def cluster_job(
     Raises:
         Exception: whatever made the run fail, after it has been recorded as failed.
     """
-    embedder = embedder or build_embedder(settings)
+    embedder = embedder or build_run_embedder(settings)
     # Each transaction reads, then writes: on SQLite it takes the write lock at once, so a
     # web save committing meanwhile makes it wait instead of failing the run.
     with session_scope(sessions) as session:
