@@ -66,6 +66,7 @@ bench: setup-test  ## Clustering benchmarks and web latency under load; each pri
 	$(PY) bench/stability.py --embeddings-cache $(BENCH_CACHE)/clinc.npy
 	$(PY) bench/incremental.py
 	$(PY) bench/cluster_scale.py --n 200000 --embeddings-cache $(BENCH_CACHE)/clinc.npy
+	$(PY) bench/ann.py --embeddings-cache $(BENCH_CACHE)/clinc.npy
 	$(PY) bench/load.py
 	$(PY) bench/triage.py
 
