@@ -25,6 +25,7 @@ __all__ = [
     "build_record",
     "convert_field",
     "normalise_channel",
+    "normalise_customer_kind",
     "parse_datetime",
     "parse_number",
 ]
@@ -96,6 +97,7 @@ _TEXT_FIELDS = frozenset(
         "account_id",
         "customer_name",
         "segment",
+        "department",
         "source",
     }
 )
@@ -182,6 +184,43 @@ def _channel(value: str) -> str:
     return CHANNELS.get(key, key[:32] or "other")
 
 
+#: What exports call each kind of customer: external customers, and the internal ones of an
+#: IT help desk (employees and whole departments).
+CUSTOMER_KINDS = {
+    "external": "external",
+    "customer": "external",
+    "client": "external",
+    "consumer": "external",
+    "business": "external",
+    "employee": "employee",
+    "staff": "employee",
+    "internal": "employee",
+    "colleague": "employee",
+    "user": "employee",
+    "department": "department",
+    "dept": "department",
+    "team": "department",
+    "business_unit": "department",
+}
+
+
+def normalise_customer_kind(value: Any) -> str | None:
+    """``external``, ``employee`` or ``department`` from what an export writes.
+
+    Raises:
+        ValueError: a word that names none of them.
+    """
+    text = re.sub(r"[\s-]+", "_", str(value or "").strip().lower())
+    if not text:
+        return None
+    kind = CUSTOMER_KINDS.get(text)
+    if kind is None:
+        raise ValueError(
+            f"unknown customer kind {text[:30]!r} (known: external, employee, department)"
+        )
+    return kind
+
+
 def convert_field(field: str, value: Any) -> Any:
     """Convert one raw value into the type of canonical ``field``; ``None`` when empty.
 
@@ -216,6 +255,8 @@ def convert_field(field: str, value: Any) -> Any:
         return [t.strip() for t in re.split(r"[,;|]", str(value)) if t.strip()]
     if field == "channel":
         return normalise_channel(value)
+    if field == "customer_kind":
+        return normalise_customer_kind(value)
     if isinstance(value, (list, dict)):
         raise ValueError(f"expected text, found a JSON {type(value).__name__}")
     if field in _TEXT_FIELDS and isinstance(value, bool):

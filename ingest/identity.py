@@ -65,6 +65,10 @@ def normalise_phone(value: str, region: str | None = None) -> str | None:
     return digits
 
 
+#: The customer fields a record can fill, in the order rows are written.
+_FACT_FIELDS = ("name", "segment", "value", "account_owner", "kind", "department")
+
+
 @dataclass
 class CustomerFacts:
     """What one record says about its customer: keys to match on and fields to fill."""
@@ -74,6 +78,8 @@ class CustomerFacts:
     segment: str | None = None
     value: float | None = None
     account_owner: str | None = None
+    kind: str | None = None
+    department: str | None = None
     #: CRM records are authoritative and overwrite; contact records only fill gaps.
     authoritative: bool = False
 
@@ -123,7 +129,7 @@ def merge_customers(session: Session, survivor_id: int, absorbed_id: int) -> Non
     survivor = session.get(Customer, survivor_id)
     absorbed = session.get(Customer, absorbed_id)
     if survivor is not None and absorbed is not None:
-        for attr in ("name", "segment", "value", "account_owner"):
+        for attr in _FACT_FIELDS:
             if getattr(survivor, attr) is None:
                 setattr(survivor, attr, getattr(absorbed, attr))
         absorbed.merged_into_id = survivor_id
@@ -170,12 +176,13 @@ def _known_keys(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str,
 
 def _changes(current: dict[str, Any], facts: CustomerFacts) -> dict[str, Any]:
     out = {}
-    for attr in ("name", "segment", "value", "account_owner"):
+    for attr in _FACT_FIELDS:
         new = getattr(facts, attr)
         if new is None:
             continue
-        # Contacts only fill a missing name or owner; segment and value follow the latest record.
-        overwrite = facts.authoritative or attr in {"segment", "value"}
+        # Contacts only fill a missing name or owner; segment, value, kind and department
+        # follow the latest record.
+        overwrite = facts.authoritative or attr in {"segment", "value", "kind", "department"}
         if (current.get(attr) is None or overwrite) and current.get(attr) != new:
             out[attr] = new
             current[attr] = new
@@ -220,7 +227,7 @@ def resolve_customers(
                         target.keys |= other.keys
         if isinstance(target, _Pending) and target.facts is not f:
             # Later records about the same new customer fill what earlier ones left empty.
-            for attr in ("name", "segment", "value", "account_owner"):
+            for attr in _FACT_FIELDS:
                 if getattr(f, attr) is not None:
                     setattr(target.facts, attr, getattr(f, attr))
         for k in f.keys:
@@ -245,6 +252,8 @@ def resolve_customers(
                 "segment": p.facts.segment,
                 "value": p.facts.value,
                 "account_owner": p.facts.account_owner,
+                "kind": p.facts.kind or "external",
+                "department": p.facts.department,
             }
             for p in pendings
         ]
@@ -288,6 +297,8 @@ def _update_existing(
                 Customer.segment,
                 Customer.value,
                 Customer.account_owner,
+                Customer.kind,
+                Customer.department,
             ).where(Customer.id.in_(ids[start : start + _CHUNK]))
         ):
             current[row.id] = dict(row._mapping)

@@ -26,6 +26,12 @@ class Customer(Base):
     segment: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     value: Mapped[float | None] = mapped_column(sa.Float, doc="Yearly revenue or account value.")
     account_owner: Mapped[str | None] = mapped_column(sa.String(255))
+    #: Who the customer is to the company: ``external`` (a customer), ``employee`` or
+    #: ``department`` (the internal customers of an IT help desk).
+    kind: Mapped[str] = mapped_column(
+        sa.String(16), default="external", server_default="external", index=True
+    )
+    department: Mapped[str | None] = mapped_column(sa.String(128))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     #: Set when this customer turned out to be the same as another one and was absorbed by it.
     merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customer.id"), index=True)

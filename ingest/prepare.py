@@ -118,6 +118,8 @@ def record_facts(
         name=cut(rec.customer_name, 255),
         segment=cut(rec.segment, 64),
         value=rec.customer_value,
+        kind=rec.customer_kind,
+        department=cut(rec.department, 128),
     )
 
 
@@ -137,6 +139,8 @@ def customer_facts(rec: CustomerRecord, region: str | None) -> CustomerFacts:
         segment=cut(rec.segment, 64),
         value=rec.value,
         account_owner=cut(rec.account_owner, 255),
+        kind=rec.kind,
+        department=cut(rec.department, 128),
         authoritative=True,
     )
 
@@ -229,7 +233,11 @@ def _pack(p: PreparedInteraction) -> tuple[Any, ...]:
         row[n].isoformat() if n in _DATES and row[n] is not None else row[n] for n in _ROW_NAMES
     )
     facts = p.facts
-    packed_facts = None if facts is None else (facts.keys, facts.name, facts.segment, facts.value)
+    packed_facts = (
+        None
+        if facts is None
+        else (facts.keys, facts.name, facts.segment, facts.value, facts.kind, facts.department)
+    )
     return (p.external_id, p.line, p.digest, packed_facts, values, p.source)
 
 
@@ -243,7 +251,16 @@ def _unpack(packed: tuple[Any, ...]) -> PreparedInteraction:
         external_id,
         line,
         content_hash,
-        None if facts is None else CustomerFacts(facts[0], facts[1], facts[2], facts[3]),
+        None
+        if facts is None
+        else CustomerFacts(
+            facts[0],
+            name=facts[1],
+            segment=facts[2],
+            value=facts[3],
+            kind=facts[4],
+            department=facts[5],
+        ),
         row,
         source,
     )

@@ -44,6 +44,9 @@ class InteractionRecord(BaseModel):
     customer_name: str | None = None
     segment: str | None = None
     customer_value: float | None = None
+    #: ``external``, ``employee`` or ``department`` (see ``identity.normalise_customer_kind``).
+    customer_kind: str | None = None
+    department: str | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
     #: The system this record comes from, when the file says so per record (a
     #: ``source_system`` column of a plain table); None: the load's source.
@@ -67,6 +70,8 @@ class CustomerRecord(BaseModel):
     segment: str | None = None
     value: float | None = None
     account_owner: str | None = None
+    kind: str | None = None
+    department: str | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
     line: int | None = None
 

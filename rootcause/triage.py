@@ -30,7 +30,7 @@ from rootline.errors import InputError, NotFoundError, StateError
 from rootline.ingest.boilerplate import Boilerplate
 from rootline.ingest.cleaning import clean_text
 from rootline.ingest.identity import normalise_email
-from rootline.ingest.models import CustomerIdentity, Interaction
+from rootline.ingest.models import Customer, CustomerIdentity, Interaction
 from rootline.rootcause.knowledge import known_errors_for_theme
 from rootline.rootcause.service import open_problem_for_theme, team_name
 from rootline.rootcause.states import CLOSED_STATES
@@ -150,8 +150,13 @@ def _customer(session: Session, customer_id: int, exclude: int | None = None) ->
     for row in recent:
         if row[3] is not None and (found := _problem(session, int(row[3]))) and found["open"]:
             problems.setdefault(found["id"], found)
+    who = session.execute(
+        sa.select(Customer.kind, Customer.department).where(Customer.id == customer_id)
+    ).first()
     return {
         "id": int(customer_id),
+        "kind": who.kind if who else "external",
+        "department": who.department if who else None,
         "recent": [
             {
                 "interaction_id": int(r[0]),

@@ -32,8 +32,10 @@ from rootline.ingest.service import ingest_file
 from rootline.pipeline import cluster_job
 from rootline.rootcause.models import (
     AuditEvent,
+    BoardDecision,
     Comment,
     KnownError,
+    KnownErrorRevision,
     KnownErrorTheme,
     Notification,
     Problem,
@@ -204,6 +206,36 @@ def _fill_workflow(session: Session) -> None:
     session.add(known)
     session.flush()
     session.add(KnownErrorTheme(known_error_id=known.id, theme_id=themes[0].id))
+    session.add(
+        KnownErrorRevision(
+            known_error_id=known.id,
+            revision=1,
+            title="Checkout fails",
+            symptoms="- my card is refused at checkout",
+            cause="gateway timeout",
+            workaround="pay by PayPal",
+            fix="timeout raised to 10 s",
+            public=False,
+            changed_by="lead@example.com",
+            changed_at=AT,
+            note="first draft",
+        )
+    )
+    session.add(
+        BoardDecision(
+            problem_id=problem.id,
+            decision="defer",
+            defer_until=date(2026, 12, 1),
+            reason="after the peak",
+            merged_into_id=problem.id,
+            decided_by="cfo@example.com",
+            decided_at=AT,
+            impact_score=42.5,
+        )
+    )
+    department = session.scalars(sa.select(Customer).order_by(Customer.id)).first()
+    assert department is not None
+    department.kind, department.department = "department", "Finance"
     session.add_all(
         [
             AuditEvent(

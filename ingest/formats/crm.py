@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rootline.errors import InputError
-from rootline.ingest.convert import convert_field, parse_number
+from rootline.ingest.convert import convert_field, normalise_customer_kind, parse_number
 from rootline.ingest.formats.tabular import iter_csv_rows, iter_json_objects, json_objects
 from rootline.ingest.schemas import CustomerEventRecord, CustomerRecord, Rejected
 
@@ -42,6 +42,8 @@ CUSTOMER_COLUMNS: dict[str, tuple[str, ...]] = {
     "segment": ("segment", "customer_segment", "tier", "plan"),
     "value": ("value", "revenue", "arr", "mrr", "ltv", "customer_value", "annual_revenue"),
     "account_owner": ("account_owner", "owner", "account_manager", "csm"),
+    "kind": ("customer_kind", "customer_type", "kind", "type"),
+    "department": ("department", "dept", "business_unit"),
 }
 #: Field -> column names that mean it in a customer events file.
 EVENT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -143,6 +145,8 @@ def _customer_value(fld: str, value: Any) -> Any:
         return _split(value)
     if fld == "value":
         return parse_number(value)
+    if fld == "kind":
+        return normalise_customer_kind(value)
     return _text(value)
 
 
