@@ -10,7 +10,7 @@ events file).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +22,22 @@ from rootline.rootcause.breakdown import Breakdown, breakdown
 from rootline.rootcause.models import Problem, ProblemTheme
 from rootline.rootcause.states import OPEN_STATES
 
-__all__ = ["AccountBook", "BookProblem", "OwnerSummary", "account_book", "account_owners"]
+__all__ = [
+    "DEFAULT_DAYS",
+    "AccountBook",
+    "BookProblem",
+    "OwnerSummary",
+    "account_book",
+    "account_owners",
+]
+
+#: The window of a book when none is given: these many days up to the newest contact.
+DEFAULT_DAYS = 90
+
+
+def _aware(at: datetime) -> datetime:
+    # SQLite hands back naive datetimes; they were stored as UTC.
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -119,7 +134,14 @@ def account_book(
     - lost: customers with a cancellation in the window, with their value;
     - referrals: referral events in the window and their summed amount;
     - upgrades, downgrades: such events in the window and their summed amount.
+
+    Without ``since`` the window starts ``DEFAULT_DAYS`` days before ``until`` (or before the
+    newest contact): over all time everyone would be "gained".
     """
+    if since is None:
+        end = until or session.scalar(sa.select(sa.func.max(Interaction.created_at)))
+        if end is not None:
+            since = _aware(end) - timedelta(days=DEFAULT_DAYS)
     book = (
         sa.select(Customer.id, Customer.value, Customer.account_owner)
         .where(_owner_match(owner), _live())

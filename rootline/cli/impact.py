@@ -329,6 +329,23 @@ def impact_weights(
         out_console.print(f"{name:16} {weight:.2f}  ({COMPONENT_WORDS[name][1]})", markup=False)
 
 
+#: The demo's CRM owners, customer events and survey answers (``fixtures/generate_demo_impact.py``).
+DEMO_IMPACT_FILES = ("demo_account_owners.csv", "demo_events.csv")
+DEMO_SURVEYS = "demo_surveys.csv"
+
+
+def load_demo_impact(session: Any, folder: Path, options: Any) -> None:
+    """Load the demo's account owners, customer events and survey answers (after its contacts,
+    whose customers they name by e-mail and whose ids the answers name)."""
+    from rootline.pipeline import ingest_paths
+    from rootline.rootcause.surveys import import_surveys, read_survey_csv
+
+    ingest_paths(
+        session, [folder / name for name in DEMO_IMPACT_FILES], source="crm", options=options
+    )
+    import_surveys(session, read_survey_csv(folder / DEMO_SURVEYS), name=DEMO_SURVEYS)
+
+
 def register(app: typer.Typer) -> None:
     """Add these commands to the root ``rootline`` app."""
     app.command("figures")(figures)

@@ -336,6 +336,7 @@ def demo(
     """Load the bundled demo help desk, cluster it with the real model, set up its teams,
     routing rules and problems, and serve it."""
     from rootline.cli.demo import play_story, print_summary
+    from rootline.cli.impact import load_demo_impact
     from rootline.cli.users import create_demo_users
     from rootline.pipeline import build_embedder, build_ingest_options, cluster_job, demo_paths
     from rootline.pipeline import ingest_paths as ingest_many
@@ -358,6 +359,9 @@ def demo(
                     progress=lambda k: bar.advance(task, k),
                     options=build_ingest_options(state.settings),
                 )
+            load_demo_impact(
+                session, demo_paths()[0][0].parent, build_ingest_options(state.settings)
+            )
         cluster_job(
             state.sessions,
             state.settings,
