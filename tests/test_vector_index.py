@@ -21,6 +21,7 @@ from rootline.clustering.vector_index import (
     EXACT_BELOW,
     VectorIndex,
     discard_saved_indexes,
+    iter_stored_vectors,
     pgvector_status,
     refresh_saved_index,
     saved_index_status,
@@ -70,7 +71,7 @@ def test_graph_search_finds_what_the_exact_scan_finds() -> None:
     assert recall_at(found, truth) >= 0.95
     # Similarities are the cosines of the rows returned, best first.
     expected = np.einsum("qd,qkd->qk", queries, vectors[found - 1000])
-    np.testing.assert_allclose(sims, expected, atol=1e-4)
+    np.testing.assert_allclose(sims, expected, atol=2e-3)  # the graph keeps half floats
     assert (np.diff(sims, axis=1) <= 1e-6).all()
     # A stored vector finds itself first.
     assert index.nearest(vectors[123], 1)[0][0] == 1123
@@ -92,7 +93,7 @@ def test_rows_are_added_replaced_and_removed(exact_below: int) -> None:
     probe = vectors[250]
     index.add(np.array([7]), probe[None, :])  # replaces row 7
     assert len(index) == 200
-    assert index.nearest(probe, 1) == [(7, pytest.approx(1.0, abs=1e-5))]
+    assert index.nearest(probe, 1) == [(7, pytest.approx(1.0, abs=2e-3))]
     index.remove([7, 9999])
     assert 7 not in [i for i, _ in index.nearest(probe, 50)]
     assert len(index) == 199
@@ -166,10 +167,10 @@ def test_saved_index_is_reused_and_follows_the_database(session: Session, tmp_pa
         found = index.nearest(query, 5)
         exact = _exact_answer(session, query, 5)
         # Texts of equal similarity may come in either order: compare the similarities.
-        assert [s for _, s in found] == pytest.approx([s for _, s in exact], abs=1e-5)
+        assert [s for _, s in found] == pytest.approx([s for _, s in exact], abs=2e-3)
         assert found[0][0] == exact[0][0] or found[0][1] == pytest.approx(found[1][1])
     query = embedder.encode([first.body_clean])[0]
-    assert index.nearest(query, 1)[0] == (first.id, pytest.approx(1.0, abs=1e-5))
+    assert index.nearest(query, 1)[0] == (first.id, pytest.approx(1.0, abs=2e-3))
 
 
 def test_a_damaged_saved_index_is_rebuilt_from_the_stored_vectors(
@@ -238,3 +239,23 @@ def test_doctor_reports_the_index_and_pgvector(tmp_path: Path) -> None:
     assert report["executor"] == "local"
     text = run_rootline("doctor", db=f"sqlite:///{tmp_path / 'r.db'}", folder=tmp_path).stdout
     assert "Rootline's own index is used" in text
+
+
+def test_an_exact_index_becomes_a_graph_as_it_grows() -> None:
+    vectors = sentence_like(400, dim=32, intents=20)
+    index = VectorIndex.build(np.arange(150), vectors[:150], exact_below=200)
+    assert index.backend == "exact"
+    index.add(np.arange(150, 300), vectors[150:300])
+    assert index.backend == "hnsw" and len(index) == 300
+    found, _ = index.search(vectors[300:], 10)
+    assert recall_at(found, exact_top(vectors[:300], vectors[300:], 10)) >= 0.95
+
+
+def test_stored_vectors_are_read_in_chunks(session: Session) -> None:
+    ids = _store(session, [f"parcel {i} late, courier lost it" for i in range(120)])
+    chunks = list(iter_stored_vectors(session, "hashing:256", chunk_rows=50))
+    assert [len(c.ids) for c in chunks] == [50, 50, 20]
+    assert sorted(np.concatenate([c.vector_ids for c in chunks]).tolist()) == sorted(ids)
+    known = dict(zip(chunks[0].ids.tolist(), chunks[0].digests.tolist(), strict=True))
+    again = stored_vectors(session, "hashing:256", known=known)
+    assert len(again.ids) == 120 and len(again.vector_ids) == 70 == len(again.vectors)
