@@ -101,6 +101,15 @@ def in_words(event: AuditEvent, team_names: dict[int, str] | None = None) -> str
         return f"{who} moved it from {_quoted(old)} to {_quoted(new)}"
     if event.action == "comment":
         return f"{who} commented: {_quoted(new, 120)}"
+    if event.action == "board_decision" and isinstance(new, dict):
+        what = {"approve": "approved it", "reject": "rejected it", "defer": "deferred it"}
+        said = what.get(new.get("decision", ""), "decided")
+        if new.get("decision") == "defer":
+            said += f" until {new.get('defer_until')}"
+        if new.get("decision") == "merge":
+            said = f"merged it into problem #{new.get('merged_into_id')}"
+        why = f": {_quoted(new.get('reason'), 120)}" if new.get("reason") else ""
+        return f"{who}, for the board, {said}{why}"
     if event.action == "sla_breach" and isinstance(new, dict):
         leads = ", ".join(new.get("escalated_to") or []) or "nobody (no team lead)"
         return f"{who} escalated the overdue {field} stage to {leads}"

@@ -22,7 +22,7 @@ __all__ = [
     "user_by_email",
 ]
 
-TEAM_KINDS = ("business", "is", "triage")
+TEAM_KINDS = ("business", "is", "triage", "board")
 ROLES = ("admin", "support_lead", "is_owner", "product_owner", "viewer")
 DEFAULT_TRIAGE = "Triage"
 

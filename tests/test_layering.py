@@ -101,6 +101,7 @@ RESOURCES = (
     "admin",
     "auth",
     "contacts",
+    "governance",
     "impact",
     "ingest",
     "problems",

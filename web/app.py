@@ -47,6 +47,7 @@ from rootline.web.routes import (
     admin,
     auth,
     contacts,
+    governance,
     impact,
     ingest,
     problems,
@@ -315,6 +316,18 @@ def create_app(settings: Settings, engine: Engine, embedder: Any | None = None) 
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     _install_error_pages(app)
     _install_docs(app)
-    for module in (auth, themes, problems, work, search, admin, ingest, triage, contacts, impact):
+    for module in (
+        auth,
+        themes,
+        problems,
+        work,
+        search,
+        admin,
+        ingest,
+        triage,
+        contacts,
+        impact,
+        governance,
+    ):
         app.include_router(module.router)
     return app

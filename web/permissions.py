@@ -92,6 +92,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "contact_page": ALL,
     "desk_page": ALL,
     "desk_triage": ALL,
+    # governance board: owners and leads see decisions, board members (checked per route) decide
+    "governance_page": WORKERS,
+    "governance_decide": WORKERS,
+    "governance_review": WORKERS,
     # admin
     "admin_page": ADMIN,
     "admin_user_create": ADMIN,
@@ -136,6 +140,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "api_theme_figures": ALL,
     "api_triage": ALL,
     "api_contact_triage": ALL,
+    "api_governance": WORKERS,
+    "api_governance_decide": WORKERS,
+    "api_governance_decisions": WORKERS,
+    "api_governance_review": WORKERS,
     "api_users": ADMIN,
     "api_user_create": ADMIN,
     "api_teams": ALL,

@@ -54,7 +54,7 @@ def rules_export(ctx: typer.Context) -> None:
 def teams_add(
     ctx: typer.Context,
     name: str,
-    kind: Annotated[str, typer.Option(help="business, is or triage.")] = "business",
+    kind: Annotated[str, typer.Option(help="business, is, triage or board.")] = "business",
     lead: Annotated[str | None, typer.Option(help="Lead's e-mail (an existing user).")] = None,
     email: Annotated[str | None, typer.Option(help="Where the team's mail goes.")] = None,
     webhook: Annotated[str | None, typer.Option(help="The team's webhook URL.")] = None,
