@@ -70,7 +70,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "tags": ("tags", "labels"),
     "segment": ("segment", "customer_segment", "tier", "plan"),
     "customer_kind": ("customer_kind", "customer_type", "requester_type", "requester_kind"),
-    "department": ("department", "requester_department", "customer_department", "dept"),
+    "department": ("requester_department", "customer_department", "employee_department"),
     "customer_value": ("customer_value", "value", "revenue", "arr", "ltv", "account_value"),
     # The system a record comes from. Never a plain "source": help desks use that name for
     # the channel (Freshdesk's Email, Portal, Phone), CRMs for the lead's origin.

@@ -42,7 +42,7 @@ CUSTOMER_COLUMNS: dict[str, tuple[str, ...]] = {
     "segment": ("segment", "customer_segment", "tier", "plan"),
     "value": ("value", "revenue", "arr", "mrr", "ltv", "customer_value", "annual_revenue"),
     "account_owner": ("account_owner", "owner", "account_manager", "csm"),
-    "kind": ("customer_kind", "customer_type", "kind", "type"),
+    "kind": ("customer_kind", "customer_type"),
     "department": ("department", "dept", "business_unit"),
 }
 #: Field -> column names that mean it in a customer events file.
