@@ -322,8 +322,8 @@ def update_problem(
                 actor,
                 now,
             )
-    if {"root_cause", "workaround", "title"} & set(changes):
-        publish_known_error(session, problem)
+    if {"root_cause", "workaround", "fix_description", "title"} & set(changes):
+        publish_known_error(session, problem, actor)
     _flush(session, problem)
     return problem
 

@@ -78,7 +78,7 @@ def _problem(session: Session, theme_id: int) -> dict[str, Any] | None:
 
 
 def _workaround(session: Session, theme_id: int) -> dict[str, Any] | None:
-    for article in known_errors_for_theme(session, theme_id):
+    for article in known_errors_for_theme(session, theme_id, public_only=True):
         if article.workaround.strip():
             return {"id": article.id, "title": article.title, "workaround": article.workaround}
     return None

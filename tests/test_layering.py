@@ -104,6 +104,7 @@ RESOURCES = (
     "governance",
     "impact",
     "ingest",
+    "knowledge",
     "problems",
     "search",
     "themes",

@@ -50,6 +50,7 @@ from rootline.web.routes import (
     governance,
     impact,
     ingest,
+    knowledge,
     problems,
     search,
     themes,
@@ -328,6 +329,7 @@ def create_app(settings: Settings, engine: Engine, embedder: Any | None = None) 
         contacts,
         impact,
         governance,
+        knowledge,
     ):
         app.include_router(module.router)
     return app

@@ -96,6 +96,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "governance_page": WORKERS,
     "governance_decide": WORKERS,
     "governance_review": WORKERS,
+    # knowledge base: every role searches and reads; leads and the problem's owners edit
+    "knowledge_page": ALL,
+    "article_page": ALL,
+    "article_save": WORKERS,
+    "article_propose": WORKERS,
     # admin
     "admin_page": ADMIN,
     "admin_user_create": ADMIN,
@@ -144,6 +149,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "api_governance_decide": WORKERS,
     "api_governance_decisions": WORKERS,
     "api_governance_review": WORKERS,
+    "api_knowledge": ALL,
+    "api_article": ALL,
+    "api_article_save": WORKERS,
+    "api_article_propose": WORKERS,
     "api_users": ADMIN,
     "api_user_create": ADMIN,
     "api_teams": ALL,
