@@ -17,6 +17,7 @@ Nothing here reads settings; callers pass the folder.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -96,6 +97,8 @@ class VectorIndex:
         self.dim = dim
         self.exact_below = exact_below
         self._graph = graph
+        # The web app searches from many threads; one graph call at a time (each ~1 ms).
+        self._lock = threading.Lock()
         self._ids = np.zeros(0, dtype=np.int64)
         self._vectors = np.zeros((0, dim), dtype=np.float32)
 
@@ -152,7 +155,8 @@ class VectorIndex:
                 self._ids = np.zeros(0, dtype=np.int64)
                 self._vectors = np.zeros((0, self.dim), dtype=np.float32)
         else:
-            self._graph.add(ids, vectors, threads=threads)
+            with self._lock:
+                self._graph.add(ids, vectors, threads=threads)
 
     def remove(self, ids: Iterable[int] | np.ndarray) -> None:
         """Drop rows by id; ids not held are ignored."""
@@ -163,9 +167,10 @@ class VectorIndex:
             keep = ~np.isin(self._ids, ids)
             self._ids, self._vectors = self._ids[keep], self._vectors[keep]
         else:
-            held = ids[np.asarray(self._graph.contains(ids), dtype=bool)]
-            if len(held):
-                self._graph.remove(held)
+            with self._lock:
+                held = ids[np.asarray(self._graph.contains(ids), dtype=bool)]
+                if len(held):
+                    self._graph.remove(held)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` most similar rows of each query, most similar first.
@@ -189,7 +194,8 @@ class VectorIndex:
             sims[:, :found] = np.take_along_axis(vals, order, axis=1)
             return ids, sims
         # One query on one thread: a pool per query costs more than it saves (bench/ann.py).
-        matches = self._graph.search(q, found, threads=1 if len(q) == 1 else 0)
+        with self._lock:
+            matches = self._graph.search(q, found, threads=1 if len(q) == 1 else 0)
         keys = np.asarray(matches.keys, dtype=np.int64).reshape(len(q), -1)
         dist = np.asarray(matches.distances, dtype=np.float32).reshape(len(q), -1)
         # One query gives a ``Matches`` (no counts), several a ``BatchMatches``.
