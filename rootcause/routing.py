@@ -24,7 +24,7 @@ import yaml
 from sqlalchemy.orm import Session
 
 from rootline.clustering.models import Theme, ThemeMembership
-from rootline.errors import InputError
+from rootline.errors import InputError, NotFoundError
 from rootline.ingest.models import Interaction
 from rootline.rootcause.audit import record
 from rootline.rootcause.models import RoutingRule, Team
@@ -33,13 +33,19 @@ from rootline.rootcause.teams import TEAM_KINDS, find_team, triage_team, user_by
 __all__ = [
     "RouteDecision",
     "ThemeFacts",
+    "conditions_text",
+    "delete_rule",
     "export_rules_yaml",
     "gather_facts",
+    "get_rule",
     "import_rules_yaml",
     "list_rules",
     "match_conditions",
+    "parse_conditions",
+    "preview_rule",
     "route",
     "route_themes",
+    "save_rule",
 ]
 
 _WORD = re.compile(r"[\w'-]+")
@@ -273,3 +279,154 @@ def import_rules_yaml(session: Session, text: str, actor: str = "system") -> lis
         session.delete(rule)
     session.flush()
     return kept
+
+
+_FIELDS = ("name", "priority", "enabled", "conditions", "business_team_id", "is_team_id")
+
+
+def get_rule(session: Session, rule_id: int) -> RoutingRule:
+    """A routing rule by id.
+
+    Raises:
+        NotFoundError: if there is no such rule.
+    """
+    rule = session.get(RoutingRule, rule_id)
+    if rule is None:
+        raise NotFoundError(f"no routing rule {rule_id}")
+    return rule
+
+
+def parse_conditions(text: str) -> dict[str, Any]:
+    """Conditions from lines of ``field: value, value`` (as the rule form shows them).
+
+    Raises:
+        InputError: a line without a colon, a field without a name or without values.
+    """
+    conditions: dict[str, Any] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        key, colon, values = line.partition(":")
+        key = key.strip().lower()
+        items = [v.strip() for v in values.split(",") if v.strip()]
+        if not colon or not key or not items:
+            raise InputError(
+                f"line {number}: write a condition as 'field: value' or 'field: a, b'",
+                field="conditions",
+            )
+        if key in conditions:
+            raise InputError(f"line {number}: {key!r} is given twice", field="conditions")
+        conditions[key] = items if len(items) > 1 else items[0]
+    return conditions
+
+
+def conditions_text(conditions: dict[str, Any] | None) -> str:
+    """The conditions as the lines :func:`parse_conditions` reads."""
+    lines = []
+    for key, spec in (conditions or {}).items():
+        values = spec if isinstance(spec, list) else [spec]
+        lines.append(f"{key}: {', '.join(str(v) for v in values)}")
+    return "\n".join(lines)
+
+
+def _team_id(
+    session: Session, team_id: int | None, kinds: tuple[str, ...], role: str
+) -> int | None:
+    if team_id is None:
+        return None
+    team = find_team(session, team_id)
+    if team.kind not in kinds:
+        words = {"business": "a business", "is": "an IS", "triage": "a triage", "board": "a board"}
+        raise InputError(
+            f"{team.name} is {words.get(team.kind, team.kind)} team; the {role} team must be "
+            f"{' or '.join(words.get(k, k) for k in kinds)} team",
+            field=f"{role.split()[0]}_team_id",
+        )
+    return team.id
+
+
+def save_rule(
+    session: Session,
+    rule_id: int | None,
+    *,
+    name: str,
+    priority: int,
+    enabled: bool,
+    conditions: dict[str, Any],
+    business_team_id: int | None,
+    is_team_id: int | None,
+    actor: str,
+) -> RoutingRule:
+    """Add a rule (``rule_id`` None) or change one; every changed field is audited.
+
+    Raises:
+        NotFoundError: no such rule or team.
+        InputError: no name, a name another rule has, a team of the wrong kind, or conditions
+            that are not values or lists of values.
+    """
+    name = " ".join(name.split())
+    if not name:
+        raise InputError("a routing rule needs a name", field="name")
+    taken = session.scalar(sa.select(RoutingRule.id).where(RoutingRule.name == name))
+    if taken is not None and taken != rule_id:
+        raise InputError(f"another routing rule is named {name!r}", field="name")
+    after = {
+        "name": name,
+        "priority": int(priority),
+        "enabled": bool(enabled),
+        "conditions": _check_match(name, conditions),
+        "business_team_id": _team_id(
+            session, business_team_id, ("business", "triage"), "business owner"
+        ),
+        "is_team_id": _team_id(session, is_team_id, ("is", "triage"), "is owner"),
+    }
+    if rule_id is None:
+        rule = RoutingRule(**after)
+        session.add(rule)
+        session.flush()
+        record(session, actor, "routing_rule", rule.id, "create", new=after)
+        return rule
+    rule = get_rule(session, rule_id)
+    for key in _FIELDS:
+        if getattr(rule, key) != after[key]:
+            record(
+                session,
+                actor,
+                "routing_rule",
+                rule.id,
+                "update",
+                key,
+                getattr(rule, key),
+                after[key],
+            )
+            setattr(rule, key, after[key])
+    session.flush()
+    return rule
+
+
+def delete_rule(session: Session, rule_id: int, *, actor: str) -> str:
+    """Remove a rule (audited); problems it routed keep their owners. Returns its name.
+
+    Raises:
+        NotFoundError: no such rule.
+    """
+    rule = get_rule(session, rule_id)
+    name = rule.name
+    record(session, actor, "routing_rule", rule.id, "delete", old=name)
+    session.delete(rule)
+    session.flush()
+    return name
+
+
+def preview_rule(
+    session: Session, rule: RoutingRule, theme_id: int
+) -> tuple[list[str] | None, RouteDecision]:
+    """How ``rule`` judges a theme, and where the rules as a whole would send it.
+
+    Returns:
+        The rule's reasons (None: it does not match, or it is disabled), and the decision of
+        every enabled rule in order, as a new problem on the theme would be routed.
+    """
+    facts = gather_facts(session, [theme_id], list((rule.conditions or {}).keys()))
+    reasons = match_conditions(rule.conditions or {}, facts) if rule.enabled else None
+    return reasons, route_themes(session, [theme_id])

@@ -18,6 +18,7 @@ __all__ = [
     "find_team",
     "get_user",
     "list_teams",
+    "remove_member",
     "triage_team",
     "user_by_email",
 ]
@@ -148,4 +149,33 @@ def add_member(session: Session, team: Team, user: User, actor: str = "system") 
     if user not in team.members:
         team.members.append(user)
         session.flush()
+
+
+def remove_member(session: Session, team: Team, user: User, actor: str = "system") -> bool:
+    """Take a user out of a team; a lead who leaves stops leading it (the team has no lead
+    until one is named). Audited.
+
+    Returns:
+        Whether the user led the team.
+
+    Raises:
+        InputError: if the user is not in the team.
+    """
+    if user not in team.members:
+        raise InputError(f"{user.email} is not in team {team.name}", field="user_id")
+    team.members.remove(user)
+    was_lead = team.lead_user_id == user.id
+    if was_lead:
+        team.lead = None
+    record(
+        session,
+        actor,
+        "team",
+        team.id,
+        "update",
+        "members",
+        old={"removed": user.email, "was_lead": was_lead},
+    )
+    session.flush()
+    return was_lead
         record(session, actor, "team", team.id, "add_member", field="members", new=user.email)

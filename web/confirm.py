@@ -15,13 +15,14 @@ from sqlalchemy.orm import Session
 
 from rootline.clustering.models import Theme
 from rootline.errors import NotFoundError
-from rootline.rootcause.models import Problem, ProblemTheme
+from rootline.rootcause.models import Problem, ProblemTheme, RoutingRule
 
 __all__ = [
     "Confirmation",
     "confirmed",
     "merge_confirmation",
     "noise_confirmation",
+    "rule_delete_confirmation",
     "split_confirmation",
     "transition_confirmation",
     "undo_confirmation",
@@ -193,4 +194,21 @@ def transition_confirmation(problem: Problem, target: str, version: int | None) 
         undo="A reopened problem is worked through the life cycle again; it cannot go back "
         f"to “{problem.state.replace('_', ' ')}” directly.",
         reason_label="Why it is reopened (kept in the audit trail)",
+    )
+
+
+def rule_delete_confirmation(rule: RoutingRule) -> Confirmation:
+    """What removing a routing rule will do."""
+    return Confirmation(
+        title=f"Remove routing rule {rule.name}?",
+        changes=[
+            f"New problems are no longer routed by {rule.name} (priority {rule.priority}); "
+            "the next rule that matches decides, or the triage team.",
+            "Problems it routed before keep their owners.",
+        ],
+        action=f"/admin/rules/{rule.id}/delete",
+        button="Remove the rule",
+        cancel_url=f"/admin/rules/{rule.id}",
+        undo="To have it back, add it again (its settings are in the audit trail and in an "
+        "exported YAML).",
     )

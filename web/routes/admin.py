@@ -5,14 +5,25 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse
 from starlette.responses import Response
 
+from rootline.clustering.models import Theme
 from rootline.errors import InputError, NotFoundError
 from rootline.rootcause.audit import record
-from rootline.rootcause.models import User
-from rootline.rootcause.routing import export_rules_yaml, import_rules_yaml, list_rules
+from rootline.rootcause.models import RoutingRule, User
+from rootline.rootcause.routing import (
+    conditions_text,
+    delete_rule,
+    export_rules_yaml,
+    get_rule,
+    import_rules_yaml,
+    list_rules,
+    parse_conditions,
+    preview_rule,
+    save_rule,
+)
 from rootline.rootcause.schemas import TeamOut
 from rootline.rootcause.teams import (
     ROLES,
@@ -23,9 +34,11 @@ from rootline.rootcause.teams import (
     find_team,
     get_user,
     list_teams,
+    remove_member,
 )
+from rootline.web import confirm
 from rootline.web.accounts import create_token, list_tokens, revoke_token, set_password
-from rootline.web.deps import Renderer, RowId, SessionDep, csv_response, flash, wants_csv
+from rootline.web.deps import MAX_ID, Renderer, RowId, SessionDep, csv_response, flash, wants_csv
 from rootline.web.permissions import (
     CurrentUser,
 )
@@ -194,6 +207,160 @@ def admin_team_member(
     member = get_user(session, user_id)
     add_member(session, team, member, actor=user.email)
     flash(request, f"{member.email} joined {team.name}.")
+    return _admin(request)
+
+
+@pages.post("/admin/teams/{team_id}/members/{user_id}/remove", name="admin_team_member_remove")
+def admin_team_member_remove(
+    request: Request, session: SessionDep, user: CurrentUser, team_id: RowId, user_id: RowId
+) -> Response:
+    """Take a user out of a team (a lead who leaves stops leading it)."""
+    team = find_team(session, team_id)
+    member = get_user(session, user_id)
+    was_lead = remove_member(session, team, member, actor=user.email)
+    flash(
+        request,
+        f"{member.email} left {team.name}"
+        + (", which now has no lead" if was_lead else "")
+        + ". “Add” in the team's row puts them back.",
+    )
+    return _admin(request)
+
+
+def _teams_by_role(session: SessionDep) -> dict[str, list[Any]]:
+    teams = list_teams(session)
+    return {
+        "business": [t for t in teams if t.kind in ("business", "triage")],
+        "is": [t for t in teams if t.kind in ("is", "triage")],
+    }
+
+
+def _rule_form(
+    render: Renderer,
+    session: SessionDep,
+    *,
+    rule: Any,
+    theme_id: int | None,
+    status_code: int = 200,
+) -> Response:
+    preview = None
+    if rule.id is not None and theme_id is not None:
+        theme = session.get(Theme, theme_id)
+        if theme is not None:
+            reasons, decision = preview_rule(session, rule, theme.id)
+            preview = {"theme": theme, "reasons": reasons, "decision": decision}
+    themes = session.execute(
+        sa.select(Theme.id, Theme.title)
+        .where(Theme.status.in_(["active", "proposed"]))
+        .order_by(Theme.size.desc(), Theme.id)
+        .limit(200)
+    ).all()
+    return render(
+        "rule.html",
+        status_code=status_code,
+        nav="admin",
+        rule=rule,
+        conditions=conditions_text(rule.conditions),
+        teams=_teams_by_role(session),
+        themes=themes,
+        theme_id=theme_id,
+        preview=preview,
+    )
+
+
+@pages.get("/admin/rules/new", name="admin_rule_new")
+def admin_rule_new(session: SessionDep, render: Renderer) -> Response:
+    """The form for a new routing rule."""
+    blank = RoutingRule(name="", priority=100, enabled=True, conditions={})
+    return _rule_form(render, session, rule=blank, theme_id=None)
+
+
+@pages.post("/admin/rules/new", name="admin_rule_create")
+def admin_rule_create(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    name: Annotated[str, Form(max_length=128)],
+    priority: Annotated[int, Form(ge=0, le=1_000_000)] = 100,
+    enabled: Annotated[str, Form(max_length=3)] = "",
+    conditions: Annotated[str, Form(max_length=20_000)] = "",
+    business_team_id: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
+    is_team_id: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
+) -> Response:
+    """Add a routing rule."""
+    rule = save_rule(
+        session,
+        None,
+        name=name,
+        priority=priority,
+        enabled=enabled == "yes",
+        conditions=parse_conditions(conditions),
+        business_team_id=business_team_id,
+        is_team_id=is_team_id,
+        actor=user.email,
+    )
+    flash(request, f"Routing rule {rule.name} added.")
+    return RedirectResponse(f"/admin/rules/{rule.id}", status_code=303)
+
+
+@pages.get("/admin/rules/{rule_id}", name="admin_rule_page")
+def admin_rule_page(
+    session: SessionDep,
+    render: Renderer,
+    rule_id: RowId,
+    theme: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> Response:
+    """One routing rule, to edit, with how it judges a sample theme (``theme``)."""
+    return _rule_form(render, session, rule=get_rule(session, rule_id), theme_id=theme)
+
+
+@pages.post("/admin/rules/{rule_id}", name="admin_rule_save")
+def admin_rule_save(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    rule_id: RowId,
+    name: Annotated[str, Form(max_length=128)],
+    priority: Annotated[int, Form(ge=0, le=1_000_000)] = 100,
+    enabled: Annotated[str, Form(max_length=3)] = "",
+    conditions: Annotated[str, Form(max_length=20_000)] = "",
+    business_team_id: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
+    is_team_id: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
+    theme: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
+) -> Response:
+    """Change a routing rule; problems routed before keep their owners."""
+    rule = save_rule(
+        session,
+        rule_id,
+        name=name,
+        priority=priority,
+        enabled=enabled == "yes",
+        conditions=parse_conditions(conditions),
+        business_team_id=business_team_id,
+        is_team_id=is_team_id,
+        actor=user.email,
+    )
+    flash(request, f"Routing rule {rule.name} saved.")
+    return RedirectResponse(
+        f"/admin/rules/{rule.id}" + (f"?theme={theme}" if theme else ""), status_code=303
+    )
+
+
+@pages.post("/admin/rules/{rule_id}/delete", name="admin_rule_delete")
+def admin_rule_delete(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    render: Renderer,
+    rule_id: RowId,
+    confirmed: Annotated[str, Form(max_length=3)] = "",
+) -> Response:
+    """Remove a routing rule (after a confirmation)."""
+    if not confirm.confirmed(confirmed):
+        rule = get_rule(session, rule_id)
+        return render("confirm.html", nav="admin", confirm=confirm.rule_delete_confirmation(rule))
+    name = delete_rule(session, rule_id, actor=user.email)
+    flash(request, f"Routing rule {name} removed.")
     return _admin(request)
 
 
