@@ -63,6 +63,10 @@ def test_figures_by_theme_on_the_page_in_csv_and_json(
     fills = [float(r["width"]) for r in soup.select("table.impact svg.hbar rect.fill")][::2]
     assert fills == [100.0, round(100 * 2 / 6, 1)]
     assert "What each figure means" in soup.select_one("details.definitions").get_text()
+    # Long lists show the largest groups and link to the rest.
+    one = _page(anonymous, "/impact?by=theme&show=1")
+    assert len(_table(one, "table.impact")) == 1
+    assert "The 1 smaller group is in the" in one.get_text(" ", strip=True)
     csv_text = anonymous.get("/impact?by=theme&format=csv").text.splitlines()
     assert csv_text[0].startswith("key,label,contacts,share,unique_customers")
     assert csv_text[1].startswith(f"{x},")

@@ -90,6 +90,7 @@ def impact_page(
     win: WindowDep,
     by: ByQuery = "theme",
     theme: ThemeQuery = "",
+    show: Annotated[int, Query(ge=1, le=100_000, description="Groups shown.")] = 50,
 ) -> Response:
     """Contacts, customers, repeats, CSAT, cost, value and churn per theme, channel, region..."""
     ids = insight.theme_ids_of(theme)
@@ -101,16 +102,19 @@ def impact_page(
             names,
             ([g.as_dict()[n] for n in names] for g in found.groups),
         )
+    shown = found.groups[:show]
     return render(
         "impact.html",
         nav="impact",
         found=found,
+        shown=shown,
+        more=len(found.groups) - len(shown),
         by=by,
         win=win,
         theme=theme,
         choices=insight.dimension_choices(by),
-        contact_bars=insight.bars([(g.label, g.contacts) for g in found.groups]),
-        cost_bars=insight.bars([(g.label, g.contact_cost) for g in found.groups]),
+        contact_bars=insight.bars([(g.label, g.contacts) for g in shown]),
+        cost_bars=insight.bars([(g.label, g.contact_cost) for g in shown]),
         definitions_list=insight.DEFINITIONS,
     )
 
