@@ -149,6 +149,7 @@ def add_member(session: Session, team: Team, user: User, actor: str = "system") 
     if user not in team.members:
         team.members.append(user)
         session.flush()
+        record(session, actor, "team", team.id, "add_member", field="members", new=user.email)
 
 
 def remove_member(session: Session, team: Team, user: User, actor: str = "system") -> bool:
@@ -178,4 +179,3 @@ def remove_member(session: Session, team: Team, user: User, actor: str = "system
     )
     session.flush()
     return was_lead
-        record(session, actor, "team", team.id, "add_member", field="members", new=user.email)
