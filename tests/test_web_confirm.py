@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from bs4 import BeautifulSoup
@@ -226,3 +227,35 @@ def test_owners_of_other_teams_are_not_asked(
     response = _post(anonymous, f"/problems/{problem.id}/transition", target="closed_wont_fix")
     assert response.status_code == 403 and "#confirm" not in response.text
     assert session.get(Problem, problem.id).state == "new"
+
+
+def test_merge_targets_come_most_alike_first(
+    client: TestClient, session: Session, data: Seeded
+) -> None:
+    """The card theme's centroid is closest to "Zebra", then the password theme, then
+    "Aardvark"; a theme without a centroid comes last. Titles would order them otherwise."""
+
+    def vector(*xs: float) -> bytes:
+        return np.asarray(xs, dtype=np.float32).tobytes()
+
+    session.get(Theme, data.card).centroid = vector(1.0, 0.0, 0.0)
+    session.get(Theme, data.password).centroid = vector(0.6, 0.8, 0.0)
+    zebra = Theme(title="Zebra", keywords=[], size=0, status="active", centroid=vector(0.9, 0.1, 0))
+    aardvark = Theme(
+        title="Aardvark", keywords=[], size=0, status="active", centroid=vector(0, 0, 1)
+    )
+    bare = Theme(title="Anteater", keywords=[], size=0, status="active")
+    session.add_all([zebra, aardvark, bare])
+    session.flush()
+    page = _soup(client, f"/themes/{data.card}")
+    options = [o.get_text() for o in page.select("#merge-target option")]
+    assert options == [
+        f"#{zebra.id} Zebra",
+        f"#{data.password} Password reset link",
+        f"#{aardvark.id} Aardvark",
+        f"#{bare.id} Anteater",
+    ]
+    # Without a centroid of its own, a theme's targets are listed by title.
+    page = _soup(client, f"/themes/{bare.id}")
+    titles = [o.get_text().split(" ", 1)[1] for o in page.select("#merge-target option")]
+    assert titles == sorted(titles)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased, selectinload
 
@@ -385,15 +386,33 @@ def problems_by_theme(session: Session, theme_ids: list[int]) -> dict[int, tuple
 
 
 def theme_choices(session: Session, exclude: int | None = None) -> list[tuple[int, str]]:
-    """(id, title) of themes a theme can be merged into or contacts moved to."""
+    """(id, title) of themes a theme can be merged into or contacts moved to: when
+    ``exclude`` (the theme at hand) has a centroid, the most alike first (cosine similarity of
+    the centroids; themes without one last), else by title."""
     stmt = (
-        sa.select(Theme.id, Theme.title)
+        sa.select(Theme.id, Theme.title, Theme.centroid)
         .where(Theme.status.in_(["active", "proposed"]))
         .order_by(Theme.title, Theme.id)
     )
     if exclude is not None:
         stmt = stmt.where(Theme.id != exclude)
-    return [(i, t) for i, t in session.execute(stmt)]
+    rows = session.execute(stmt).all()
+    here = session.scalar(sa.select(Theme.centroid).where(Theme.id == exclude)) if exclude else None
+    if here is None:
+        return [(i, t) for i, t, _ in rows]
+    anchor = np.frombuffer(here, dtype=np.float32)
+
+    def alike(centroid: bytes | None) -> float:
+        if centroid is None:
+            return -2.0  # below any cosine
+        other = np.frombuffer(centroid, dtype=np.float32)
+        if other.shape != anchor.shape:
+            return -2.0
+        norm = float(np.linalg.norm(anchor) * np.linalg.norm(other)) or 1.0
+        return float(anchor @ other) / norm
+
+    # sorted() is stable: equally alike themes keep their title order.
+    return [(i, t) for i, t, c in sorted(rows, key=lambda r: -alike(r[2]))]
 
 
 def board_problems(
