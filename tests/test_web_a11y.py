@@ -98,6 +98,12 @@ def _pages(session: Session, data: Seeded) -> list[str]:
         "/search?q=card",
         "/search",
         "/admin",
+        "/desk",
+        *([f"/contacts/{member.id}"] if member is not None else []),
+        "/governance",
+        "/governance/review",
+        "/knowledge",
+        "/knowledge?q=card",
     ]
 
 
