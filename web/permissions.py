@@ -86,6 +86,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # daily work
     "my_tasks_page": WORKERS,
     "backlog_page": ALL,
+    # product owners propose UX improvements from the backlog candidates, as leads may
+    "ux_propose": frozenset({"admin", "support_lead", "product_owner"}),
     "customer_page": ALL,
     "search_page": ALL,
     # the agent's desk: every signed-in role triages
@@ -145,6 +147,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "api_problem_verification": ALL,
     "api_my_tasks": WORKERS,
     "api_backlog": ALL,
+    "api_ux_candidates": ALL,
     "api_customer": ALL,
     "api_customer_erase": ADMIN,
     "api_search": ALL,

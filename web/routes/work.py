@@ -6,17 +6,27 @@ from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from rootline.errors import NotFoundError
+from rootline.errors import NotFoundError, StateError
 from rootline.rootcause import service as problems
 from rootline.rootcause.models import Task
 from rootline.rootcause.schemas import ProblemOut, TaskOut
 from rootline.rootcause.service import my_tasks, ux_backlog
 from rootline.web import queries
-from rootline.web.deps import Renderer, RowId, SessionDep, csv_response, flash, wants_csv
+from rootline.web.deps import (
+    MAX_ID,
+    Renderer,
+    RowId,
+    SessionDep,
+    WebhookUrl,
+    csv_response,
+    flash,
+    get_figures,
+    wants_csv,
+)
 from rootline.web.permissions import (
     CurrentUser,
     can_see_pii,
@@ -28,6 +38,8 @@ from rootline.web.schemas import (
     ErasureOut,
     TaskStateIn,
 )
+from rootline.web.ux import UxCandidate, ux_candidates
+from rootline.web.views import ranked_themes
 
 __all__ = ["router"]
 
@@ -54,8 +66,14 @@ def my_tasks_page(
 
 
 @pages.get("/backlog", name="backlog_page")
-def backlog_page(request: Request, session: SessionDep, render: Renderer) -> Response:
-    """Open problems tagged ux or web, highest impact first, for product owners."""
+def backlog_page(
+    request: Request,
+    session: SessionDep,
+    render: Renderer,
+    figures: Annotated[Any, Depends(get_figures)],
+) -> Response:
+    """Open problems tagged ux or web, highest impact first, for product owners, and themes
+    that look like UX problems but have none yet (candidates, ranked by impact)."""
     items = ux_backlog(session)
     if wants_csv(request):
         return csv_response(
@@ -82,7 +100,44 @@ def backlog_page(request: Request, session: SessionDep, render: Renderer) -> Res
                 for p in items
             ),
         )
-    return render("backlog.html", nav="backlog", problems=items)
+    return render(
+        "backlog.html",
+        nav="backlog",
+        problems=items,
+        candidates=_candidates(session, figures),
+    )
+
+
+def _candidates(session: SessionDep, figures: Any) -> list[UxCandidate]:
+    board, _ = ranked_themes(session, figures, queries.Filters())
+    taken = set(queries.problems_by_theme(session, [r.id for r in board.rows]))
+    return ux_candidates(session, board, taken)
+
+
+@pages.post("/backlog/propose", name="ux_propose")
+def ux_propose(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    webhook_url: WebhookUrl,
+    theme_id: Annotated[int, Form(ge=1, le=MAX_ID)],
+) -> Response:
+    """Propose a theme as a UX improvement: a problem tagged ux, routed to its owners."""
+    existing = queries.problems_by_theme(session, [theme_id]).get(theme_id)
+    if existing is not None:
+        raise StateError(
+            f"theme {theme_id} already has problem #{existing[0]} "
+            f"({existing[1].replace('_', ' ')}); tag that one ux instead"
+        )
+    problem = problems.create_problem(
+        session, [theme_id], tags=["ux"], actor=user.email, webhook_url=webhook_url
+    )
+    flash(
+        request,
+        f"Problem #{problem.id} proposed as a UX improvement and routed: "
+        f"{problem.routing_explanation}",
+    )
+    return RedirectResponse("/backlog", status_code=303)
 
 
 @pages.get("/customers/{customer_id}", name="customer_page")
@@ -166,6 +221,29 @@ def mine(session: SessionDep, user: CurrentUser) -> list[TaskOut]:
 def backlog(session: SessionDep) -> list[ProblemOut]:
     """Open UX/web problems, highest impact first."""
     return [ProblemOut.of(p) for p in problems.ux_backlog(session)]
+
+
+@api.get("/api/backlog/candidates", name="api_ux_candidates")
+def backlog_candidates(
+    session: SessionDep, figures: Annotated[Any, Depends(get_figures)]
+) -> list[dict[str, Any]]:
+    """Themes without a problem that look like UX problems (mostly web or app contacts, or
+    titles and keywords about pages, buttons, screens and errors), by impact, with why."""
+    return [
+        {
+            "theme_id": c.row.id,
+            "title": c.row.title,
+            "impact_score": c.row.impact.score,
+            "rank": c.rank,
+            "contacts": c.row.impact.contacts,
+            "customers": c.row.impact.unique_customers,
+            "value_at_risk": c.row.impact.value_at_risk,
+            "ux_channel_share": round(c.channel_share, 4),
+            "words": c.words,
+            "reasons": c.reasons,
+        }
+        for c in _candidates(session, figures)
+    ]
 
 
 @api.post(
