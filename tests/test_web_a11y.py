@@ -104,6 +104,12 @@ def _pages(session: Session, data: Seeded) -> list[str]:
         "/governance/review",
         "/knowledge",
         "/knowledge?q=card",
+        "/impact",
+        "/impact?by=channel",
+        "/forecast",
+        "/service",
+        "/accounts",
+        "/impact/weights",
     ]
 
 
