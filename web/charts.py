@@ -344,46 +344,6 @@ def volume_chart(
 
 
 @dataclass(frozen=True)
-class RateBar:
-    """One bar of a before/after chart."""
-
-    label: str
-    x: float
-    y: float
-    width: float
-    height: float
-    value: float
-    text: str
-
-
-def before_after_chart(
-    before: float | None, after: float | None, *, width: int = 320, height: int = 160
-) -> list[RateBar]:
-    """Two bars, contacts per day before and after a fix, on one scale (empty without data)."""
-    if before is None or after is None:
-        return []
-    top, axis = 18.0, 22.0
-    plot = height - top - axis
-    peak = max(before, after) or 1.0
-    slot = width / 2
-    bars = []
-    for i, (label, value) in enumerate((("before the fix", before), ("after the fix", after))):
-        h = max(plot * value / peak, 1.0)
-        bars.append(
-            RateBar(
-                label=label,
-                x=round(i * slot + slot * 0.2, 1),
-                y=round(top + plot - h, 1),
-                width=round(slot * 0.6, 1),
-                height=round(h, 1),
-                value=value,
-                text=f"{value:.2f}/day",
-            )
-        )
-    return bars
-
-
-@dataclass(frozen=True)
 class ScoreSegment:
     """One component's stretch of a score bar, in units of score points (the bar is 100)."""
 

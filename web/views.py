@@ -25,7 +25,6 @@ from rootline.rootcause.verification import verify_problem
 from rootline.web import queries
 from rootline.web import search as contact_search
 from rootline.web.cache import FigureCache, data_fingerprint, vectors_fingerprint
-from rootline.web.charts import before_after_chart
 from rootline.web.deps import SessionDep, get_embedder
 
 __all__ = [
@@ -99,10 +98,6 @@ def problem_context(session: SessionDep, problem: Problem) -> dict[str, object]:
         ),
         "clocks": clocks,
         "verification": verification,
-        "bars": before_after_chart(
-            verification.before_per_day if verification else None,
-            verification.after_per_day if verification else None,
-        ),
         "next_states": sorted(TRANSITIONS[problem.state], key=STATES.index),
     }
 
