@@ -233,3 +233,18 @@ def test_the_theme_page_shows_the_forecast_picture(anonymous: TestClient, sessio
     # A theme without enough history gets a picture that says so.
     empty = anonymous.get("/forecast/999999.svg")
     assert "no forecast yet" in empty.text
+
+
+def test_the_problem_page_links_to_its_contacts_by_dimension(
+    anonymous: TestClient, session: Session
+) -> None:
+    from rootline.rootcause.service import create_problem
+
+    x, y = _desk(session)
+    problem = create_problem(session, [x, y], title="Cards", actor="t")
+    login(anonymous, session, "viewer")
+    page = _page(anonymous, f"/problems/{problem.id}")
+    links = [a["href"] for a in page.select("#problem-breakdowns a")]
+    assert f"/impact?by=channel&theme={x},{y}" in links
+    got = anonymous.get(f"/api/impact?by=channel&theme={x},{y}").json()
+    assert sum(g["contacts"] for g in got["groups"]) == 8
