@@ -420,11 +420,17 @@ def breakdown(
         return Breakdown(by, since, until, None, 0, None, [], [])
     scratch = _Scratch(session)
     try:
-        return _figures(
+        found = _figures(
             session, scratch, by, since, until, end, ids, costs, account_owner, total, csat_base
         )
-    finally:
-        scratch.drop()
+    except Exception:
+        # A failed statement leaves PostgreSQL's transaction unusable (its rollback drops the
+        # tables); SQLite's temporary tables last as long as the connection unless dropped.
+        if session.get_bind().dialect.name != "postgresql":
+            scratch.drop()
+        raise
+    scratch.drop()
+    return found
 
 
 def _figures(
