@@ -7,7 +7,8 @@ published workaround of its known error; the three most similar resolved contact
 theme; and the customer's recent contacts and the open problems of their themes.
 
 The theme is chosen by the very rule the next incremental ``rootline cluster`` applies to the
-text once it is ingested: cleaned as ingest cleans it, less the boilerplate the last full run
+text once it is ingested: cleaned as ingest cleans it (the subject line, when given, in front
+as ingest puts it), less the boilerplate the last full run
 found in the corpus, embedded with the model of that run, placed on the nearest centroid of a
 placeable theme when at least as similar as that run's floor (``clustering.runs.assign_floor``),
 a "not a theme" group counting as none.
@@ -28,9 +29,10 @@ from rootline.clustering.runs import PLACEABLE_STATUSES, assign_floor
 from rootline.clustering.stats import last_full_run
 from rootline.errors import InputError, NotFoundError, StateError
 from rootline.ingest.boilerplate import Boilerplate
-from rootline.ingest.cleaning import clean_text
 from rootline.ingest.identity import normalise_email
 from rootline.ingest.models import Customer, CustomerIdentity, Interaction
+from rootline.ingest.prepare import body_clean
+from rootline.ingest.schemas import InteractionRecord
 from rootline.rootcause.knowledge import known_errors_for_theme
 from rootline.rootcause.service import open_problem_for_theme, team_name
 from rootline.rootcause.states import CLOSED_STATES
@@ -233,15 +235,18 @@ def triage(
     *,
     customer_email: str | None = None,
     redact: bool = True,
+    subject: str | None = None,
 ) -> Triage:
-    """Triage one new contact's text (see the module's docstring).
+    """Triage one new contact's text, and its subject line if it has one, read as ingest
+    reads a record (see the module's docstring).
 
     Raises:
         InputError: the text has nothing of an issue left once cleaned, or the e-mail is not
             an address.
         StateError: there are no themes yet, or they were built with another model.
     """
-    cleaned = clean_text(text, redact=redact)
+    # Exactly what ingest stores as the clean text, which the next run embeds.
+    cleaned = body_clean(InteractionRecord(external_id="", subject=subject, body=text), redact)
     if not cleaned:
         raise InputError("nothing to triage: the text is empty once cleaned", field="text")
     run = _run_for(session, embedder)

@@ -155,3 +155,25 @@ def test_without_themes_the_panel_says_what_to_do(
     login(anonymous, session, "viewer")
     soup = _soup(anonymous, f"/contacts/{contact}")
     assert "rootline cluster" in soup.select_one("#triage-answer").get_text()
+
+
+def test_a_subject_line_is_read_as_ingest_reads_it(
+    session: Session, tmp_path: Path, settings: Settings, desk: dict[str, int]
+) -> None:
+    subject = "Re: " + themed_texts(1, seed=11)[0][0]
+    body = "Hello, please see the subject. Thanks"
+    with_subject = triage(session, HashingEmbedder(), body, subject=subject)
+    row = {
+        "ticket_id": "SUBJ1",
+        "subject": subject,
+        "description": body,
+        "created_at": "2026-10-03T10:00:00Z",
+    }
+    ingest_file(session, write_csv(tmp_path / "subject.csv", [row]))
+    cluster(session, settings)
+    placed = session.scalar(
+        sa.select(ThemeMembership.theme_id)
+        .join(Interaction, Interaction.id == ThemeMembership.interaction_id)
+        .where(Interaction.external_id == "SUBJ1")
+    )
+    assert with_subject.theme_id is not None and placed == with_subject.theme_id

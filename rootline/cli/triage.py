@@ -19,6 +19,9 @@ def triage(
     customer: Annotated[
         str | None, typer.Option("--customer", help="The customer's e-mail address.")
     ] = None,
+    subject: Annotated[
+        str | None, typer.Option("--subject", help="The contact's subject line, if any.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Triage a new contact: its theme (or new), the open problem, the workaround, similar
@@ -35,6 +38,7 @@ def triage(
             text,
             customer_email=customer,
             redact=state.settings.redact_pii,
+            subject=subject,
         )
     if as_json:
         print_json(found.as_dict())

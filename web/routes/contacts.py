@@ -36,6 +36,7 @@ class DeskContext:
     reason: str = ""
     text: str = ""
     customer_email: str = ""
+    subject: str = ""
 
 
 def _contact(session: SessionDep, interaction_id: RowId) -> Interaction:
@@ -88,9 +89,10 @@ def desk_triage(
     embedder: Embedder,
     text: Annotated[str, Form(max_length=20_000)] = "",
     customer_email: Annotated[str, Form(max_length=320)] = "",
+    subject: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     """Triage the desk's text; htmx swaps in the panel only, a plain form gets the page."""
-    desk = DeskContext(None, text=text, customer_email=customer_email)
+    desk = DeskContext(None, text=text, customer_email=customer_email, subject=subject)
     try:
         desk.answer = triage(
             session,
@@ -98,6 +100,7 @@ def desk_triage(
             text,
             customer_email=customer_email.strip() or None,
             redact=request.app.state.settings.redact_pii,
+            subject=subject.strip() or None,
         )
     except (InputError, StateError) as exc:
         desk.reason = str(exc)

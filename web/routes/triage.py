@@ -21,6 +21,9 @@ class TriageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1, max_length=20_000)
+    subject: str | None = Field(
+        default=None, max_length=1000, description="The subject line, as ingest would read it."
+    )
     customer_email: str | None = Field(default=None, max_length=320)
 
 
@@ -46,6 +49,7 @@ def triage_api(
         body.text,
         customer_email=body.customer_email,
         redact=request.app.state.settings.redact_pii,
+        subject=body.subject,
     ).as_dict()
 
 
