@@ -1,8 +1,10 @@
 """Embedders turn clean texts into unit-length vectors; the cache keeps them per model.
 
 ``SentenceTransformerEmbedder`` is the real one (all-MiniLM-L6-v2 by default, loaded from
-disk, never from a hub). ``HashingEmbedder`` is a fast, deterministic bag-of-words stand-in
-for tests and quick trials.
+disk, never from a hub), in PyTorch on the CPU or, in float16, on a CUDA GPU;
+``rootline.clustering.onnx_backend.OnnxEmbedder`` runs the same model through ONNX Runtime.
+``HashingEmbedder`` is a fast, deterministic bag-of-words stand-in for tests and quick trials.
+Each embedder's slug names its model and backend, so the cache never mixes their vectors.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import sqlalchemy as sa
@@ -24,15 +26,24 @@ from rootline.clustering.models import EmbeddingCache
 from rootline.errors import ConfigError
 
 __all__ = [
+    "Backend",
+    "Device",
     "Embedder",
     "HashingEmbedder",
     "SentenceTransformerEmbedder",
     "bundled_model_path",
+    "choose_backend",
     "embed_with_cache",
+    "model_slug",
     "text_hash",
 ]
 
 Progress = Callable[[int], None]
+Backend = Literal["torch", "onnx", "onnx-int8"]
+Device = Literal["cpu", "cuda"]
+
+#: The CPU backend ``auto`` picks: int8 ONNX holds theme quality at several times the speed.
+CPU_DEFAULT_BACKEND: Backend = "onnx-int8"
 
 
 class Embedder(Protocol):
@@ -60,15 +71,64 @@ def bundled_model_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
-class SentenceTransformerEmbedder:
-    """A sentence-transformers model read from a local folder (no hub access, ever)."""
+def model_slug(model_path: Path) -> str:
+    """``st:<name>`` of a model folder: the package's name for a bundled ``.../model``."""
+    return f"st:{model_path.parent.name if model_path.name == 'model' else model_path.name}"
 
-    def __init__(self, model_path: Path | None = None, batch_size: int = 64) -> None:
+
+def _cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def choose_backend(
+    backend: str, device: str, cuda_available: Callable[[], bool] = _cuda_available
+) -> tuple[Backend, Device]:
+    """The backend and device that the settings ``embed_backend`` and ``embed_device`` mean.
+
+    ``auto`` device: CUDA when torch sees a GPU, else the CPU. ``auto`` backend: PyTorch in
+    float16 on a GPU, ``CPU_DEFAULT_BACKEND`` on the CPU. The ONNX backends run on the CPU.
+
+    Raises:
+        ConfigError: an ONNX backend asked for on CUDA, or CUDA asked for without a GPU.
+    """
+    if backend not in ("auto", "torch", "onnx", "onnx-int8"):
+        raise ConfigError(f"unknown embedding backend {backend!r} (auto, torch, onnx, onnx-int8)")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"unknown embedding device {device!r} (auto, cpu, cuda)")
+    if backend in ("onnx", "onnx-int8"):
+        if device == "cuda":
+            raise ConfigError(
+                f"ROOTLINE_EMBED_BACKEND={backend} runs on the CPU: set ROOTLINE_EMBED_DEVICE "
+                "to cpu or auto, or ROOTLINE_EMBED_BACKEND to torch for the GPU"
+            )
+        return backend, "cpu"  # type: ignore[return-value]
+    if device == "cuda" and not cuda_available():
+        raise ConfigError("ROOTLINE_EMBED_DEVICE=cuda, but torch sees no CUDA GPU")
+    on: Device = "cuda" if device == "cuda" or (device == "auto" and cuda_available()) else "cpu"
+    if backend == "auto" and on == "cpu":
+        return CPU_DEFAULT_BACKEND, "cpu"
+    return "torch", on
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model read from a local folder (no hub access, ever).
+
+    On ``device="cuda"`` the model runs in float16; its slug says so (``st:<name>:cuda-fp16``),
+    while the CPU's float32 keeps the plain ``st:<name>``.
+    """
+
+    def __init__(
+        self, model_path: Path | None = None, batch_size: int = 64, device: Device = "cpu"
+    ) -> None:
         self.model_path = Path(model_path) if model_path else bundled_model_path()
         if not self.model_path.is_dir():
             raise ConfigError(f"model folder {self.model_path} does not exist")
         self.batch_size = batch_size
-        self.slug = f"st:{self.model_path.parent.name if self.model_path.name == 'model' else self.model_path.name}"
+        self.device = device
+        base = model_slug(self.model_path)
+        self.slug = f"{base}:cuda-fp16" if device == "cuda" else base
         self._model: Any = None
 
     def _load(self) -> Any:
@@ -80,7 +140,8 @@ class SentenceTransformerEmbedder:
             os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
             from sentence_transformers import SentenceTransformer
 
-            self._model = SentenceTransformer(str(self.model_path), device="cpu")
+            model = SentenceTransformer(str(self.model_path), device=self.device)
+            self._model = model.half() if self.device == "cuda" else model
         return self._model
 
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
@@ -96,12 +157,15 @@ class SentenceTransformerEmbedder:
         step = self.batch_size * 8
         for start in range(0, len(texts), step):
             idx = order[start : start + step]
-            out[idx] = model.encode(
-                [texts[i] for i in idx],
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
+            out[idx] = np.asarray(
+                model.encode(
+                    [texts[i] for i in idx],
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                ),
+                dtype=np.float32,
             )
             if progress:
                 progress(len(idx))

@@ -49,7 +49,9 @@ def match_clusters(
     if old_centroids and new_centroids:
         old_c = np.stack([old_centroids[o] for o in old_ids])
         new_c = np.stack([new_centroids[n] for n in new_ids])
-        sims = new_c @ old_c.T
+        # Centroids of a model of another size share no space: membership alone decides.
+        if new_c.shape[1] == old_c.shape[1]:
+            sims = new_c @ old_c.T
     score = overlap + 0.1 * sims
     rows, cols = linear_sum_assignment(-score)
     result = {}

@@ -621,7 +621,10 @@ def run_clustering(
         )
         or 0
     )
-    kind = "full" if full or not has_themes else "incremental"
+    last_full = last_full_run(session)
+    # Centroids made by another model or backend are not comparable with this one's vectors.
+    other_model = last_full is not None and last_full.model_slug != embedder.slug
+    kind = "full" if full or not has_themes or other_model else "incremental"
     run = session.get(ClusteringRun, run_id) if run_id is not None else None
     if run is None:
         run = ClusteringRun(kind=kind, model_slug=embedder.slug, params={}, status="running")
@@ -631,7 +634,6 @@ def run_clustering(
     if kind == "full":
         _full_run(session, run, embedder, clusterer, labeler, progress)
     else:
-        last_full = last_full_run(session)
         _incremental_run(session, run, embedder, clusterer, labeler, progress, last_full)
     run.status = "succeeded"
     run.finished_at = utcnow()

@@ -59,6 +59,17 @@ class Settings(BaseSettings):
         "word-hashing stand-in for trials and tests.",
     )
     embed_batch_size: int = Field(default=64, ge=1, description="Texts per encoding batch.")
+    embed_backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+        default="auto",
+        description="What runs the model: PyTorch (torch), ONNX Runtime in float32 (onnx) or "
+        "int8 (onnx-int8, exported once into data_dir/models); auto: torch in float16 on a "
+        "GPU, onnx-int8 on the CPU.",
+    )
+    embed_device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto",
+        description="Where the model runs: auto (a CUDA GPU when torch sees one, else the "
+        "CPU), cpu, or cuda.",
+    )
     secret_key: str = Field(
         default=DEFAULT_SECRET_KEY,
         description="Key that signs session cookies and CSRF tokens; unset: a random key kept "

@@ -15,9 +15,15 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from rootline.clustering.cluster import Clusterer, DensityClusterer
-from rootline.clustering.embedding import Embedder, HashingEmbedder, SentenceTransformerEmbedder
+from rootline.clustering.embedding import (
+    Embedder,
+    HashingEmbedder,
+    SentenceTransformerEmbedder,
+    choose_backend,
+)
 from rootline.clustering.graph import GraphClusterer
 from rootline.clustering.models import ClusteringRun
+from rootline.clustering.onnx_backend import OnnxEmbedder
 from rootline.clustering.runs import (
     ClusterProgress,
     fail_run,
@@ -51,10 +57,20 @@ DEMO_FILES: tuple[tuple[str, str], ...] = (
 
 
 def build_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings ask for."""
+    """The embedder the settings ask for, on the backend and device they choose."""
     if settings.embedder == "hashing":
         return HashingEmbedder()
-    return SentenceTransformerEmbedder(settings.model_path, batch_size=settings.embed_batch_size)
+    backend, device = choose_backend(settings.embed_backend, settings.embed_device)
+    if backend == "torch":
+        return SentenceTransformerEmbedder(
+            settings.model_path, batch_size=settings.embed_batch_size, device=device
+        )
+    return OnnxEmbedder(
+        settings.model_path,
+        export_dir=settings.data_dir / "models",
+        int8=backend == "onnx-int8",
+        batch_size=settings.embed_batch_size,
+    )
 
 
 def build_run_embedder(settings: Settings) -> Embedder:
