@@ -248,3 +248,34 @@ def test_the_problem_page_links_to_its_contacts_by_dimension(
     assert f"/impact?by=channel&theme={x},{y}" in links
     got = anonymous.get(f"/api/impact?by=channel&theme={x},{y}").json()
     assert sum(g["contacts"] for g in got["groups"]) == 8
+
+
+def test_theme_and_problem_pages_load_every_figure_as_a_panel(
+    anonymous: TestClient, session: Session
+) -> None:
+    from rootline.rootcause.service import create_problem
+
+    x, y = _desk(session)
+    problem = create_problem(session, [x, y], title="Cards", actor="t")
+    login(anonymous, session, "viewer")
+    theme_page = _page(anonymous, f"/themes/{x}")
+    assert theme_page.select_one(f"div[hx-get='/impact/panel?theme={x}']")
+    problem_page = _page(anonymous, f"/problems/{problem.id}")
+    assert problem_page.select_one(f"div[hx-get='/impact/panel?problem={problem.id}']")
+
+    def figures(url: str) -> dict[str, str]:
+        panel = _page(anonymous, url)
+        return {
+            dt.get_text(strip=True): " ".join(dd.get_text(" ", strip=True).split())
+            for dt, dd in zip(panel.select("dt"), panel.select("dd"), strict=True)
+        }
+
+    one = figures(f"/impact/panel?theme={x}")
+    assert one["First-contact resolution"] == "75%"
+    assert one["CSAT against all contacts"] == "3.00 (+0.33)"
+    assert one["Churn after contact"] == "33% similar customers 67%"
+    assert one["Survey top box"] == "50% 2 answers, NPS +0"
+    both = figures(f"/impact/panel?problem={problem.id}")
+    assert both["Share of all contacts"] == "88.9%"  # 8 of the 9 contacts
+    assert both["Moved down / up"] == "1 / 1"
+    assert anonymous.get("/impact/panel").status_code == 400

@@ -174,6 +174,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "api_ingest": ADMIN,
     # customer impact: figures by dimension, forecasts, service quality, account books
     "impact_page": ALL,
+    "impact_panel": ALL,
     "forecast_page": ALL,
     "forecast_svg": ALL,
     "service_page": ALL,

@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import io
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Body, Depends, File, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
@@ -18,7 +20,7 @@ from starlette.responses import Response
 from rootline.clustering.service import list_themes
 from rootline.errors import InputError, NotFoundError
 from rootline.rootcause.impact import COMPONENT_WORDS, WEIGHTS, impact_weights, set_impact_weights
-from rootline.rootcause.models import User
+from rootline.rootcause.models import ProblemTheme, User
 from rootline.rootcause.surveys import import_surveys
 from rootline.web import insight
 from rootline.web.deps import (
@@ -117,6 +119,33 @@ def impact_page(
         cost_bars=insight.bars([(g.label, g.contact_cost) for g in shown]),
         definitions_list=insight.DEFINITIONS,
     )
+
+
+@pages.get("/impact/panel", name="impact_panel")
+def impact_panel(
+    request: Request,
+    session: SessionDep,
+    render: Renderer,
+    theme: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    problem: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+) -> Response:
+    """The figures of one theme or problem as an HTML fragment (the theme and problem pages
+    load it after they are shown)."""
+    if (theme is None) == (problem is None):
+        raise InputError("give one of theme and problem", field="theme")
+    if theme is not None:
+        by, key, ids = "theme", str(theme), [theme]
+    else:
+        by, key = "problem", str(problem)
+        ids = list(
+            session.scalars(
+                sa.select(ProblemTheme.theme_id).where(ProblemTheme.problem_id == problem)
+            )
+        )
+    found = insight.cached_breakdown(request, session, by, Window(), ids) if ids else None
+    group = next((g for g in found.groups if g.key == key), None) if found else None
+    more = "/impact?" + urlencode({"by": "channel", "theme": ",".join(map(str, ids))})
+    return render("_impact_panel.html", g=group, more=more)
 
 
 @api.get("/api/impact", name="api_impact", responses=_BAD_INPUT)
