@@ -61,6 +61,7 @@ format: setup-test
 
 bench: setup-test  ## Clustering benchmarks and web latency under load; each prints one JSON object
 	mkdir -p $(BENCH_CACHE)
+	$(PY) bench/encode_speed.py --model-dir $(BENCH_CACHE)/models
 	$(PY) bench/quality.py --cache-dir $(BENCH_CACHE)
 	$(PY) bench/cluster_clinc.py --embeddings-cache $(BENCH_CACHE)/clinc.npy
 	$(PY) bench/stability.py --embeddings-cache $(BENCH_CACHE)/clinc.npy

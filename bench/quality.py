@@ -13,7 +13,8 @@ all-MiniLM-L6-v2 and cached):
   texts clean;
   ``email_nmi_lost`` is the NMI each costs Rootline (floor: 0.02).
 
-Methods, in the same run: Rootline's clusterer (``GraphClusterer``), the earlier HDBSCAN-seeded
+``--backend`` picks the embedding backend (torch, onnx, onnx-int8), so the same suite scores
+each backend's vectors. Methods, in the same run: Rootline's clusterer (``GraphClusterer``), the earlier HDBSCAN-seeded
 one (``DensityClusterer``), KMeans told the true number of intents, a kNN graph (k 15, cosine,
 exact) with Leiden (RB configuration) at resolution 1, 3 and 5, and BERTopic's default pipeline
 when it is installed (``pip install -e '.[bench]'``). Columns: NMI, ARI, accuracy, themes
@@ -60,15 +61,32 @@ def load_dataset(name: str) -> tuple[list[str], np.ndarray]:
     return [r["text"] for r in rows], np.array([r["intent"] for r in rows])
 
 
-def embed(texts: list[str], name: str, cache_dir: Path | None) -> np.ndarray:
-    """Real-model vectors of ``texts``, cached under a hash of the texts."""
-    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
-    path = cache_dir / f"quality-{name}-{digest}.npy" if cache_dir else None
-    if path and path.exists():
-        return np.load(path)
+#: The embedding backend of this run (``--backend``): torch, onnx or onnx-int8.
+BACKEND = "torch"
+
+
+def _embedder(backend: str, cache_dir: Path | None) -> Any:
     from rootline.clustering.embedding import SentenceTransformerEmbedder
 
-    vectors = SentenceTransformerEmbedder().encode(texts)
+    if backend == "torch":
+        return SentenceTransformerEmbedder()
+    import tempfile
+
+    from rootline.clustering.onnx_backend import OnnxEmbedder
+
+    models = cache_dir / "models" if cache_dir else Path(tempfile.mkdtemp())
+    return OnnxEmbedder(export_dir=models, int8=backend == "onnx-int8")
+
+
+def embed(texts: list[str], name: str, cache_dir: Path | None) -> np.ndarray:
+    """Real-model vectors of ``texts`` by the run's backend, cached under a hash of the texts
+    (and the backend's name, but for torch's)."""
+    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+    tag = "" if BACKEND == "torch" else f"{BACKEND}-"
+    path = cache_dir / f"quality-{name}-{tag}{digest}.npy" if cache_dir else None
+    if path and path.exists():
+        return np.load(path)
+    vectors = _embedder(BACKEND, cache_dir).encode(texts)
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path, vectors)
@@ -279,7 +297,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quick", action="store_true", help="one seed, no full sets")
     parser.add_argument("--no-bertopic", action="store_true")
     parser.add_argument("--no-email", action="store_true")
+    parser.add_argument(
+        "--backend",
+        choices=("torch", "onnx", "onnx-int8"),
+        default="torch",
+        help="embedding backend of the vectors (exports kept in CACHE_DIR/models)",
+    )
     args = parser.parse_args(argv)
+    global BACKEND
+    BACKEND = args.backend
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     seeds = 1 if args.quick else args.seeds
     table = methods(not args.no_bertopic)
@@ -314,6 +340,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "commit": _commit(),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "seconds": round(time.perf_counter() - started, 1),
+        "backend": BACKEND,
         "methods": list(table),
         "rows": rows,
         "summary": summarise(rows, list(table)),
