@@ -219,10 +219,10 @@ def test_graph_recall_on_real_sentence_vectors() -> None:
 
     raw = resources.files("rootline.fixtures").joinpath("clinc150.csv.gz").read_bytes()
     texts = [r["text"] for r in csv.DictReader(io.StringIO(gzip.decompress(raw).decode()))]
-    picked = [texts[i] for i in np.random.default_rng(0).permutation(len(texts))[:3300]]
+    picked = [texts[i] for i in np.random.default_rng(0).permutation(len(texts))[:2200]]
     vectors = SentenceTransformerEmbedder().encode(picked)
-    stored, queries = vectors[:3000], vectors[3000:]
-    index = VectorIndex.build(np.arange(3000), stored, exact_below=0)
+    stored, queries = vectors[:2000], vectors[2000:]
+    index = VectorIndex.build(np.arange(2000), stored, exact_below=0)
     found, _ = index.search(queries, 10)
     assert recall_at(found, exact_top(stored, queries, 10)) >= 0.95
 
