@@ -59,6 +59,8 @@ _CONNECTIVITY = 16
 _EXPANSION_ADD = 64
 _EXPANSION_SEARCH = 96
 _READ_ROWS = 20_000
+#: An ``exact_below`` no corpus reaches.
+_NEVER = 2**62
 
 
 def index_folder(data_dir: Path) -> Path:
@@ -385,19 +387,22 @@ def sync_index(
     folder: Path | None = None,
     *,
     exact_below: int = EXACT_BELOW,
+    build_graph: bool = True,
 ) -> tuple[VectorIndex, IndexReport]:
     """An index of every stored vector of ``slug``, up to date with the database.
 
     The graph saved in ``folder`` (by :func:`refresh_saved_index`) is reused when it can be
     read: rows of interactions that are gone or whose text changed are removed, rows embedded
-    since are added. Without a usable file the index is built from the stored vectors.
+    since are added. Without a usable file the index is built from the stored vectors: a
+    graph from ``exact_below`` rows on, or, without ``build_graph``, an exact scan (a web
+    request should not wait for a graph to be built; the next run saves one).
     """
-    index, report, _ = _sync(session, slug, folder, exact_below)
+    index, report, _ = _sync(session, slug, folder, exact_below, build_graph)
     return index, report
 
 
 def _sync(
-    session: Session, slug: str, folder: Path | None, exact_below: int
+    session: Session, slug: str, folder: Path | None, exact_below: int, build_graph: bool = True
 ) -> tuple[VectorIndex, IndexReport, StoredVectors]:
     start = time.perf_counter()
     path = _slug_file(folder, slug) if folder else None
@@ -407,6 +412,8 @@ def _sync(
     if saved is not None and (known is None or len(known) != len(saved)):
         notes.append("saved index did not match its digests: rebuilt")
         saved, known = None, None
+    if saved is None and not build_graph:
+        exact_below = _NEVER
     index, held = _fill(session, slug, saved, known, exact_below)
     if index is None:  # the saved graph has another vector size
         notes.append("saved index has another vector size: rebuilt")

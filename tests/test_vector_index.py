@@ -259,3 +259,15 @@ def test_stored_vectors_are_read_in_chunks(session: Session) -> None:
     known = dict(zip(chunks[0].ids.tolist(), chunks[0].digests.tolist(), strict=True))
     again = stored_vectors(session, "hashing:256", known=known)
     assert len(again.ids) == 120 and len(again.vector_ids) == 70 == len(again.vectors)
+
+
+def test_search_scans_exactly_until_a_run_has_saved_a_graph(
+    session: Session, tmp_path: Path
+) -> None:
+    _store(session, [f"refund {i} never credited to my card" for i in range(40)])
+    folder = tmp_path / "indexes"
+    index, _ = sync_index(session, "hashing:256", folder, exact_below=0, build_graph=False)
+    assert index.backend == "exact" and len(index) == 40
+    refresh_saved_index(session, "hashing:256", folder, exact_below=0)
+    index, report = sync_index(session, "hashing:256", folder, exact_below=0, build_graph=False)
+    assert index.backend == "hnsw" and report.reused == 40

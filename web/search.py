@@ -106,9 +106,10 @@ def semantic_index(session: Session, slug: str, folder: Path | None = None) -> S
     """Every interaction whose clean text has a cached vector under model ``slug``.
 
     The graph a clustering run saved in ``folder`` is loaded and brought up to date; without
-    one the index is built from the stored vectors (an exact scan on small corpora).
+    one the stored vectors are scanned exactly until the next run saves a graph (building one
+    here would hold the request for minutes on a large corpus).
     """
-    index, report = sync_index(session, slug, folder)
+    index, report = sync_index(session, slug, folder, build_graph=False)
     return SemanticIndex(slug, index, report)
 
 
