@@ -155,6 +155,11 @@ def run(held_back: int) -> dict[str, Any]:
         engine = make_engine(db_url)
         with engine.connect() as conn:
             themes = conn.scalar(sa.text("SELECT count(*) FROM theme WHERE status = 'active'"))
+            model = conn.scalar(
+                sa.text(
+                    "SELECT model_slug FROM clustering_run WHERE kind = 'full' ORDER BY id DESC"
+                )
+            )
         engine.dispose()
         run_rootline("ingest", str(new), db=db_url, folder=folder, embedder=None)
         run_rootline("cluster", db=db_url, folder=folder, embedder=None, timeout=1800)
@@ -173,7 +178,7 @@ def run(held_back: int) -> dict[str, Any]:
     with_theme = sum(1 for a in answers.values() if a["theme_id"] is not None)
     return {
         "bench": "triage",
-        "model": "sentence-transformers (bundled all-MiniLM-L6-v2)",
+        "model": model,
         "database": "sqlite",
         "themes": themes,
         "http": _percentiles(ms),

@@ -39,10 +39,27 @@ from rootline.rootcause.states import CLOSED_STATES
 
 __all__ = ["Triage", "triage", "triage_contact"]
 
-#: Resolved contacts of the theme compared with the new one (the most recent).
-_SIMILAR_POOL = 500
+#: Resolved contacts of the theme compared with the new one (the most recent): enough to find
+#: close ones, few enough that reading their cached vectors stays a small part of a call.
+_SIMILAR_POOL = 150
 _SIMILAR = 3
 _RECENT = 5
+#: Texts as the last full run embedded them (its boilerplate removed), per run: a long-lived
+#: web process triages many contacts of the same themes against the same run.
+_EMBEDDED: dict[tuple[Any, ...], tuple[Boilerplate, dict[str, str]]] = {}
+_EMBEDDED_MAX = 50_000
+
+
+def _embedded_texts(run: ClusteringRun) -> tuple[Boilerplate, dict[str, str]]:
+    """The run's boilerplate and its memo of texts already stripped of it."""
+    listed = (run.params or {}).get("boilerplate")
+    key = (run.id, tuple(map(str, listed or ())))
+    found = _EMBEDDED.get(key)
+    if found is None or len(found[1]) > _EMBEDDED_MAX:
+        found = (Boilerplate.from_list(listed), {})
+        _EMBEDDED.clear()  # one run at a time: the latest full run
+        _EMBEDDED[key] = found
+    return found
 
 
 @dataclass
@@ -93,6 +110,7 @@ def _similar(
     theme_id: int,
     vector: np.ndarray,
     exclude: int | None = None,
+    memo: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """The theme's most similar resolved contacts (among its most recent resolved ones)."""
     rows = session.execute(
@@ -109,9 +127,14 @@ def _similar(
     ).all()
     if not rows:
         return []
-    vectors, _ = embed_with_cache(
-        session, embedder, [boilerplate.remove(r.body_clean) for r in rows]
-    )
+    memo = {} if memo is None else memo
+    texts = []
+    for r in rows:
+        text = memo.get(r.body_clean)
+        if text is None:
+            text = memo[r.body_clean] = boilerplate.remove(r.body_clean)
+        texts.append(text)
+    vectors, _ = embed_with_cache(session, embedder, texts)
     sims = vectors @ vector
     best = np.argsort(-sims, kind="stable")[:_SIMILAR]
     return [
@@ -149,8 +172,8 @@ def _customer(session: Session, customer_id: int, exclude: int | None = None) ->
         .limit(_RECENT)
     ).all()
     problems: dict[int, dict[str, Any]] = {}
-    for row in recent:
-        if row[3] is not None and (found := _problem(session, int(row[3]))) and found["open"]:
+    for theme_id in dict.fromkeys(int(r[3]) for r in recent if r[3] is not None):
+        if (found := _problem(session, theme_id)) and found["open"]:
             problems.setdefault(found["id"], found)
     who = session.execute(
         sa.select(Customer.kind, Customer.department).where(Customer.id == customer_id)
@@ -214,6 +237,7 @@ def _answer(
     floor: float,
     vector: np.ndarray,
     exclude: int | None = None,
+    memo: dict[str, str] | None = None,
 ) -> Triage:
     return Triage(
         theme_id=chosen.id if chosen else None,
@@ -223,7 +247,9 @@ def _answer(
         problem=_problem(session, chosen.id) if chosen else None,
         workaround=_workaround(session, chosen.id) if chosen else None,
         similar=(
-            _similar(session, embedder, boilerplate, chosen.id, vector, exclude) if chosen else []
+            _similar(session, embedder, boilerplate, chosen.id, vector, exclude, memo)
+            if chosen
+            else []
         ),
     )
 
@@ -251,11 +277,11 @@ def triage(
         raise InputError("nothing to triage: the text is empty once cleaned", field="text")
     run = _run_for(session, embedder)
     floor = assign_floor(dict(run.params or {}))
-    boilerplate = Boilerplate.from_list((run.params or {}).get("boilerplate"))
+    boilerplate, memo = _embedded_texts(run)
     vector = np.asarray(embedder.encode([boilerplate.remove(cleaned)])[0], dtype=np.float32)
     vector /= max(float(np.linalg.norm(vector)), 1e-12)
     chosen, confidence = _nearest(session, vector, floor)
-    out = _answer(session, embedder, boilerplate, chosen, confidence, floor, vector)
+    out = _answer(session, embedder, boilerplate, chosen, confidence, floor, vector, memo=memo)
     if customer_email and (customer_id := _customer_of(session, customer_email)) is not None:
         out.customer = _customer(session, customer_id)
     return out
@@ -276,7 +302,7 @@ def triage_contact(session: Session, embedder: Embedder, interaction_id: int) ->
         raise NotFoundError(f"no contact {interaction_id}")
     run = _run_for(session, embedder)
     floor = assign_floor(dict(run.params or {}))
-    boilerplate = Boilerplate.from_list((run.params or {}).get("boilerplate"))
+    boilerplate, memo = _embedded_texts(run)
     text = boilerplate.remove(contact.body_clean or contact.subject or "")
     vector = np.zeros(1, dtype=np.float32)
     if text.strip():
@@ -292,11 +318,15 @@ def triage_contact(session: Session, embedder: Embedder, interaction_id: int) ->
         theme, probability = placed
         chosen = theme if theme.status in ("active", "proposed") else None
         confidence = float(probability) if chosen else 0.0
-        out = _answer(session, embedder, boilerplate, chosen, confidence, floor, vector, contact.id)
+        out = _answer(
+            session, embedder, boilerplate, chosen, confidence, floor, vector, contact.id, memo
+        )
         out.placed_by = "run"
     elif text.strip():
         chosen, confidence = _nearest(session, vector, floor)
-        out = _answer(session, embedder, boilerplate, chosen, confidence, floor, vector, contact.id)
+        out = _answer(
+            session, embedder, boilerplate, chosen, confidence, floor, vector, contact.id, memo
+        )
     else:
         out = _answer(session, embedder, boilerplate, None, 0.0, floor, vector)
     if contact.customer_id is not None:
