@@ -326,7 +326,11 @@ def governance_review(
     return render("governance_review.html", nav="governance", review=ReviewContext(*period, rows))
 
 
-@api.get("/api/governance/review", name="api_governance_review")
+@api.get(
+    "/api/governance/review",
+    responses=refusals(400, s400="The period ends before it starts."),
+    name="api_governance_review",
+)
 def governance_review_api(session: SessionDep, period: Period) -> dict[str, Any]:
     """Decisions from ``start`` to ``end`` (default: the last 90 days) with their effect:
     contacts before and after the fix for approved problems that were fixed."""
