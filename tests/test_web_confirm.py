@@ -259,3 +259,24 @@ def test_merge_targets_come_most_alike_first(
     page = _soup(client, f"/themes/{bare.id}")
     titles = [o.get_text().split(" ", 1)[1] for o in page.select("#merge-target option")]
     assert titles == sorted(titles)
+
+
+def test_an_undo_after_the_target_changed_is_refused(
+    client: TestClient, session: Session, data: Seeded
+) -> None:
+    """Once the merge target is itself merged away, the contacts are not where the undo would
+    look for them: it says so and changes nothing."""
+    csrf = {"X-CSRF-Token": csrf_of(client, "/themes")}
+    third = Theme(title="Third", keywords=[], size=0, status="active")
+    session.add(third)
+    session.flush()
+    for source, target in ((data.password, data.card), (data.card, third.id)):
+        merged = client.post(
+            f"/api/themes/{source}/merge", json={"target_id": target}, headers=csrf
+        )
+        assert merged.status_code == 200
+    refused = client.post(f"/api/themes/{data.password}/undo", headers=csrf)
+    assert refused.status_code == 400
+    assert "move the contacts back by hand" in refused.json()["detail"]
+    assert session.get(Theme, data.password).status == "merged"
+    assert session.get(Theme, third.id).size == 65
