@@ -226,3 +226,42 @@ def test_admin_forms_need_the_csrf_token(client: TestClient, session: Session) -
     )
     assert response.status_code == 403
     assert session.get(RoutingRule, rule.id) is not None
+
+
+def test_the_api_adds_edits_and_removes_rules_and_members(
+    client: TestClient, session: Session, data: Seeded, teams: dict[str, int]
+) -> None:
+    csrf = {"X-CSRF-Token": csrf_of(client, "/themes")}
+    body = {
+        "name": "cards",
+        "priority": 10,
+        "conditions": {"keywords": ["card", "declined"]},
+        "business_team_id": teams["payments"],
+        "is_team_id": teams["cards_is"],
+    }
+    created = client.post("/api/admin/rules/new", json=body, headers=csrf)
+    assert created.status_code == 201, created.text
+    rule = created.json()
+    assert rule["conditions"] == {"keywords": ["card", "declined"]} and rule["enabled"]
+    changed = client.post(
+        f"/api/admin/rules/{rule['id']}",
+        json=body | {"priority": 3, "enabled": False},
+        headers=csrf,
+    )
+    assert changed.status_code == 200 and changed.json()["priority"] == 3
+    assert not changed.json()["enabled"]
+    wrong = client.post(
+        f"/api/admin/rules/{rule['id']}",
+        json=body | {"business_team_id": teams["cards_is"]},
+        headers=csrf,
+    )
+    assert wrong.status_code == 400 and "IS team" in wrong.json()["detail"]
+    assert client.delete(f"/api/admin/rules/{rule['id']}", headers=csrf).status_code == 204
+    assert client.delete(f"/api/admin/rules/{rule['id']}", headers=csrf).status_code == 404
+    member = ensure_user(session, "m@example.com", "is_owner", PASSWORD)
+    add_member(session, session.get(Team, teams["cards_is"]), member)
+    session.flush()
+    out = client.delete(f"/api/teams/{teams['cards_is']}/members/{member.id}", headers=csrf)
+    assert out.status_code == 200 and "m@example.com" not in out.json()["members"]
+    again = client.delete(f"/api/teams/{teams['cards_is']}/members/{member.id}", headers=csrf)
+    assert again.status_code == 400

@@ -34,6 +34,8 @@ __all__ = [
     "MoveIn",
     "PromoteIn",
     "RenameIn",
+    "RuleIn",
+    "RuleOut",
     "RulesImportOut",
     "SearchHitOut",
     "SearchOut",
@@ -128,6 +130,31 @@ class UserIn(BaseModel):
     name: str = Field(default="", max_length=255)
     password: str = Field(min_length=8, max_length=1024)
     teams: list[Annotated[str, Field(max_length=128)]] = Field(default=[], max_length=50)
+
+
+class RuleIn(BaseModel):
+    """A routing rule as ``POST /api/admin/rules/new`` and ``/api/admin/rules/{id}`` take it:
+    ``conditions`` maps a field (``keywords``, ``channel``, ``product`` ...) to a value or a
+    list of values, as the YAML's ``match``."""
+
+    name: str = Field(min_length=1, max_length=128)
+    priority: int = Field(default=100, ge=0, le=1_000_000)
+    enabled: bool = True
+    conditions: dict[str, str | list[str]] = Field(default_factory=dict, max_length=50)
+    business_team_id: BodyId | None = None
+    is_team_id: BodyId | None = None
+
+
+class RuleOut(BaseModel):
+    """A routing rule as stored."""
+
+    id: int
+    name: str
+    priority: int
+    enabled: bool
+    conditions: dict[str, Any]
+    business_team_id: int | None
+    is_team_id: int | None
 
 
 class TokenIn(BaseModel):

@@ -44,6 +44,8 @@ from rootline.web.permissions import (
 )
 from rootline.web.refusals import COMMON, as_json, refusals
 from rootline.web.schemas import (
+    RuleIn,
+    RuleOut,
     RulesImportOut,
     TokenCreatedOut,
     TokenIn,
@@ -484,6 +486,76 @@ async def rules_import(request: Request, session: SessionDep, user: CurrentUser)
     """Import routing rules (and teams) from a YAML request body."""
     text = (await request.body()).decode("utf-8", errors="replace")
     return {"imported": [r.name for r in import_rules_yaml(session, text, actor=user.email)]}
+
+
+_RULE = refusals(
+    400,
+    404,
+    s400="No name, a name another rule has, a team of the wrong kind, or conditions that are "
+    "not values or lists of values.",
+    s404="No rule (or team) with this id.",
+)
+
+
+def _rule_out(rule: RoutingRule) -> RuleOut:
+    return RuleOut(
+        id=rule.id,
+        name=rule.name,
+        priority=rule.priority,
+        enabled=rule.enabled,
+        conditions=dict(rule.conditions or {}),
+        business_team_id=rule.business_team_id,
+        is_team_id=rule.is_team_id,
+    )
+
+
+@api.post(
+    "/api/admin/rules/new",
+    status_code=201,
+    response_model=RuleOut,
+    responses=_RULE,
+    name="api_rule_create",
+)
+def rule_create(session: SessionDep, user: CurrentUser, body: RuleIn) -> RuleOut:
+    """Add one routing rule (the other rules stay as they are)."""
+    return _rule_out(save_rule(session, None, actor=user.email, **body.model_dump()))
+
+
+@api.post(
+    "/api/admin/rules/{rule_id}", response_model=RuleOut, responses=_RULE, name="api_rule_update"
+)
+def rule_update(session: SessionDep, user: CurrentUser, rule_id: RowId, body: RuleIn) -> RuleOut:
+    """Change one routing rule; problems routed before keep their owners."""
+    return _rule_out(save_rule(session, rule_id, actor=user.email, **body.model_dump()))
+
+
+@api.delete(
+    "/api/admin/rules/{rule_id}",
+    status_code=204,
+    responses=refusals(404, s404="No rule with this id."),
+    name="api_rule_delete",
+)
+def rule_delete(session: SessionDep, user: CurrentUser, rule_id: RowId) -> Response:
+    """Remove one routing rule."""
+    delete_rule(session, rule_id, actor=user.email)
+    return Response(status_code=204)
+
+
+@api.delete(
+    "/api/teams/{team_id}/members/{user_id}",
+    response_model=TeamOut,
+    responses=refusals(
+        400, 404, s400="The user is not in the team.", s404="No team or user with this id."
+    ),
+    name="api_team_member_remove",
+)
+def team_member_remove(
+    session: SessionDep, user: CurrentUser, team_id: RowId, user_id: RowId
+) -> TeamOut:
+    """Take a user out of a team (a lead who leaves stops leading it); returns the team."""
+    team = find_team(session, team_id)
+    remove_member(session, team, get_user(session, user_id), actor=user.email)
+    return TeamOut.of(team)
 
 
 @api.get("/api/admin/tokens", response_model=list[TokenOut], name="api_tokens")
