@@ -185,8 +185,17 @@ def test_the_theme_page_and_api_show_the_figures(
     body = got.json()
     breakdown = body.pop("impact_breakdown")
     assert body.pop("currency") == "EUR"
-    assert body == theme_figures(session, [x])[x].as_dict()
-    assert breakdown["score"] == body["impact_score"]
+    # The score is measured where the dashboard measures it (at the newest contact of all),
+    # the other figures over the theme's own contacts.
+    window = body.pop("score_window")
+    assert window["ends_at"] == "newest_contact"
+    score = body.pop("impact_score")
+    expected = theme_figures(session, [x])[x].as_dict()
+    expected.pop("impact_score")
+    assert body == expected
+    as_of = datetime.fromisoformat(window["as_of"].replace("Z", "+00:00"))
+    assert score == theme_impact(session, x, as_of).breakdown().score
+    assert breakdown["score"] == score
     assert sum(p["whole"] for p in breakdown["parts"]) == breakdown["total"]
     assert body["value_lost"] == 1000.0
     assert anonymous.get("/api/themes/999999/figures").status_code == 404
