@@ -214,7 +214,7 @@ class GraphClusterer:
         resolutions: tuple[float, ...] | None = None,
         silhouette_size: int = 3000,
         width: float = 1.5,
-        lean: float = 1.4,
+        lean: float = 1.5,
         assign_similarity: float | None = None,
         outlier_width: float = 4.0,
         max_fit_size: int = 30_000,
