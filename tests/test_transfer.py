@@ -34,6 +34,7 @@ from rootline.rootcause.models import (
     AuditEvent,
     BoardDecision,
     Comment,
+    ImpactWeight,
     KnownError,
     KnownErrorRevision,
     KnownErrorTheme,
@@ -43,6 +44,7 @@ from rootline.rootcause.models import (
     RoutingRule,
     SlaBreach,
     SlaPolicy,
+    SurveyResponse,
     Task,
     Team,
     TeamMember,
@@ -295,6 +297,19 @@ def _fill_workflow(session: Session) -> None:
                 content_hash="c" * 64,
                 ingested_at=AT,
             ),
+        ]
+    )
+    session.add_all(
+        [
+            SurveyResponse(
+                interaction_id=contact.id,
+                question="satisfied",
+                score=1.0,
+                scale_max=1.0,
+                responded_at=AT,
+                source="survey",
+            ),
+            ImpactWeight(component="contacts", weight=0.25, updated_by="admin", updated_at=AT),
         ]
     )
     session.flush()
