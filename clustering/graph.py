@@ -341,6 +341,7 @@ class GraphClusterer:
         per_text: list[np.ndarray] = []
         counts: list[int] = []
         tried: list[float] = []
+        z, weights = np.zeros(0), np.zeros(0)
         for res in self.resolutions:
             labels = partitions.at(res)
             lone = float((np.bincount(labels)[labels] < 2).mean())
@@ -349,10 +350,9 @@ class GraphClusterer:
             per_text.append(_silhouettes(dist, labels[rows]))
             counts.append(_n_themes(labels))
             tried.append(res)
-            z, _ = level_weights(per_text, self.width)
+            z, weights = level_weights(per_text, self.width)
             if len(z) >= 3 and z[-1] > _DEEP and z[-2] > _DEEP:
                 break
-        z, weights = level_weights(per_text, self.width)
         scores = [float(p.mean()) for p in per_text]
         # Silhouette scores two sibling intents kept as one theme almost as well as apart (each
         # text's nearest other theme is far either way), so its plateau leans coarse: the themes
